@@ -1,0 +1,115 @@
+# Copyright (c) osimage.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Run argv lists on the target through the connection, without Python on the target.
+
+The target needs a POSIX shell only. Each argument is quoted with ``shlex.quote``, so a
+string from the user is always data and never shell syntax. Commands run with a fixed
+C locale, so that the tools print what their documentation describes.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from ansible.module_utils.common.text.converters import to_text
+
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
+
+# Fixed locale for every command: parsers rely on untranslated, unlocalised output.
+LOCALE_PREFIX = 'LC_ALL=C LANG=C'
+
+
+def quote_argv(argv):
+    """Return the shell command line that runs ``argv`` exactly, under the fixed locale."""
+    if not argv:
+        raise ValueError('empty command')
+    return LOCALE_PREFIX + ' ' + ' '.join(shlex.quote(to_text(arg, errors='surrogate_or_strict')) for arg in argv)
+
+
+class CommandResult:
+    """What one command did: its argv, exit code and output."""
+
+    def __init__(self, argv, rc, stdout, stderr):
+        self.argv = list(argv)
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+
+    @property
+    def cmd(self):
+        return ' '.join(shlex.quote(a) for a in self.argv)
+
+    def as_dict(self):
+        return {'cmd': self.cmd, 'rc': self.rc, 'stdout': self.stdout, 'stderr': self.stderr}
+
+    def __repr__(self):
+        return 'CommandResult(%r, rc=%r)' % (self.argv, self.rc)
+
+
+class CommandFailed(OsImageError):
+    """A command exited with a code that its caller did not accept."""
+
+
+class TargetRunner:
+    """Executes commands on the target of an action plugin.
+
+    ``execute`` is a callable ``(command_line: str) -> dict`` with ``rc``, ``stdout`` and
+    ``stderr``; in an action plugin it is ``_low_level_execute_command`` with become honoured.
+    Tests pass their own callable to run commands locally.
+    """
+
+    def __init__(self, execute, host='target'):
+        self._execute = execute
+        self.host = host
+        self.history = []
+
+    @classmethod
+    def for_action(cls, action, host):
+        def execute(command_line):
+            return action._low_level_execute_command(command_line, sudoable=True)
+
+        return cls(execute, host=host)
+
+    def run(self, argv, ok_rcs=(0,), what=None):
+        """Run ``argv``; raise ``CommandFailed`` unless the exit code is in ``ok_rcs``.
+
+        ``ok_rcs=None`` accepts any exit code. ``what`` says in words what the command was for,
+        for the error message.
+        """
+        res = self._execute(quote_argv(argv))
+        result = CommandResult(
+            argv,
+            res.get('rc'),
+            to_text(res.get('stdout', ''), errors='surrogate_or_replace'),
+            to_text(res.get('stderr', ''), errors='surrogate_or_replace'),
+        )
+        self.history.append(result)
+        if ok_rcs is not None and result.rc not in ok_rcs:
+            raise CommandFailed(
+                '%s failed (rc=%s): %s' % (what or result.cmd, result.rc, first_line(result.stderr or result.stdout)),
+                command=result,
+            )
+        return result
+
+    def run_script(self, script):
+        """Run a fixed shell snippet that is part of this collection (never user input)."""
+        res = self._execute(LOCALE_PREFIX + ' /bin/sh -c ' + shlex.quote(script))
+        result = CommandResult(
+            ['/bin/sh', '-c', script],
+            res.get('rc'),
+            to_text(res.get('stdout', ''), errors='surrogate_or_replace'),
+            to_text(res.get('stderr', ''), errors='surrogate_or_replace'),
+        )
+        self.history.append(result)
+        return result
+
+
+def first_line(text):
+    """The first non-empty line of a tool's message, for one-line error summaries."""
+    for line in (text or '').splitlines():
+        line = line.strip()
+        if line:
+            return line
+    return '(no output)'
