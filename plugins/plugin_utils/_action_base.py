@@ -14,10 +14,12 @@ connection only. This base validates the task's arguments with ansible-core's ow
 from __future__ import annotations
 
 import posixpath
+import time
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _validate
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import BACKEND_CHOICES, detect
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import TargetRunner
@@ -27,6 +29,16 @@ BACKEND_ARGUMENT_SPEC = {
     'backend': {'type': 'str', 'default': 'auto', 'choices': list(BACKEND_CHOICES)},
     'sysroot': {'type': 'str'},
 }
+
+# Options of every module that changes deployments: the stateroot, and how long to wait for a busy tool.
+OPERATION_ARGUMENT_SPEC = dict(
+    BACKEND_ARGUMENT_SPEC,
+    os={'type': 'str', 'aliases': ['stateroot']},
+    lock_timeout={'type': 'int', 'default': 300},
+)
+
+# How often a busy update tool is asked again.
+BUSY_POLL_SECONDS = 2
 
 
 class OsImageActionBase(ActionBase):
@@ -96,7 +108,64 @@ class OsImageActionBase(ActionBase):
     @staticmethod
     def backend_for(args, runner):
         return detect(runner, backend=args.get('backend', 'auto'), sysroot=args.get('sysroot'),
-                      stateroot=args.get('stateroot'))
+                      stateroot=args.get('os'))
+
+
+def check_operation_arguments(args):
+    """Checks shared by the modules that change deployments (``os``, ``lock_timeout``)."""
+    if args.get('os') is not None:
+        try:
+            _validate.stateroot(args['os'])
+        except _validate.InvalidValue as err:
+            raise argument_error('os', str(err))
+    if args.get('lock_timeout') is not None and args['lock_timeout'] < 0:
+        raise argument_error('lock_timeout', 'must be 0 or more seconds, got %s' % args['lock_timeout'])
+
+
+def wait_until_idle(backend, lock_timeout, sleep=time.sleep, clock=time.monotonic):
+    """Read the host's state once the update tool is idle; fail after ``lock_timeout`` seconds.
+
+    Returns the ``HostState`` read when the tool was idle, so callers need no second read.
+    """
+    deadline = clock() + lock_timeout
+    while True:
+        state = backend.status()
+        holder = backend.busy(state)
+        if not holder:
+            return state
+        if clock() >= deadline:
+            raise OsImageError(
+                'the update tool is busy and stayed busy for %s seconds (lock_timeout): %s. '
+                'Nothing was changed.' % (lock_timeout, holder),
+                host_state=state)
+        sleep(min(BUSY_POLL_SECONDS, max(0.0, deadline - clock())))
+
+
+def describe_deployment(deployment):
+    """The lines of a diff for one deployment (the next boot)."""
+    if deployment is None:
+        return 'next boot: none\n'
+    lines = ['next boot:']
+    for name in ('version', 'checksum', 'image_digest', 'origin', 'image', 'staged', 'finalization_locked', 'pinned'):
+        value = deployment.get(name) if isinstance(deployment, dict) else getattr(deployment, name)
+        if value not in (None, False):
+            lines.append('  %s: %s' % (name, value))
+    return '\n'.join(lines) + '\n'
+
+
+def deployments_diff(before, after):
+    """A diff (before/after text) of two ``HostState``s' deployment lists, for diff mode."""
+    def render(state):
+        if state is None:
+            return ''
+        return ''.join(
+            '%d %s %s%s%s%s\n' % (
+                d.index, (d.checksum or '?')[:12], d.version or '-',
+                ' booted' if d.booted else '', ' staged' if d.staged else '', ' pinned' if d.pinned else '')
+            for d in state.deployments)
+
+    return {'before': render(before), 'after': render(after),
+            'before_header': 'deployments before', 'after_header': 'deployments after'}
 
 
 def argument_error(name, message):

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import NotImageBasedError
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import NotImageBasedError, OsImageError
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import iso_utc
 
 BACKEND_CHOICES = ('auto', 'rpm-ostree', 'bootc', 'ostree')
 
@@ -45,6 +46,128 @@ class Backend:
     def check_update(self, state):
         """Ask, without changing deployments, whether an update is available: ``_model.update_info``."""
         raise NotImplementedError
+
+    # Operations (osimage.lifecycle.image, image_rollback, deployment_pin, deployment_cleanup, kargs).
+    # Each mutating method changes the host and returns nothing: the caller reads ``status()`` again
+    # and decides ``changed`` from the deployment lists. A backend that cannot do an operation raises
+    # ``Unsupported`` with the reason, before anything changes.
+
+    def busy(self, state):
+        """What holds the update tool right now (a short description), or None when it is idle.
+
+        ``state`` is a fresh ``status()``; rpm-ostree reports its transaction there, ostree needs
+        a look at the sysroot lock.
+        """
+        return state.transaction
+
+    def resolve(self, state, target):
+        """Find out, without changing deployments, what ``target`` (a ``Target``) stands for.
+
+        Returns a ``Resolved``. Raises ``OsImageError`` naming the parameter when the target does
+        not exist (unknown version, commit or ref). Used for idempotence (is the next boot already
+        the target?), the downgrade check, and check mode's prediction.
+        """
+        raise NotImplementedError
+
+    def deploy(self, state, target, resolved, options):
+        """Make ``target`` the next boot. ``options`` is a ``DeployOptions``.
+
+        On a booted host the new deployment is staged; on a ``sysroot`` it is deployed unstaged.
+        """
+        raise NotImplementedError
+
+    def rollback(self, state, deployment):
+        """Make ``deployment`` (an entry of ``state.deployments``) the next boot, without rebooting."""
+        raise NotImplementedError
+
+    def set_pinned(self, state, deployment, pinned):
+        """Pin (``pinned=True``) or unpin ``deployment``."""
+        raise NotImplementedError
+
+    def cleanup(self, state, pending=False, rollback=False, cache=False):
+        """Remove the pending/staged deployment, the rollback deployment, cached update data.
+
+        Never the booted deployment or a pinned one.
+        """
+        raise NotImplementedError
+
+    def kernel_arguments(self, state):
+        """The kernel arguments of the next boot, as a list of strings."""
+        raise NotImplementedError
+
+    def set_kernel_arguments(self, state, append=(), delete=()):
+        """Append and delete kernel arguments of the next boot."""
+        raise NotImplementedError
+
+
+class Unsupported(OsImageError):
+    """The backend cannot do what was asked; raised before anything changes."""
+
+
+TARGET_KINDS = ('latest', 'version', 'checksum', 'image', 'ref')
+
+
+class Target:
+    """What the ``image`` module should make the next boot.
+
+    ``kind`` is one of ``TARGET_KINDS``; ``value`` is None for ``latest``. ``transport`` is the
+    container transport for ``image`` (bootc), ``remote``/``ref`` are the parts of a refspec.
+    """
+
+    def __init__(self, kind, value=None, transport=None, remote=None, ref=None):
+        if kind not in TARGET_KINDS:
+            raise ValueError('unknown target kind %r' % (kind,))
+        self.kind = kind
+        self.value = value
+        self.transport = transport
+        self.remote = remote
+        self.ref = ref
+
+    def describe(self):
+        if self.kind == 'latest':
+            return 'the latest version of the current origin'
+        return '%s %s' % (self.kind, self.value)
+
+    def __repr__(self):
+        return 'Target(%r, %r)' % (self.kind, self.value)
+
+
+class Resolved:
+    """What a target stands for, as far as the tool can tell without changing anything.
+
+    Unknown fields are None. ``up_to_date`` is True when the tool itself says the next boot
+    already is the target (for example ``rpm-ostree upgrade --check`` exiting 77).
+    """
+
+    def __init__(self, checksum=None, version=None, timestamp=None, origin=None, image=None,
+                 image_digest=None, up_to_date=None):
+        self.checksum = checksum
+        self.version = version
+        self.timestamp = iso_utc(timestamp)
+        self.origin = origin
+        self.image = image
+        self.image_digest = image_digest
+        self.up_to_date = up_to_date
+
+    def as_dict(self):
+        return {
+            'checksum': self.checksum, 'version': self.version, 'timestamp': self.timestamp,
+            'origin': self.origin, 'image': self.image, 'image_digest': self.image_digest,
+        }
+
+    def __repr__(self):
+        return 'Resolved(%r)' % (self.as_dict(),)
+
+
+class DeployOptions:
+    """Options of the ``image`` module that change how a deployment is made."""
+
+    def __init__(self, download_only=False, allow_downgrade=False, bypass_driver=False,
+                 enforce_signature_policy=False):
+        self.download_only = download_only
+        self.allow_downgrade = allow_downgrade
+        self.bypass_driver = bypass_driver
+        self.enforce_signature_policy = enforce_signature_policy
 
 
 def parse_probe(stdout):

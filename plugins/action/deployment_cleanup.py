@@ -1,0 +1,81 @@
+# Copyright (c) osimage.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base import (
+    OPERATION_ARGUMENT_SPEC,
+    OsImageActionBase,
+    argument_error,
+    check_operation_arguments,
+    deployments_diff,
+    wait_until_idle,
+)
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import HostState
+
+
+def removable(state, pending, rollback):
+    """The deployments a cleanup removes: never the booted one nor a pinned one."""
+    chosen = []
+    booted = state.booted
+    if pending:
+        nxt = state.next_boot
+        if nxt is not None and booted is not None and nxt is not booted and not nxt.pinned:
+            chosen.append(nxt)
+    if rollback:
+        candidate = state.rollback if booted is not None else None
+        if candidate is not None and candidate is not booted and not candidate.pinned and candidate not in chosen:
+            chosen.append(candidate)
+    return chosen
+
+
+class ActionModule(OsImageActionBase):
+    """Remove the pending deployment, the rollback deployment and cached update data."""
+
+    ARGUMENT_SPEC = dict(
+        OPERATION_ARGUMENT_SPEC,
+        pending={'type': 'bool', 'default': False},
+        rollback={'type': 'bool', 'default': False},
+        cache={'type': 'bool', 'default': False},
+    )
+
+    def check_arguments(self, args):
+        super().check_arguments(args)
+        check_operation_arguments(args)
+        if not (args['pending'] or args['rollback'] or args['cache']):
+            raise argument_error('pending', 'set at least one of pending, rollback or cache to true')
+
+    def run_on_host(self, args, runner, task_vars):
+        backend = self.backend_for(args, runner)
+        before = wait_until_idle(backend, args['lock_timeout'])
+        doomed = removable(before, args['pending'], args['rollback'])
+        kept = [d.as_dict() for d in before.deployments if d.pinned and d not in doomed]
+        result = {'changed': bool(doomed), 'backend': backend.name,
+                  'removed': [d.as_dict() for d in doomed], 'kept_pinned': kept}
+        after = before
+        if not self.check_mode and (doomed or args['cache']):
+            try:
+                cache_removed = backend.cleanup(before, pending=any(d is before.next_boot for d in doomed),
+                                                rollback=any(d is not before.next_boot for d in doomed),
+                                                cache=args['cache'])
+            except OsImageError as err:
+                err.host_state = backend.status()
+                raise
+            after = backend.status()
+            survivors = {(d.checksum, d.serial) for d in after.deployments}
+            if before.booted is not None and (before.booted.checksum, before.booted.serial) not in survivors:
+                raise OsImageError('cleanup removed the booted deployment', host_state=after)
+            result['changed'] = bool(cache_removed) or [d.as_dict() for d in after.deployments] != [
+                d.as_dict() for d in before.deployments]
+        elif args['cache'] and self.check_mode:
+            # Whether cached data exists is not known without removing it; say what would run.
+            result['changed'] = True
+        if self.diff_mode and result['changed']:
+            result['diff'] = deployments_diff(before, after if after is not before else _without(before, doomed))
+        return result
+
+
+def _without(state, doomed):
+    return HostState(state.backend, [d for d in state.deployments if d not in doomed])

@@ -1,0 +1,191 @@
+# Copyright (c) osimage.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _validate
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base import (
+    OPERATION_ARGUMENT_SPEC,
+    OsImageActionBase,
+    argument_error,
+    check_operation_arguments,
+    describe_deployment,
+    wait_until_idle,
+)
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import DeployOptions, Target
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
+
+TRANSPORTS = ['registry', 'oci', 'oci-archive', 'containers-storage', 'dir', 'docker-daemon']
+TARGET_OPTIONS = ('version', 'checksum', 'image', 'ref')
+
+
+def target_from_args(args):
+    """The ``Target`` the task asks for; raises a parameter-naming error for bad syntax."""
+    checks = {
+        'version': _validate.version,
+        'checksum': _validate.checksum,
+        'image': _validate.image_reference,
+        'ref': _validate.refspec,
+    }
+    for name in TARGET_OPTIONS:
+        value = args.get(name)
+        if value is None:
+            continue
+        try:
+            checked = checks[name](value)
+        except _validate.InvalidValue as err:
+            raise argument_error(name, str(err))
+        if name == 'ref':
+            remote, ref = checked
+            return Target('ref', value, remote=remote, ref=ref)
+        return Target(name, checked, transport=args.get('transport') if name == 'image' else None)
+    return Target('latest')
+
+
+def next_boot_is_target(state, target, resolved, download_only):
+    """Whether the next boot already is what the task asks for, so nothing must change."""
+    nxt = state.next_boot
+    if nxt is None:
+        return False
+    # A download-only request is met only by a locked staged deployment, and a normal one only by
+    # a deployment that will really be booted.
+    if nxt.staged and nxt.finalization_locked != download_only:
+        return False
+    if download_only and not nxt.staged:
+        return False
+    if resolved.checksum and nxt.checksum != resolved.checksum:
+        return False
+    if resolved.image_digest and nxt.image_digest and nxt.image_digest != resolved.image_digest:
+        return False
+    if target.kind == 'latest':
+        if resolved.up_to_date:
+            return True
+        return bool(resolved.checksum or resolved.image_digest)
+    if target.kind == 'version':
+        return nxt.version == target.value
+    if target.kind == 'checksum':
+        return nxt.checksum == target.value
+    if target.kind == 'image':
+        return image_matches(nxt.image, target) and bool(resolved.image_digest or resolved.up_to_date)
+    # ref: the next boot follows that refspec and is at its current commit.
+    return (nxt.origin in (target.value, target.ref) or (
+        target.remote is None and nxt.origin is not None and nxt.origin.split(':', 1)[-1] == target.ref)) and bool(
+        resolved.checksum or resolved.up_to_date)
+
+
+def image_matches(deployed, target):
+    if not deployed:
+        return False
+    if deployed == target.value:
+        return True
+    # Backends report a non-registry transport as "<transport>:<image>".
+    if target.transport and target.transport != 'registry':
+        return deployed == '%s:%s' % (target.transport, target.value)
+    return False
+
+
+def is_downgrade(state, resolved):
+    """Whether deploying ``resolved`` would go back in time from what the host runs."""
+    reference = state.booted or state.next_boot
+    if reference is None or not resolved.timestamp or not reference.timestamp:
+        return False
+    return resolved.timestamp < reference.timestamp
+
+
+class ActionModule(OsImageActionBase):
+    """Make the host boot a given image next (staged on a booted host)."""
+
+    ARGUMENT_SPEC = dict(
+        OPERATION_ARGUMENT_SPEC,
+        version={'type': 'str'},
+        checksum={'type': 'str'},
+        image={'type': 'str'},
+        transport={'type': 'str', 'choices': TRANSPORTS},
+        ref={'type': 'str'},
+        download_only={'type': 'bool', 'default': False},
+        allow_downgrade={'type': 'bool', 'default': False},
+        bypass_driver={'type': 'bool', 'default': False},
+        enforce_signature_policy={'type': 'bool', 'default': False},
+    )
+    MUTUALLY_EXCLUSIVE = [list(TARGET_OPTIONS)]
+    REQUIRED_BY = {'transport': ('image',)}
+
+    def check_arguments(self, args):
+        super().check_arguments(args)
+        check_operation_arguments(args)
+        target_from_args(args)
+
+    def run_on_host(self, args, runner, task_vars):
+        target = target_from_args(args)
+        options = DeployOptions(
+            download_only=args['download_only'], allow_downgrade=args['allow_downgrade'],
+            bypass_driver=args['bypass_driver'], enforce_signature_policy=args['enforce_signature_policy'])
+        backend = self.backend_for(args, runner)
+        before = wait_until_idle(backend, args['lock_timeout'])
+        resolved = backend.resolve(before, target)
+
+        result = {'changed': False, 'backend': backend.name, 'target': resolved.as_dict(),
+                  'before': _entry(before.next_boot)}
+        if next_boot_is_target(before, target, resolved, options.download_only):
+            after = before
+        elif is_downgrade(before, resolved) and not options.allow_downgrade:
+            raise OsImageError(
+                '%s is a downgrade: it was built %s, the host runs a build of %s. Set allow_downgrade: true '
+                'to deploy it anyway. Nothing was changed.' % (
+                    target.describe(), resolved.timestamp, (before.booted or before.next_boot).timestamp),
+                host_state=before)
+        elif self.check_mode:
+            result['changed'] = True
+            after = None
+        else:
+            try:
+                backend.deploy(before, target, resolved, options)
+            except OsImageError as err:
+                err.host_state = _state_after_failure(backend, before)
+                raise
+            after = backend.status()
+            result['changed'] = [d.as_dict() for d in after.deployments] != [d.as_dict() for d in before.deployments]
+            _check_deployed(after, target, resolved)
+
+        if after is None:
+            predicted = dict(resolved.as_dict(), staged=bool(before.booted) and not args.get('sysroot'),
+                             finalization_locked=options.download_only)
+            result.update(after=predicted, staged=predicted['staged'], reboot_required=bool(before.booted))
+            diff_after = describe_deployment(predicted)
+        else:
+            result.update(after=_entry(after.next_boot), staged=after.staged is not None,
+                          reboot_required=after.reboot_required)
+            diff_after = describe_deployment(after.next_boot)
+        if self.diff_mode:
+            result['diff'] = {'before': describe_deployment(before.next_boot), 'after': diff_after}
+        return result
+
+
+def _entry(deployment):
+    return deployment.as_dict() if deployment is not None else None
+
+
+def _state_after_failure(backend, before):
+    """Read the state after a failed deploy, so the message says what the host boots now."""
+    try:
+        return backend.status()
+    except OsImageError:
+        return before
+
+
+def _check_deployed(after, target, resolved):
+    """Fail when the tool reported success but the next boot is not the target."""
+    nxt = after.next_boot
+    if nxt is None:
+        raise OsImageError('after deploying %s the host has no deployment to boot' % target.describe(), host_state=after)
+    wrong = (
+        (resolved.checksum and nxt.checksum != resolved.checksum)
+        or (target.kind == 'checksum' and nxt.checksum != target.value)
+        or (target.kind == 'version' and nxt.version != target.value)
+    )
+    if wrong:
+        raise OsImageError(
+            'the update tool succeeded but the next boot is %s (%s), not %s' % (
+                nxt.version, nxt.checksum, target.describe()),
+            host_state=after)

@@ -1,0 +1,72 @@
+# Copyright (c) osimage.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _validate
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base import (
+    OPERATION_ARGUMENT_SPEC,
+    OsImageActionBase,
+    argument_error,
+    check_operation_arguments,
+    wait_until_idle,
+)
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
+
+
+def plan_kargs(current, wanted, state):
+    """The arguments to append and to delete so that ``wanted`` are present (or absent)."""
+    if state == 'present':
+        return [a for a in wanted if a not in current], []
+    return [], [a for a in wanted if a in current]
+
+
+class ActionModule(OsImageActionBase):
+    """Make kernel arguments present or absent on the next boot."""
+
+    ARGUMENT_SPEC = dict(
+        OPERATION_ARGUMENT_SPEC,
+        arguments={'type': 'list', 'elements': 'str', 'required': True},
+        state={'type': 'str', 'default': 'present', 'choices': ['present', 'absent']},
+    )
+
+    def check_arguments(self, args):
+        super().check_arguments(args)
+        check_operation_arguments(args)
+        for position, value in enumerate(args['arguments']):
+            try:
+                _validate.karg(value)
+            except _validate.InvalidValue as err:
+                raise argument_error('arguments[%d]' % position, str(err))
+
+    def run_on_host(self, args, runner, task_vars):
+        backend = self.backend_for(args, runner)
+        before = wait_until_idle(backend, args['lock_timeout'])
+        current = backend.kernel_arguments(before)
+        append, delete = plan_kargs(current, args['arguments'], args['state'])
+        result = {'changed': bool(append or delete), 'backend': backend.name,
+                  'appended': append, 'deleted': delete}
+        after_args = [a for a in current if a not in delete] + append
+        if result['changed'] and not self.check_mode:
+            try:
+                backend.set_kernel_arguments(before, append=append, delete=delete)
+            except OsImageError as err:
+                err.host_state = backend.status()
+                raise
+            after_state = backend.status()
+            after_args = backend.kernel_arguments(after_state)
+            missing = [a for a in append if a not in after_args] + [a for a in delete if a in after_args]
+            if missing:
+                raise OsImageError('the kernel argument command succeeded but these are not as asked: %s' % ' '.join(missing),
+                                   host_state=after_state)
+            # Changed kernel arguments take effect only at the next boot.
+            result['reboot_required'] = True
+        else:
+            result['reboot_required'] = before.reboot_required or result['changed']
+        result.update(kernel_arguments=after_args, kernel_arguments_before=current)
+        if self.diff_mode:
+            result['diff'] = {'before': ' '.join(current) + '\n', 'after': ' '.join(after_args) + '\n',
+                              'before_header': 'kernel arguments of the next boot',
+                              'after_header': 'kernel arguments of the next boot'}
+        return result
