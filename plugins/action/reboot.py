@@ -1,0 +1,138 @@
+# Copyright (c) osimage.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import threading
+import time
+
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
+from ansible.utils.display import Display
+
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base import (
+    BACKEND_ARGUMENT_SPEC,
+    OsImageActionBase,
+    argument_error,
+)
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
+
+display = Display()
+
+BOOT_ID_ARGV = ['cat', '/proc/sys/kernel/random/boot_id']
+# Detached, so that the command returns before the connection dies; the short sleep lets the
+# shell report success first. systemctl is tried first (it runs ostree-finalize-staged at shutdown).
+REBOOT_SCRIPT = (
+    'nohup /bin/sh -c "sleep 1; systemctl reboot || /sbin/reboot || reboot" '
+    '>/dev/null 2>&1 </dev/null & exit 0'
+)
+
+
+class ActionModule(OsImageActionBase):
+    """Reboot the host without Python on it, and wait until it is back with a new boot id."""
+
+    ARGUMENT_SPEC = dict(
+        backend=BACKEND_ARGUMENT_SPEC['backend'],
+        reboot_timeout={'type': 'int', 'default': 600},
+        connect_timeout={'type': 'int', 'default': 10},
+        post_reboot_delay={'type': 'int', 'default': 0},
+        read_state={'type': 'bool', 'default': True},
+    )
+
+    def check_arguments(self, args):
+        for name in ('reboot_timeout', 'connect_timeout'):
+            if args[name] < 1:
+                raise argument_error(name, 'must be at least 1 second, got %s' % args[name])
+        if args['post_reboot_delay'] < 0:
+            raise argument_error('post_reboot_delay', 'must be 0 or more seconds, got %s' % args['post_reboot_delay'])
+
+    def run_on_host(self, args, runner, task_vars):
+        if self.check_mode:
+            return {'changed': True, 'rebooted': False, 'elapsed': 0}
+        started = time.monotonic()
+        boot_id_before = runner.run(BOOT_ID_ARGV, what='reading the boot id').stdout.strip()
+        try:
+            reboot = runner.run_script(REBOOT_SCRIPT)
+            if reboot.rc != 0:
+                raise OsImageError('the reboot command failed; the host was not rebooted', command=reboot)
+        except AnsibleConnectionFailure:
+            # The connection can drop as the host goes down; the boot id tells what happened.
+            pass
+
+        original_timeout = self._set_connect_timeout(args['connect_timeout'])
+        try:
+            boot_id_after = self._wait_for_new_boot(runner, boot_id_before, args, started)
+        finally:
+            self._set_connect_timeout(original_timeout)
+        if args['post_reboot_delay']:
+            time.sleep(args['post_reboot_delay'])
+        result = {
+            'changed': True, 'rebooted': True, 'boot_id_before': boot_id_before, 'boot_id_after': boot_id_after,
+            'elapsed': round(time.monotonic() - started, 1),
+        }
+        if args['read_state']:
+            state = self.backend_for({'backend': args['backend']}, runner).status()
+            result['state'] = state.as_dict()
+        return result
+
+    def _wait_for_new_boot(self, runner, boot_id_before, args, started):
+        deadline = started + args['reboot_timeout']
+        last_error = 'the host did not answer'
+        pause = 1.0
+        while time.monotonic() < deadline:
+            outcome = self._bounded_read(runner, args['connect_timeout'] * 2)
+            if isinstance(outcome, str) and outcome and outcome != boot_id_before:
+                return outcome
+            if isinstance(outcome, Exception):
+                last_error = str(outcome).strip().splitlines()[-1] if str(outcome).strip() else repr(outcome)
+                self._reset_connection()
+            elif outcome is None:
+                last_error = 'a read of the boot id hung and was abandoned'
+                self._reset_connection()
+            else:
+                last_error = 'the host still runs the boot it had before'
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 8.0)
+        raise OsImageError(
+            'the host did not come back within %s seconds (reboot_timeout) after the reboot; last: %s. '
+            'It may be booting another deployment, hanging, or unreachable.' % (args['reboot_timeout'], last_error),
+            extra={'rebooted': True, 'unreachable_after_reboot': True, 'boot_id_before': boot_id_before,
+                   'elapsed': round(time.monotonic() - started, 1)})
+
+    def _bounded_read(self, runner, limit):
+        """Read the boot id, giving up after ``limit`` seconds: a poll can hang while the host shuts down.
+
+        Returns the boot id, an exception, or None when the read hung.
+        """
+        box = {}
+
+        def read():
+            try:
+                box['value'] = runner.run(BOOT_ID_ARGV, what='reading the boot id').stdout.strip()
+            except (AnsibleError, OsImageError, OSError) as err:
+                box['value'] = err
+
+        worker = threading.Thread(target=read, daemon=True)
+        worker.start()
+        worker.join(limit)
+        return box.get('value')
+
+    def _reset_connection(self):
+        try:
+            self._connection.reset()
+        except (AnsibleError, OSError) as err:
+            display.vvv('osimage.lifecycle.reboot: connection reset failed: %s' % err)
+
+    def _set_connect_timeout(self, value):
+        """Set the connection's connect timeout; return the previous value (None if it has none)."""
+        for option in ('connection_timeout', 'timeout'):
+            try:
+                previous = self._connection.get_option(option)
+            except KeyError:
+                continue
+            try:
+                self._connection.set_option(option, value if value is not None else previous)
+            except AnsibleError:
+                continue
+            return previous
+        return None

@@ -1,0 +1,124 @@
+#!/usr/bin/python
+# Copyright (c) osimage.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This file holds documentation only: the module is the action plugin of the same name, which runs
+# on the controller so that targets need no Python.
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: reboot
+short_description: Reboot an image-based host that has no Python and wait until it is back
+version_added: 0.1.0
+description:
+  - Reboots the host with C(systemctl reboot), so that a staged deployment is finalized at shutdown,
+    and waits until the host answers again with a new boot id (C(/proc/sys/kernel/random/boot_id)).
+  - Unlike M(ansible.builtin.reboot) it runs no module on the host, so it works where there is no
+    Python (Fedora CoreOS, Flatcar, minimal edge images).
+  - Every wait is bounded, including a read that hangs while the host shuts down.
+  - After the reboot it reads the host's deployments (as M(osimage.lifecycle.image_info) does) and returns
+    them in RV(state), so the caller can check which deployment came up.
+author:
+  - osimage.lifecycle developers
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details: In check mode the host is not rebooted; the task reports a change.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  backend:
+    description:
+      - Which update tool to ask for the deployments after the reboot, see M(osimage.lifecycle.image_info).
+    type: str
+    choices: [auto, rpm-ostree, bootc, ostree]
+    default: auto
+  reboot_timeout:
+    description:
+      - Seconds to wait, from the reboot command on, until the host answers with a new boot id.
+    type: int
+    default: 600
+  connect_timeout:
+    description:
+      - Seconds one connection attempt may take while the host is down. A read of the boot id that takes
+        twice as long is abandoned and tried again.
+    type: int
+    default: 10
+  post_reboot_delay:
+    description:
+      - Seconds to wait after the host is back, before the deployments are read.
+    type: int
+    default: 0
+  read_state:
+    description:
+      - Read the host's deployments after the reboot and return them in RV(state).
+    type: bool
+    default: true
+notes:
+  - A host that does not come back within O(reboot_timeout) fails the task with C(unreachable_after_reboot)
+    set, so that a playbook can stop a rollout.
+seealso:
+  - module: ansible.builtin.reboot
+  - module: osimage.lifecycle.image_info
+'''
+
+EXAMPLES = r'''
+- name: Reboot into the staged deployment
+  osimage.lifecycle.reboot:
+    reboot_timeout: 900
+  register: reboot
+
+- name: Check that the staged deployment came up
+  ansible.builtin.assert:
+    that: reboot.state.booted.checksum == staged_checksum
+'''
+
+RETURN = r'''
+rebooted:
+  description: Whether the host was rebooted.
+  returned: always
+  type: bool
+  sample: true
+elapsed:
+  description: Seconds from the reboot command until the host answered with a new boot id.
+  returned: always
+  type: float
+  sample: 34.2
+boot_id_before:
+  description: The boot id before the reboot.
+  returned: when the host was rebooted
+  type: str
+  sample: 0f6e5c0a-0b5b-4a61-9a8e-2f0d1c3b4a59
+boot_id_after:
+  description: The boot id after the reboot.
+  returned: success
+  type: str
+  sample: 7d1c2b3a-4e5f-4a61-9a8e-2f0d1c3b4a60
+unreachable_after_reboot:
+  description: Set when the host did not answer within O(reboot_timeout).
+  returned: failure
+  type: bool
+  sample: true
+state:
+  description:
+    - The host's deployments after the reboot, with the same keys as the return of M(osimage.lifecycle.image_info)
+      (C(backend), C(deployments), C(booted), C(staged), C(next_boot), C(rollback), C(reboot_required),
+      C(transaction), C(update_driver)).
+  returned: when O(read_state=true) and the host came back
+  type: dict
+  sample: {backend: ostree, booted: {version: '2', checksum: 4d0d...}}
+'''
