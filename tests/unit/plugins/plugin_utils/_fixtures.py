@@ -1,0 +1,106 @@
+# Copyright (c) osimage.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Where the recorded upstream outputs (``../shared/fixtures`` seen from the collection root) are.
+
+They are other projects' data and are never copied into the collection, so tests that use them
+skip when they are not found. ``OSIMAGE_SHARED_FIXTURES`` names the folder explicitly; otherwise it
+is looked for next to the collection root, both where the test file really is (the collection may
+be a symlink inside an ``ansible_collections`` tree) and where it was imported from.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+
+ENV_VAR = 'OSIMAGE_SHARED_FIXTURES'
+TOOLS = ('rpm-ostree', 'bootc')
+
+
+def candidate_dirs():
+    explicit = os.environ.get(ENV_VAR)
+    if explicit:
+        yield explicit
+    here = os.path.dirname(os.path.abspath(__file__))
+    for start in (os.path.realpath(here), here):
+        # tests/unit/plugins/plugin_utils -> the collection root, four levels up.
+        root = start
+        for _level in range(4):
+            root = os.path.dirname(root)
+        yield os.path.join(os.path.dirname(root), 'shared', 'fixtures')
+
+
+def shared_fixtures_dir():
+    """The folder holding ``rpm-ostree/`` and ``bootc/``, or None when it is not there."""
+    for candidate in candidate_dirs():
+        if any(os.path.isdir(os.path.join(candidate, tool)) for tool in TOOLS):
+            return candidate
+    return None
+
+
+def fixture_paths(tool):
+    """Every recorded output of ``tool``, sorted; empty when the folder is absent."""
+    base = shared_fixtures_dir()
+    folder = os.path.join(base, tool) if base else None
+    if not folder or not os.path.isdir(folder):
+        return []
+    return sorted(os.path.join(folder, name) for name in os.listdir(folder) if not name.startswith('.'))
+
+
+def fixture_params(tool):
+    """``pytest.mark.parametrize`` values, one per recorded output, or one skipped value."""
+    paths = fixture_paths(tool)
+    if not paths:
+        return [pytest.param(None, id='%s-fixtures-absent' % tool,
+                             marks=pytest.mark.skip(reason='shared %s fixtures not found (set %s)' % (tool, ENV_VAR)))]
+    return [pytest.param(path, id=os.path.basename(path)) for path in paths]
+
+
+def fixture_path(tool, name):
+    """The path of one recorded output; skips the test when it is not there."""
+    base = shared_fixtures_dir()
+    path = os.path.join(base, tool, name) if base else None
+    if not path or not os.path.isfile(path):
+        pytest.skip('shared fixture %s/%s not found (set %s)' % (tool, name, ENV_VAR))
+    return path
+
+
+def read_fixture(tool, name):
+    with open(fixture_path(tool, name), encoding='utf-8') as handle:
+        return handle.read()
+
+
+class BootcYamlLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+    """Reads bootc's YAML fixtures as ``bootc status --format=json`` would print the same host.
+
+    bootc's serde types make versions and timestamps strings, so YAML's implicit floats and
+    timestamps are left as text (``version: 20231230.1`` stays ``'20231230.1'``), and a tagged enum
+    (``!ostreeRemote "fedora"``) becomes serde's JSON form ``{"ostreeRemote": "fedora"}``.
+    """
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers
+                if tag not in ('tag:yaml.org,2002:float', 'tag:yaml.org,2002:timestamp')]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+def construct_tagged(loader, tag_suffix, node):
+    return {tag_suffix: loader.construct_scalar(node)}
+
+
+BootcYamlLoader.add_multi_constructor('!', construct_tagged)
+
+
+def load_bootc_fixture(path):
+    """A bootc fixture (YAML or JSON) as the dict ``bootc status --format=json`` would print."""
+    with open(path, encoding='utf-8') as handle:
+        return yaml.load(handle, Loader=BootcYamlLoader)  # nosec - a safe loader with two extra rules
+
+
+def bootc_fixture(name):
+    return load_bootc_fixture(fixture_path('bootc', name))
