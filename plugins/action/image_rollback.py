@@ -65,7 +65,7 @@ class ActionModule(OsImageActionBase):
             raise OsImageError('there is no deployment to roll back to (only %d deployment(s))' % len(before.deployments),
                                host_state=before)
         result = {'changed': False, 'backend': backend.name, 'before': before.next_boot.as_dict(),
-                  'rollback': target.as_dict()}
+                  'booted': before.booted.as_dict() if before.booted else None, 'rollback': target.as_dict()}
         after = before
         if not done:
             result['changed'] = True
