@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Copyright (c) osimage.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Records the outputs of the real `ostree` (Debian's package) that the unit tests of the ostree
+# backend read. Run as root from anywhere: `bash record.sh`; it rewrites the files beside it.
+# Commits use fixed timestamps, so their checksums (and so the recorded files) are reproducible.
+set -euo pipefail
+
+cases=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+cleanup() {
+    # Deployments are sealed with the immutable attribute; lift it before removing them.
+    chattr -i "$work"/sysroot/ostree/deploy/*/deploy/*.[0-9]* 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# What the backend runs: an unlocalised UTF-8 locale (see _ostree.py).
+export LC_ALL=C.UTF-8
+served=$work/served
+sysroot=$work/sysroot
+repo=$sysroot/ostree/repo
+ref=exampleos/x86_64/stable
+
+make_tree() {  # $1: version
+    rm -rf "$work/tree"
+    mkdir -p "$work/tree/usr/lib/modules/6.1.0-test" "$work/tree/usr/etc"
+    echo kernel >"$work/tree/usr/lib/modules/6.1.0-test/vmlinuz"
+    echo initramfs >"$work/tree/usr/lib/modules/6.1.0-test/initramfs.img"
+    printf 'ID=exampleos\nVERSION_ID=%s\n' "$1" >"$work/tree/usr/lib/os-release"
+    ln -s ../lib/os-release "$work/tree/usr/etc/os-release"
+}
+
+commit() {  # $1: repo, $2: branch, $3: version, $4: timestamp, then extra options
+    local target=$1 branch=$2 version=$3 timestamp=$4
+    shift 4
+    make_tree "$version"
+    ostree "--repo=$target" commit "--branch=$branch" "--subject=exampleos $version" \
+        "--add-metadata-string=version=$version" "--timestamp=$timestamp" "$@" "$work/tree" >/dev/null
+}
+
+record_status() {  # $1: case name
+    ostree admin status "--sysroot=$sysroot" >"$cases/status-$1.txt"
+}
+
+ostree --version >"$cases/version-2022.7.txt"
+
+ostree "--repo=$served" init --mode=archive
+commit "$served" "$ref" 1.0 2024-01-01T10:00:00Z
+
+mkdir "$sysroot"
+ostree admin init-fs "$sysroot" >/dev/null
+ostree admin os-init "--sysroot=$sysroot" exampleos >/dev/null
+ostree "--repo=$repo" config set sysroot.bootloader none
+ostree "--repo=$repo" remote add --no-gpg-verify origin "file://$served"
+record_status no-deployments
+
+deploy() {  # $1: stateroot, then the options and refspec of `ostree admin deploy`
+    local stateroot=$1
+    shift
+    ostree admin deploy "--sysroot=$sysroot" "--os=$stateroot" --karg=root=/dev/null "$@" >/dev/null
+}
+
+ostree "--repo=$repo" pull origin "$ref" >/dev/null
+deploy exampleos "origin:$ref"
+record_status one-deployment
+
+commit "$served" "$ref" 2.0 2024-02-01T10:00:00Z
+ostree "--repo=$repo" pull origin "$ref" >/dev/null
+deploy exampleos "origin:$ref"
+record_status two-deployments
+
+ostree admin pin "--sysroot=$sysroot" 1 >/dev/null
+record_status pinned
+
+# A second stateroot following a local ref (no remote) whose commit has a source title.
+ostree admin os-init "--sysroot=$sysroot" otheros >/dev/null
+commit "$repo" otheros/local 7.1 2024-03-01T10:00:00Z --add-metadata-string=ostree.source-title="built from otheros.git"
+deploy otheros otheros/local
+record_status two-stateroots
+
+# A deployment following a container image, as ostree-rs-ext (bootc, rpm-ostree) writes its
+# origin: the key `container-image-reference`, and the image digest in the commit metadata.
+commit "$repo" exampleos/container 9.0 2024-04-01T10:00:00Z \
+    --add-metadata-string=ostree.manifest-digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+printf '[origin]\ncontainer-image-reference=ostree-unverified-registry:quay.io/example/os:9\n' >"$work/container.origin"
+deploy exampleos "--origin-file=$work/container.origin" exampleos/container
+record_status container-origin
+
+for rev in "origin:$ref" otheros/local exampleos/container; do
+    checksum=$(ostree "--repo=$repo" rev-parse "$rev")
+    version=$(ostree "--repo=$repo" show --print-metadata-key=version "$rev")
+    printf '%s %s %s\n' "$rev" "$checksum" "$version"
+done >"$cases/commits.txt"
+ostree "--repo=$repo" rev-parse "origin:$ref^" | sed 's/^/origin:exampleos\/x86_64\/stable^ /' >>"$cases/commits.txt"
+
+ostree "--repo=$repo" show "origin:$ref" >"$cases/show-2.0.txt"
+ostree "--repo=$repo" show otheros/local >"$cases/show-7.1.txt"
+ostree "--repo=$repo" show --print-metadata-key=ostree.manifest-digest exampleos/container >"$cases/metadata-manifest-digest.txt"
+for origin in "$sysroot"/ostree/deploy/*/deploy/*.origin; do
+    cat "$origin"
+done >"$cases/origin-files.txt"
+
+# Version strings as `show --print-metadata-key` prints them (GVariant text).
+commit "$repo" scratch/quotes "4.0 'q' \"dq\" \\ back" 2024-05-01T10:00:00Z
+ostree "--repo=$repo" show --print-metadata-key=version scratch/quotes >"$cases/metadata-version-quotes.txt"
+commit "$repo" scratch/utf8 "5.0-ümlaut→" 2024-05-01T10:00:00Z
+ostree "--repo=$repo" show --print-metadata-key=version scratch/utf8 >"$cases/metadata-version-utf8.txt"
+LC_ALL=C ostree "--repo=$repo" show --print-metadata-key=version scratch/utf8 >"$cases/metadata-version-utf8-c-locale.txt"
+
+# The JSON option does not exist in this ostree; the rc and message show what older ostree does.
+ostree admin status "--sysroot=$sysroot" --json >/dev/null 2>"$cases/status-json-unsupported.stderr" || true
+
+# A newer commit on the served repository, found by a metadata-only pull.
+commit "$served" "$ref" 3.0 2024-06-01T10:00:00Z
+ostree "--repo=$repo" pull --commit-metadata-only origin "$ref" >/dev/null
+ostree "--repo=$repo" show --print-metadata-key=version "origin:$ref" >"$cases/metadata-version-3.0.txt"
+printf '%s %s %s\n' "origin:$ref (3.0)" "$(ostree "--repo=$repo" rev-parse "origin:$ref")" \
+    "$(cat "$cases/metadata-version-3.0.txt")" >>"$cases/commits.txt"
+record_status after-metadata-pull
+
+# A deployment whose origin file was removed.
+rm "$sysroot"/ostree/deploy/otheros/deploy/*.origin
+record_status origin-none || echo "status without origin file failed" >"$cases/status-origin-none.txt"
