@@ -95,8 +95,10 @@ def boot_order(host):
         pairs += [('rollback', rollback), ('booted', booted)]
     else:
         pairs += [('booted', booted), ('rollback', rollback)]
-    others = status.get('otherDeployments') or []
-    if not isinstance(others, list):
+    others = status.get('otherDeployments')
+    if others is None:
+        others = []
+    elif not isinstance(others, list):
         raise ParseError('%s: status.otherDeployments is not a list' % STATUS_COMMAND)
     pairs += [('other', entry_of(entry, 'otherDeployments')) for entry in others]
     return [(role, entry) for role, entry in pairs if entry is not None]

@@ -104,3 +104,13 @@ def load_bootc_fixture(path):
 
 def bootc_fixture(name):
     return load_bootc_fixture(fixture_path('bootc', name))
+
+
+def expected_deployment(index, checksum, version, timestamp, stateroot, origin=None, image=None, image_digest=None,
+                        booted=False, staged=False, pinned=False, finalization_locked=False):
+    """A deployment of the image_info contract (``Deployment.as_dict()``), as a test expects it."""
+    return {
+        'index': index, 'stateroot': stateroot, 'checksum': checksum, 'version': version, 'timestamp': timestamp,
+        'origin': origin, 'image': image, 'image_digest': image_digest, 'booted': booted, 'staged': staged,
+        'pinned': pinned, 'finalization_locked': finalization_locked,
+    }

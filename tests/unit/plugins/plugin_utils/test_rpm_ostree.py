@@ -20,6 +20,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._rpm_ostree impo
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake_target import FakeTarget, argvs
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fixtures import (
+    expected_deployment,
     fixture_params,
     fixture_paths,
     read_fixture,
@@ -36,13 +37,8 @@ FCOS_IMAGE = '36ff46d732a070a1bf10f7157f764e316f99a836dcdbf56702798e5042411fe9'
 FCOS_STREAM = 'fedora:fedora/x86_64/coreos/stable'
 
 
-def deployment(index, checksum, version, timestamp, stateroot='fedora-coreos', origin=None, image=None,
-               image_digest=None, booted=False, staged=False, pinned=False, finalization_locked=False):
-    return {
-        'index': index, 'stateroot': stateroot, 'checksum': checksum, 'version': version, 'timestamp': timestamp,
-        'origin': origin, 'image': image, 'image_digest': image_digest, 'booted': booted, 'staged': staged,
-        'pinned': pinned, 'finalization_locked': finalization_locked,
-    }
+def deployment(index, checksum, version, timestamp, stateroot='fedora-coreos', **flags):
+    return expected_deployment(index, checksum, version, timestamp, stateroot, **flags)
 
 
 FCOS_CONTAINER_DEPLOYMENTS = [
