@@ -1,0 +1,236 @@
+#!/bin/bash
+# Build (or reuse from cache) a bootable, OSTree-managed Debian bookworm disk
+# image without Python, plus an archive-mode ostree repo holding v1..v4.
+#
+# usage: tests/e2e/image/build.sh            # build or reuse
+#        E2E_REBUILD=1 tests/e2e/image/build.sh   # force a rebuild
+#
+# env:
+#   E2E_CACHE_DIR   cache root (default tests/e2e/.cache)
+#   E2E_REPO_PORT   port the guest's ostree remote points at: http://10.0.2.2:PORT/repo
+#                   (default 8480; part of the cache key)
+#   E2E_DISK_SIZE   raw disk size (default 3G)
+#   E2E_MIRROR      Debian mirror for mmdebstrap (default: mmdebstrap's default,
+#                   i.e. whatever apt on this host is configured to reach)
+#
+# Output (printed as the last line): the image dir $E2E_CACHE_DIR/img-<key>/ with
+#   disk-v1.raw    pristine sparse disk, v1 deployed (never booted: use an overlay)
+#   repo/          archive ostree repo, branch $BRANCH, commits v1..v4
+#   id_ed25519     ssh private key authorized for root in the guest (+ .pub)
+#   image.env      shell-sourceable facts (commits, branch, remote, port, ...)
+# and $E2E_CACHE_DIR/current -> img-<key>
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+E2E_DIR=$(dirname "$HERE")
+CACHE=${E2E_CACHE_DIR:-$E2E_DIR/.cache}
+REPO_PORT=${E2E_REPO_PORT:-8480}
+DISK_SIZE=${E2E_DISK_SIZE:-3G}
+SUITE=bookworm
+BRANCH=debian/bookworm/x86_64/e2e
+REMOTE=e2e
+OSNAME=debian
+T0=$(date +%s)
+
+log() { printf '[build %4ss] %s\n' "$(( $(date +%s) - T0 ))" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (mmdebstrap, loop devices, mount)"
+
+# ------------------------------------------------------------------ host tools
+ensure_tools() {
+  local need=() c
+  declare -A pkg=(
+    [mmdebstrap]=mmdebstrap [ostree]=ostree [qemu-system-x86_64]=qemu-system-x86
+    [qemu-img]=qemu-utils [grub-install]=grub2-common [mkfs.ext4]=e2fsprogs
+    [parted]=parted [partx]=util-linux [losetup]=mount [ssh-keygen]=openssh-client
+    [ssh]=openssh-client [sha256sum]=coreutils [flock]=util-linux [curl]=curl
+  )
+  for c in "${!pkg[@]}"; do command -v "$c" >/dev/null 2>&1 || need+=("${pkg[$c]}"); done
+  [ -d /usr/lib/grub/i386-pc ] || need+=(grub-pc-bin)
+  # /etc/grub.d/15_ostree + dracut module on the host are not needed, but
+  # ostree-boot is cheap and documents the pairing
+  dpkg -s ostree-boot >/dev/null 2>&1 || need+=(ostree-boot)
+  if [ ${#need[@]} -gt 0 ]; then
+    log "installing host packages: ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null 2>&1 || {
+      apt-get update -q >/dev/null
+      apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+    }
+  fi
+}
+ensure_tools
+
+# ------------------------------------------------------------------ cache key
+mapfile -t PKGS < <(grep -v '^\s*#' "$HERE/packages.txt" | grep -v '^\s*$')
+KEY=$( { cat "$HERE/build.sh" "$HERE/tree-fixup.sh" "$HERE/grub-gen.sh" "$HERE/packages.txt";
+         echo "suite=$SUITE port=$REPO_PORT size=$DISK_SIZE branch=$BRANCH"; } | sha256sum | cut -c1-16)
+OUT=$CACHE/img-$KEY
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.build.lock"
+flock 9
+if [ -f "$OUT/.complete" ] && [ -z "${E2E_REBUILD:-}" ]; then
+  ln -sfn "img-$KEY" "$CACHE/current"
+  log "reusing cached image $OUT"
+  echo "$OUT"
+  exit 0
+fi
+
+WORK=$CACHE/work-$KEY
+MNT=$WORK/mnt
+LOOP=
+cleanup() {
+  set +e
+  mountpoint -q "$MNT/boot" && umount "$MNT/boot"
+  mountpoint -q "$MNT" && umount "$MNT"
+  if [ -n "$LOOP" ]; then partx -d "$LOOP" 2>/dev/null; losetup -d "$LOOP"; fi
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+rm -rf "$WORK" "$OUT"
+mkdir -p "$WORK" "$MNT"
+
+# ------------------------------------------------------------------ ssh key
+ssh-keygen -q -t ed25519 -N '' -C "e2e-$KEY" -f "$WORK/id_ed25519"
+
+# ------------------------------------------------------------------ rootfs
+log "mmdebstrap $SUITE (${#PKGS[@]} packages)"
+ROOT=$WORK/rootfs
+# dracut: generic (no-hostonly) initramfs with the ostree module, written where
+# ostree expects it.  The kernel postinst hook already ran dracut once; that
+# output in /boot is discarded.
+# shellcheck disable=SC2016
+mmdebstrap --variant=minbase --mode=root --format=directory \
+  --include="$(IFS=,; echo "${PKGS[*]}")" \
+  --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+  --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+  --essential-hook='mkdir -p "$1/etc/dracut.conf.d" && printf "%s\n" "hostonly=no" "compress=gzip" "omit_dracutmodules+=\" plymouth i18n btrfs mdraid dm lvm crypt nfs iscsi multipath nbd fcoe fcoe-uefi biosdevname \"" > "$1/etc/dracut.conf.d/10-e2e.conf"' \
+  --customize-hook='kver=$(ls -1 "$1/usr/lib/modules" | sort -V | tail -n1); chroot "$1" dracut --force --no-hostonly --kver "$kver" "/usr/lib/modules/$kver/initramfs.img"' \
+  --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
+  "$SUITE" "$ROOT" ${E2E_MIRROR:+"$E2E_MIRROR"} >"$WORK/mmdebstrap.log" 2>&1 \
+  || { tail -n 40 "$WORK/mmdebstrap.log" >&2; die "mmdebstrap failed"; }
+
+log "fixing up tree for ostree"
+"$HERE/tree-fixup.sh" "$ROOT" "$WORK/id_ed25519.pub" >&2
+
+# no Python in the guest, ever
+if compgen -G "$ROOT/usr/bin/python3*" >/dev/null || compgen -G "$ROOT/usr/bin/python" >/dev/null; then
+  die "python found in the tree: $(ls "$ROOT"/usr/bin/python* | tr '\n' ' ')"
+fi
+
+# ------------------------------------------------------------------ ostree repo
+REPO=$WORK/out/repo
+mkdir -p "$WORK/out"
+ostree --repo="$REPO" init --mode=archive
+commit() {  # commit VERSION SUBJECT [extra --tree args...]
+  local v=$1 subj=$2; shift 2
+  ostree --repo="$REPO" commit --branch="$BRANCH" --subject="$subj" \
+    --add-metadata-string=version="$v" --add-metadata-string=e2e.variant="$subj" \
+    --timestamp="@$(( T0 + v ))" "$@" >/dev/null
+  ostree --repo="$REPO" rev-parse "$BRANCH"
+}
+log "ostree commit v1"
+C1=$(commit 1 "v1 base" --tree=dir="$ROOT")
+
+OV=$WORK/overlays
+mkdir -p "$OV/v2/usr/lib" "$OV/v3/usr/lib/systemd/system/multi-user.target.wants" \
+         "$OV/v4/usr/lib/systemd/system/ssh.service.d"
+echo 2 > "$OV/v2/usr/lib/e2e-version"
+# v3 "unhealthy": boots, sshd works, but a unit fails (systemctl is-system-running = degraded)
+echo 3 > "$OV/v3/usr/lib/e2e-version"
+cat > "$OV/v3/usr/lib/systemd/system/e2e-broken.service" <<'EOF'
+[Unit]
+Description=e2e: fails on purpose (v3 "unhealthy" image)
+
+[Service]
+Type=oneshot
+ExecStart=/bin/false
+
+[Install]
+WantedBy=multi-user.target
+EOF
+ln -s ../e2e-broken.service "$OV/v3/usr/lib/systemd/system/multi-user.target.wants/e2e-broken.service"
+# v4 "unreachable": sshd never starts (condition can never be met)
+echo 4 > "$OV/v4/usr/lib/e2e-version"
+cat > "$OV/v4/usr/lib/systemd/system/ssh.service.d/e2e-unreachable.conf" <<'EOF'
+[Unit]
+# e2e: v4 "unreachable" image: sshd is disabled on purpose
+ConditionPathExists=/nonexistent/e2e-sshd-disabled
+EOF
+log "ostree commit v2 v3 v4"
+C2=$(commit 2 "v2 update" --tree=ref="$C1" --tree=dir="$OV/v2")
+C3=$(commit 3 "v3 unhealthy" --tree=ref="$C2" --tree=dir="$OV/v3")
+C4=$(commit 4 "v4 unreachable" --tree=ref="$C1" --tree=dir="$OV/v4")
+# the branch must end at v1 for the initial deploy; the harness moves it
+ostree --repo="$REPO" reset "$BRANCH" "$C1"
+for v in 1 2 3 4; do c=C$v; ostree --repo="$REPO" refs --create="e2e/v$v" "${!c}"; done
+ostree --repo="$REPO" summary -u >/dev/null
+
+# ------------------------------------------------------------------ disk
+DISK=$WORK/out/disk-v1.raw
+log "partitioning $DISK ($DISK_SIZE)"
+truncate -s "$DISK_SIZE" "$DISK"
+parted -s "$DISK" mklabel msdos \
+  mkpart primary ext4 1MiB 385MiB set 1 boot on \
+  mkpart primary ext4 385MiB 100%
+LOOP=$(losetup -f --show "$DISK")
+partx -a "$LOOP"   # losetup -P creates no partition nodes in this sandbox
+for i in $(seq 50); do [ -b "${LOOP}p2" ] && break; sleep 0.1; done
+[ -b "${LOOP}p2" ] || die "no partition nodes for $LOOP"
+mkfs.ext4 -q -L e2e-boot "${LOOP}p1"
+mkfs.ext4 -q -L e2e-root "${LOOP}p2"
+mount "${LOOP}p2" "$MNT"
+mkdir -p "$MNT/boot"
+mount "${LOOP}p1" "$MNT/boot"
+
+log "ostree admin init-fs / os-init / deploy v1"
+ostree admin init-fs "$MNT" >/dev/null
+ostree admin os-init --sysroot="$MNT" "$OSNAME" >/dev/null
+SREPO=$MNT/ostree/repo
+ostree --repo="$SREPO" remote add --no-gpg-verify "$REMOTE" "http://10.0.2.2:$REPO_PORT/repo" "$BRANCH"
+ostree --repo="$SREPO" pull-local --remote="$REMOTE" "$REPO" "$BRANCH" >/dev/null
+
+log "grub-install (i386-pc)"
+grub-install --target=i386-pc --boot-directory="$MNT/boot" --modules="part_msdos ext2 search search_label gzio serial" "$LOOP" >&2
+# The presence of /boot/grub/grub.cfg makes ostree use its grub2 backend; it
+# then (re)generates /boot/loader.N/grub.cfg and flips the /boot/loader link.
+mkdir -p "$MNT/boot/loader.0"
+ln -sfn loader.0 "$MNT/boot/loader"
+: > "$MNT/boot/loader.0/grub.cfg"
+ln -sfn ../loader/grub.cfg "$MNT/boot/grub/grub.cfg"
+
+OSTREE_GRUB2_EXEC="$HERE/grub-gen.sh" ostree admin deploy --sysroot="$MNT" --os="$OSNAME" \
+  --karg=root=LABEL=e2e-root --karg=rw --karg=console=ttyS0,115200 \
+  "$REMOTE:$BRANCH" >&2
+ostree admin status --sysroot="$MNT" >&2
+DEPLOY=$(ls -d "$MNT/ostree/deploy/$OSNAME/deploy/"*.0)
+[ -e "$DEPLOY/usr/lib/e2e-version" ] || die "deployment incomplete"
+if compgen -G "$DEPLOY/usr/bin/python3*" >/dev/null; then die "python in deployed tree"; fi
+grep -q "ostree=" "$MNT/boot/loader/grub.cfg" || { cat "$MNT/boot/loader/grub.cfg" >&2; die "grub.cfg has no ostree entry"; }
+
+sync
+umount "$MNT/boot"; umount "$MNT"
+partx -d "$LOOP"; losetup -d "$LOOP"; LOOP=
+
+# ------------------------------------------------------------------ publish
+mv "$WORK/id_ed25519" "$WORK/id_ed25519.pub" "$WORK/out/"
+chmod 600 "$WORK/out/id_ed25519"
+cat > "$WORK/out/image.env" <<EOF
+E2E_IMAGE_KEY=$KEY
+E2E_BRANCH=$BRANCH
+E2E_REMOTE=$REMOTE
+E2E_OSNAME=$OSNAME
+E2E_REPO_PORT=$REPO_PORT
+E2E_REMOTE_URL=http://10.0.2.2:$REPO_PORT/repo
+E2E_COMMIT_V1=$C1
+E2E_COMMIT_V2=$C2
+E2E_COMMIT_V3=$C3
+E2E_COMMIT_V4=$C4
+E2E_KERNEL_ARGS="root=LABEL=e2e-root rw console=ttyS0,115200"
+EOF
+touch "$WORK/out/.complete"
+mv "$WORK/out" "$OUT"
+ln -sfn "img-$KEY" "$CACHE/current"
+log "done: $(du -sh --apparent-size "$OUT/disk-v1.raw" | cut -f1) apparent, $(du -sh "$OUT" | cut -f1) on disk in $OUT"
+echo "$OUT"
