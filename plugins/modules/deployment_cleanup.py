@@ -1,0 +1,238 @@
+#!/usr/bin/python
+# Copyright (c) osimage.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This file holds documentation only: the module is the action plugin of the same name, which runs
+# on the controller so that targets need no Python.
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: deployment_cleanup
+short_description: Remove the pending or rollback deployment of an image-based host (rpm-ostree, bootc, OSTree)
+version_added: 0.1.0
+description:
+  - Removes deployments of a host managed by C(rpm-ostree), C(bootc) or C(ostree admin) that are not needed,
+    and cached update data, to free disk space or to discard an update that should not be applied.
+  - O(pending=true) removes the pending deployment, the next boot when it is not the booted deployment
+    (for example a staged update). O(rollback=true) removes the rollback deployment, the one that
+    M(osimage.lifecycle.image_info) returns as RV(osimage.lifecycle.image_info#module:rollback).
+  - The booted deployment and pinned deployments are never removed. They are left out of the plan before
+    anything runs, and the task fails, with the host's state, if the booted deployment is gone afterwards.
+    Pinned deployments that were kept are returned in RV(kept_pinned).
+  - While an update is pending, the rollback deployment of the host is the booted one (a rollback would make
+    it the next boot again), so O(rollback=true) removes nothing then; remove the pending deployment first,
+    or after the reboot.
+  - On a O(sysroot), where nothing is booted, there is neither a pending nor a rollback deployment, so only
+    O(cache=true) does anything.
+  - "The commands run, by backend: C(rpm-ostree cleanup) with C(--pending), C(--rollback) and C(--repomd);
+    for C(bootc) and C(ostree), C(ostree admin undeploy) of the deployments to remove, and C(ostree admin
+    cleanup). After the command the module reads the deployments again; RV(ignore:changed) is decided by
+    comparing the deployment lists before and after, and by whether the backend reports removing cached data."
+author:
+  - osimage.lifecycle developers
+extends_documentation_fragment:
+  - osimage.lifecycle.backend
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details:
+      - In check mode the module reads the deployments only (after waiting for a busy tool like a real run),
+        plans what it would remove with the same rules, and returns the plan in RV(removed).
+      - With O(cache=true) check mode always predicts a change, as whether cached data exists is not known
+        without removing it.
+  diff_mode:
+    support: full
+    details:
+      - When something changes, the diff shows the deployment lists before and after the task (index, commit,
+        version, and whether booted, staged or pinned); in check mode the after side is the list without the
+        deployments planned for removal.
+  platform:
+    platforms: posix
+options:
+  pending:
+    description:
+      - Remove the pending deployment, the next boot when it is not the booted deployment, unless it is pinned.
+      - Removing a staged update this way means that the next reboot keeps the running OS.
+    type: bool
+    default: false
+  rollback:
+    description:
+      - Remove the rollback deployment, unless it is pinned or booted.
+      - The host can then not roll back until it has another deployment.
+    type: bool
+    default: false
+  cache:
+    description:
+      - Also remove cached update data that the tool keeps, such as downloaded metadata
+        (C(rpm-ostree cleanup --repomd)) and objects no deployment uses.
+    type: bool
+    default: false
+  os:
+    description:
+      - The OSTree stateroot (C(osname)) to clean up, for hosts with several stateroots.
+        The default is the stateroot of the booted deployment.
+      - Letters, digits and C(_ . -) only.
+    type: str
+    aliases: [stateroot]
+  lock_timeout:
+    description:
+      - How many seconds to wait while the update tool is busy, for example with a transaction that Zincati,
+        a timer or a user started. The module reads the tool's state every 2 seconds until it is idle.
+      - When the tool is still busy after that time the task fails, names what holds the tool, and changes
+        nothing. V(0) fails at once when the tool is busy.
+    type: int
+    default: 300
+notes:
+  - At least one of O(pending), O(rollback) and O(cache) must be V(true); the task fails before touching the
+    host otherwise.
+seealso:
+  - module: osimage.lifecycle.image_info
+  - module: osimage.lifecycle.deployment_pin
+  - module: osimage.lifecycle.image
+  - name: rpm-ostree cleanup
+    description: The rpm-ostree client documentation.
+    link: https://coreos.github.io/rpm-ostree/
+'''
+
+EXAMPLES = r'''
+- name: Discard a staged update that must not be applied at the next reboot
+  osimage.lifecycle.deployment_cleanup:
+    pending: true
+  become: true
+
+- name: Free disk space once the new OS runs well (pinned deployments stay)
+  osimage.lifecycle.deployment_cleanup:
+    rollback: true
+    cache: true
+  become: true
+  register: cleanup
+
+- name: Show what was removed and what was kept
+  ansible.builtin.debug:
+    msg: >-
+      removed {{ cleanup.removed | map(attribute='version') | join(', ') or 'nothing' }},
+      kept pinned {{ cleanup.kept_pinned | map(attribute='version') | join(', ') or 'none' }}
+
+- name: See what a cleanup would remove, without removing it
+  osimage.lifecycle.deployment_cleanup:
+    pending: true
+    rollback: true
+  check_mode: true
+  register: would_remove
+'''
+
+RETURN = r'''
+backend:
+  description: The update tool that manages the host.
+  returned: success
+  type: str
+  sample: rpm-ostree
+removed:
+  description:
+    - The deployments removed (in check mode, that would be removed), as they were before the task.
+    - Entries of RV(osimage.lifecycle.image_info#module:deployments) of M(osimage.lifecycle.image_info).
+  returned: success
+  type: list
+  elements: dict
+  contains: &deployment
+    index:
+      description: Position in the boot order before the task; 0 boots next.
+      type: int
+      returned: always
+      sample: 0
+    stateroot:
+      description: The OSTree stateroot (C(osname)) of the deployment.
+      type: str
+      returned: always
+      sample: fedora-coreos
+    checksum:
+      description: The OSTree commit the deployment boots (for layered rpm-ostree deployments, the layered commit).
+      type: str
+      returned: always
+      sample: 967b7b8d624e6d10ff51c2e81ef198fae966c567ac2e9b479771c693d0987949
+    version:
+      description: The version of the commit or image, or null when it has none.
+      type: str
+      returned: always
+      sample: 31.20200517.3.0
+    timestamp:
+      description: When the commit or image was built, ISO 8601 in UTC, or null when unknown.
+      type: str
+      returned: always
+      sample: '2020-06-01T17:15:29Z'
+    origin:
+      description: The OSTree refspec the deployment follows (C(remote:ref)), or null for container image origins.
+      type: str
+      returned: always
+      sample: fedora:fedora/x86_64/coreos/stable
+    image:
+      description: The container image reference the deployment follows, or null for refspec origins.
+      type: str
+      returned: always
+      sample: null
+    image_digest:
+      description: The digest (C(sha256:...)) of the container image deployed, or null.
+      type: str
+      returned: always
+      sample: null
+    booted:
+      description: Whether the host is running this deployment now.
+      type: bool
+      returned: always
+    staged:
+      description: Whether this deployment is staged, to be finalized when the host shuts down.
+      type: bool
+      returned: always
+    pinned:
+      description: Whether the deployment is pinned, so that it is never removed automatically.
+      type: bool
+      returned: always
+    finalization_locked:
+      description: Whether the staged deployment is locked, so that it is not applied at the next shutdown (download only).
+      type: bool
+      returned: always
+kept_pinned:
+  description:
+    - The pinned deployments of the host, which the task did not remove, as they were before the task; in the
+      same form as RV(removed).
+  returned: success
+  type: list
+  elements: dict
+  contains: *deployment
+state:
+  description:
+    - On failure, the deployments of the host when the task failed, in the form of the return values of
+      M(osimage.lifecycle.image_info) (C(backend), C(deployments), C(booted), C(staged), C(next_boot),
+      C(rollback), C(reboot_required), C(transaction), C(update_driver)).
+  returned: failure, when the host's state was read
+  type: dict
+cmd:
+  description: On failure of a command, the command line that failed.
+  returned: failure of a command
+  type: str
+  sample: rpm-ostree cleanup --pending
+rc:
+  description: On failure of a command, its exit code.
+  returned: failure of a command
+  type: int
+  sample: 1
+stdout:
+  description: On failure of a command, its standard output.
+  returned: failure of a command
+  type: str
+stderr:
+  description: On failure of a command, its standard error.
+  returned: failure of a command
+  type: str
+'''

@@ -1,0 +1,258 @@
+#!/usr/bin/python
+# Copyright (c) osimage.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This file holds documentation only: the module is the action plugin of the same name, which runs
+# on the controller so that targets need no Python.
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: image_rollback
+short_description: Make the previous deployment of an image-based host its next boot (rpm-ostree, bootc, OSTree)
+version_added: 0.1.0
+description:
+  - Reorders the deployments of a host managed by C(rpm-ostree), C(bootc) or C(ostree admin) so that
+    another deployment that is already installed boots next. Nothing is downloaded and the host does not
+    reboot; the rollback takes effect at the next reboot.
+  - Without O(checksum) the module makes the rollback deployment of the host the next boot, the one that
+    M(osimage.lifecycle.image_info) returns as RV(osimage.lifecycle.image_info#module:rollback). When the next boot
+    is the booted deployment, that is the first deployment after it that is neither booted nor staged,
+    the OS the host ran before. When an update is pending (the next boot is another deployment), that is the
+    booted deployment. On a O(sysroot), where nothing is booted, it is the second deployment.
+  - "Pending update: when the next boot is another deployment built after the booted one, a run makes the
+    booted deployment the next boot again, so the pending update is no longer applied at the next reboot
+    (a staged update is dropped). The same run does not go further back: a
+    second run then makes the deployment before the booted one the next boot."
+  - "Idempotence: the task changes nothing when a rollback is already queued, that is when the next boot
+    is another deployment than the booted one and was built no later than the booted one, by the build
+    timestamps of the two deployments. So after a rollback to an older deployment, running the module
+    again changes nothing until the host reboots."
+  - "The rule has these consequences, which a playbook should allow for:
+    when the rollback deployment was built after the booted one (for example after the host was rolled
+    back and rebooted), a second run without a reboot in between sees the newer next boot as a pending
+    update and makes the booted deployment the next boot again, so runs alternate;
+    when a build timestamp is unknown the module cannot tell a queued rollback from a pending update,
+    with the same alternation;
+    a pending deployment of the same build as the booted one (for example new kernel arguments from
+    M(osimage.lifecycle.kargs)) counts as a queued rollback, so the task changes nothing;
+    on a O(sysroot) a rollback counts as queued when the first deployment was built before the second."
+  - With O(checksum) the deployment of that commit becomes the next boot, whatever its age; the task changes
+    nothing when the next boot already is a deployment of that commit.
+  - "The commands run, by backend: C(rpm-ostree rollback); C(bootc rollback); for C(ostree), the deployments
+    are reordered with C(ostree admin). After the command the module reads the deployments again and fails,
+    with the host's state, when the next boot is not the deployment asked for."
+author:
+  - osimage.lifecycle developers
+extends_documentation_fragment:
+  - osimage.lifecycle.backend
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details:
+      - In check mode the module reads the deployments only (after waiting for a busy tool like a real run),
+        applies the same rule, and returns as RV(after) the deployment that would boot next.
+  diff_mode:
+    support: full
+    details:
+      - The diff shows the next boot before and after the task (version, checksum, image digest, origin or
+        image, and whether it is staged, locked or pinned).
+  platform:
+    platforms: posix
+options:
+  checksum:
+    description:
+      - Make the deployment of this OSTree commit (64 hexadecimal digits) the next boot, instead of the
+        host's rollback deployment.
+      - When several deployments have that commit (for example with different kernel arguments), the first
+        one in boot order. The task fails, changing nothing, when the host has no deployment of that commit.
+    type: str
+  os:
+    description:
+      - The OSTree stateroot (C(osname)) whose deployments are reordered, for hosts with several stateroots.
+        The default is the stateroot of the booted deployment.
+      - Letters, digits and C(_ . -) only.
+    type: str
+    aliases: [stateroot]
+  lock_timeout:
+    description:
+      - How many seconds to wait while the update tool is busy, for example with a transaction that Zincati,
+        a timer or a user started. The module reads the tool's state every 2 seconds until it is idle.
+      - When the tool is still busy after that time the task fails, names what holds the tool, and changes
+        nothing. V(0) fails at once when the tool is busy.
+    type: int
+    default: 300
+notes:
+  - The module does not reboot the host; reboot it (for example with M(ansible.builtin.reboot)) to run the
+    rollback deployment. RV(reboot_required) tells whether that is needed.
+  - An agent that drives updates, such as Zincati or C(bootc-fetch-apply-updates.timer), may deploy an update
+    again after a rollback; stop it first when the rollback must last.
+  - The task fails when the host has no other deployment to roll back to.
+seealso:
+  - module: osimage.lifecycle.image_info
+  - module: osimage.lifecycle.image
+  - module: osimage.lifecycle.deployment_pin
+  - name: bootc rollback
+    description: The bootc documentation of rollbacks.
+    link: https://bootc-dev.github.io/bootc/man/bootc-rollback.8.html
+  - name: rpm-ostree
+    description: The rpm-ostree client documentation (rollback).
+    link: https://coreos.github.io/rpm-ostree/
+'''
+
+EXAMPLES = r'''
+- name: Boot the previous OS at the next reboot
+  osimage.lifecycle.image_rollback:
+  become: true
+  register: os_rollback
+
+- name: Reboot into it
+  ansible.builtin.reboot:
+  become: true
+  when: os_rollback.reboot_required
+
+- name: Make a given installed commit the next boot
+  osimage.lifecycle.image_rollback:
+    checksum: 01f074cc6cd88d8d2b43f821da692f2367c101eb4377802cb35092bde0ef02f7
+  become: true
+
+- name: See what a rollback would boot, without changing anything
+  osimage.lifecycle.image_rollback:
+  check_mode: true
+  register: would_roll_back
+
+- name: Show it
+  ansible.builtin.debug:
+    msg: "A rollback would boot {{ would_roll_back.after.version }} ({{ would_roll_back.after.checksum }})"
+
+- name: Roll back in a stateroot other than the booted one, waiting up to 10 minutes for a busy tool
+  osimage.lifecycle.image_rollback:
+    os: fedora-coreos
+    lock_timeout: 600
+  become: true
+'''
+
+RETURN = r'''
+backend:
+  description: The update tool that manages the host.
+  returned: success
+  type: str
+  sample: rpm-ostree
+before:
+  description:
+    - The deployment the host was to boot next before the task (its first deployment).
+    - An entry of RV(osimage.lifecycle.image_info#module:deployments) of M(osimage.lifecycle.image_info).
+  returned: success
+  type: dict
+  contains: &deployment
+    index:
+      description: Position in the boot order before the task; 0 boots next.
+      type: int
+      returned: always
+      sample: 0
+    stateroot:
+      description: The OSTree stateroot (C(osname)) of the deployment.
+      type: str
+      returned: always
+      sample: fedora-coreos
+    checksum:
+      description: The OSTree commit the deployment boots (for layered rpm-ostree deployments, the layered commit).
+      type: str
+      returned: always
+      sample: 01f074cc6cd88d8d2b43f821da692f2367c101eb4377802cb35092bde0ef02f7
+    version:
+      description: The version of the commit or image, or null when it has none.
+      type: str
+      returned: always
+      sample: 31.20200505.3.0
+    timestamp:
+      description: When the commit or image was built, ISO 8601 in UTC, or null when unknown.
+      type: str
+      returned: always
+      sample: '2020-05-16T21:39:03Z'
+    origin:
+      description: The OSTree refspec the deployment follows (C(remote:ref)), or null for container image origins.
+      type: str
+      returned: always
+      sample: fedora:fedora/x86_64/coreos/stable
+    image:
+      description: The container image reference the deployment follows, or null for refspec origins.
+      type: str
+      returned: always
+      sample: null
+    image_digest:
+      description: The digest (C(sha256:...)) of the container image deployed, or null.
+      type: str
+      returned: always
+      sample: null
+    booted:
+      description: Whether the host is running this deployment now.
+      type: bool
+      returned: always
+    staged:
+      description: Whether this deployment is staged, to be finalized when the host shuts down.
+      type: bool
+      returned: always
+    pinned:
+      description: Whether the deployment is pinned, so that it is never removed automatically.
+      type: bool
+      returned: always
+    finalization_locked:
+      description: Whether the staged deployment is locked, so that it is not applied at the next shutdown (download only).
+      type: bool
+      returned: always
+rollback:
+  description:
+    - The deployment the task makes the next boot, or found already queued, as it was before the task;
+      in the same form as RV(before).
+  returned: success
+  type: dict
+  contains: *deployment
+after:
+  description:
+    - The deployment the host boots next after the task, in the same form as RV(before).
+    - In check mode, when a change is predicted, RV(rollback) (with its position before the task).
+  returned: success
+  type: dict
+  contains: *deployment
+reboot_required:
+  description: Whether the next boot is another deployment than the running one, so that a reboot is needed to run it.
+  returned: success
+  type: bool
+  sample: true
+state:
+  description:
+    - On failure, the deployments of the host when the task failed, in the form of the return values of
+      M(osimage.lifecycle.image_info) (C(backend), C(deployments), C(booted), C(staged), C(next_boot),
+      C(rollback), C(reboot_required), C(transaction), C(update_driver)).
+  returned: failure, when the host's state was read
+  type: dict
+cmd:
+  description: On failure of a command, the command line that failed.
+  returned: failure of a command
+  type: str
+  sample: rpm-ostree rollback
+rc:
+  description: On failure of a command, its exit code.
+  returned: failure of a command
+  type: int
+  sample: 1
+stdout:
+  description: On failure of a command, its standard output.
+  returned: failure of a command
+  type: str
+stderr:
+  description: On failure of a command, its standard error.
+  returned: failure of a command
+  type: str
+'''

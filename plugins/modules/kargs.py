@@ -1,0 +1,196 @@
+#!/usr/bin/python
+# Copyright (c) osimage.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This file holds documentation only: the module is the action plugin of the same name, which runs
+# on the controller so that targets need no Python.
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: kargs
+short_description: Make kernel arguments present or absent on the next boot of an image-based host (rpm-ostree, OSTree)
+version_added: 0.1.0
+description:
+  - Makes kernel arguments present or absent in the next boot of a host managed by C(rpm-ostree) or
+    C(ostree admin). The change takes effect at the next reboot; the module does not reboot.
+  - The module reads the kernel arguments of the next boot, appends those of O(arguments) that are missing
+    (O(state=present)) or deletes those that are there (O(state=absent)), and leaves all others as they are.
+    The task changes nothing when the next boot already is as asked.
+  - An argument matches only as a whole, C(key) or C(key=value) exactly as written. V(present) does not
+    replace another value of the same key (C(console=ttyS0) is appended next to an existing C(console=tty0)),
+    and V(absent) of C(console) does not delete C(console=tty0).
+  - "The commands run, by backend: C(rpm-ostree kargs) with C(--append) and C(--delete), which makes a new
+    pending deployment; for C(ostree), a new deployment of the next boot's commit with the changed arguments
+    (C(ostree admin deploy)). After the command the module reads the arguments again and fails, with the
+    host's state, when they are not as asked."
+  - "C(bootc) hosts are not supported and the task fails there before changing anything: their kernel
+    arguments are part of the image (files in C(/usr/lib/bootc/kargs.d) of the image), so change the image
+    and deploy it with M(osimage.lifecycle.image)."
+author:
+  - osimage.lifecycle developers
+extends_documentation_fragment:
+  - osimage.lifecycle.backend
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details:
+      - In check mode the module reads the deployments and the kernel arguments of the next boot only (after
+        waiting for a busy tool like a real run), plans the arguments to append and delete with the same
+        rules, and returns the predicted arguments in RV(kernel_arguments).
+  diff_mode:
+    support: full
+    details:
+      - The diff shows the kernel arguments of the next boot before and after the task, on one line each.
+  platform:
+    platforms: posix
+options:
+  arguments:
+    description:
+      - The kernel arguments, each C(key) or C(key=value), as they appear on the kernel command line.
+      - An argument may not contain blanks, newlines or NUL.
+    type: list
+    elements: str
+    required: true
+  state:
+    description:
+      - V(present) appends the arguments of O(arguments) that the next boot does not have yet.
+      - V(absent) deletes the arguments of O(arguments) that the next boot has.
+    type: str
+    default: present
+    choices: [present, absent]
+  os:
+    description:
+      - The OSTree stateroot (C(osname)) whose next boot changes, for hosts with several stateroots.
+        The default is the stateroot of the booted deployment.
+      - Letters, digits and C(_ . -) only.
+    type: str
+    aliases: [stateroot]
+  lock_timeout:
+    description:
+      - How many seconds to wait while the update tool is busy, for example with a transaction that Zincati,
+        a timer or a user started. The module reads the tool's state every 2 seconds until it is idle.
+      - When the tool is still busy after that time the task fails, names what holds the tool, and changes
+        nothing. V(0) fails at once when the tool is busy.
+    type: int
+    default: 300
+notes:
+  - Changing kernel arguments makes a new deployment; the host keeps its rollback deployment with the old
+    arguments. Reboot (for example with M(ansible.builtin.reboot)) to run with the new ones.
+seealso:
+  - module: osimage.lifecycle.image_info
+  - module: osimage.lifecycle.image
+  - name: rpm-ostree kargs
+    description: The rpm-ostree client documentation.
+    link: https://coreos.github.io/rpm-ostree/
+  - name: bootc kernel arguments
+    description: How bootc images carry kernel arguments (kargs.d).
+    link: https://bootc-dev.github.io/bootc/building/kernel-arguments.html
+'''
+
+EXAMPLES = r'''
+- name: Log the console to the serial port and enable memory hotplug
+  osimage.lifecycle.kargs:
+    arguments:
+      - console=ttyS0,115200n8
+      - memhp_default_state=online
+  become: true
+  register: kargs
+
+- name: Reboot when the arguments changed
+  ansible.builtin.reboot:
+  become: true
+  when: kargs.changed
+
+- name: Remove the quiet flag
+  osimage.lifecycle.kargs:
+    arguments: [quiet]
+    state: absent
+  become: true
+
+- name: Replace one value of a key by another (delete the old, then append the new)
+  block:
+    - name: Remove the old console
+      osimage.lifecycle.kargs:
+        arguments: [console=tty0]
+        state: absent
+      become: true
+    - name: Add the new console
+      osimage.lifecycle.kargs:
+        arguments: ['console=ttyS0,115200n8']
+      become: true
+'''
+
+RETURN = r'''
+backend:
+  description: The update tool that manages the host.
+  returned: success
+  type: str
+  sample: rpm-ostree
+appended:
+  description: The arguments appended (in check mode, that would be appended).
+  returned: success
+  type: list
+  elements: str
+  sample: ['console=ttyS0,115200n8']
+deleted:
+  description: The arguments deleted (in check mode, that would be deleted).
+  returned: success
+  type: list
+  elements: str
+  sample: []
+kernel_arguments:
+  description: The kernel arguments of the next boot after the task (in check mode, the prediction).
+  returned: success
+  type: list
+  elements: str
+  sample: [rw, 'mitigations=auto,nosmt', ignition.platform.id=qemu, 'console=ttyS0,115200n8']
+kernel_arguments_before:
+  description: The kernel arguments of the next boot before the task.
+  returned: success
+  type: list
+  elements: str
+  sample: [rw, 'mitigations=auto,nosmt', ignition.platform.id=qemu]
+reboot_required:
+  description:
+    - Whether a reboot is needed to run with the kernel arguments asked for, because they changed or because
+      the next boot already was another deployment than the running one.
+  returned: success
+  type: bool
+  sample: true
+state:
+  description:
+    - On failure, the deployments of the host when the task failed, in the form of the return values of
+      M(osimage.lifecycle.image_info) (C(backend), C(deployments), C(booted), C(staged), C(next_boot),
+      C(rollback), C(reboot_required), C(transaction), C(update_driver)).
+  returned: failure, when the host's state was read
+  type: dict
+cmd:
+  description: On failure of a command, the command line that failed.
+  returned: failure of a command
+  type: str
+  sample: rpm-ostree kargs --append=console=ttyS0,115200n8
+rc:
+  description: On failure of a command, its exit code.
+  returned: failure of a command
+  type: int
+  sample: 1
+stdout:
+  description: On failure of a command, its standard output.
+  returned: failure of a command
+  type: str
+stderr:
+  description: On failure of a command, its standard error.
+  returned: failure of a command
+  type: str
+'''
