@@ -32,7 +32,7 @@ description:
     cleanup). After the command the module reads the deployments again; RV(ignore:changed) is decided by
     comparing the deployment lists before and after, and by whether the backend reports removing cached data."
 author:
-  - osimage.lifecycle developers
+  - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
   - osimage.lifecycle.backend
   - ansible.builtin.action_common_attributes

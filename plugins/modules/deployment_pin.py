@@ -24,7 +24,7 @@ description:
     changes nothing. Unpinning a staged deployment changes nothing, as it is never pinned.
   - The task changes nothing when the deployment already is as asked.
 author:
-  - osimage.lifecycle developers
+  - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
   - osimage.lifecycle.backend
   - ansible.builtin.action_common_attributes

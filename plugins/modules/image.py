@@ -38,7 +38,7 @@ description:
     when the next boot is not the target. RV(ignore:changed) is decided by comparing the deployment lists
     before and after, never by the tool's messages.
 author:
-  - osimage.lifecycle developers
+  - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
   - osimage.lifecycle.backend
   - ansible.builtin.action_common_attributes

@@ -45,7 +45,7 @@ description:
     are reordered with C(ostree admin). After the command the module reads the deployments again and fails,
     with the host's state, when the next boot is not the deployment asked for."
 author:
-  - osimage.lifecycle developers
+  - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
   - osimage.lifecycle.backend
   - ansible.builtin.action_common_attributes

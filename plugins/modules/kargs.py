@@ -30,7 +30,7 @@ description:
     arguments are part of the image (files in C(/usr/lib/bootc/kargs.d) of the image), so change the image
     and deploy it with M(osimage.lifecycle.image)."
 author:
-  - osimage.lifecycle developers
+  - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
   - osimage.lifecycle.backend
   - ansible.builtin.action_common_attributes
