@@ -5,9 +5,10 @@
 """Where the recorded upstream outputs (``../shared/fixtures`` seen from the collection root) are.
 
 They are other projects' data and are never copied into the collection, so tests that use them
-skip when they are not found. ``OSIMAGE_SHARED_FIXTURES`` names the folder explicitly; otherwise it
-is looked for next to the collection root, both where the test file really is (the collection may
-be a symlink inside an ``ansible_collections`` tree) and where it was imported from.
+skip when they are not found. ``OSIMAGE_SHARED_FIXTURES`` names the folder explicitly (plain pytest;
+``ansible-test units`` does not pass the environment on); otherwise it is looked for as
+``shared/fixtures`` in the folders above the test file, both where the file really is (the collection
+may be a symlink inside an ``ansible_collections`` tree) and where it was imported from.
 """
 
 from __future__ import annotations
@@ -27,11 +28,16 @@ def candidate_dirs():
         yield explicit
     here = os.path.dirname(os.path.abspath(__file__))
     for start in (os.path.realpath(here), here):
-        # tests/unit/plugins/plugin_utils -> the collection root, four levels up.
-        root = start
-        for _level in range(4):
-            root = os.path.dirname(root)
-        yield os.path.join(os.path.dirname(root), 'shared', 'fixtures')
+        # `shared/fixtures` beside each folder above this one, nearest first: the collection root's
+        # parent (four levels above tests/unit/plugins/plugin_utils) for a checkout, and further up
+        # for a copy of the collection made inside the checkout (by the CI tooling, say).
+        folder = start
+        while True:
+            yield os.path.join(folder, 'shared', 'fixtures')
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                break
+            folder = parent
 
 
 def shared_fixtures_dir():
