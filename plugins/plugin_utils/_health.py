@@ -96,6 +96,7 @@ GREENBOOT_STATUS_UNIT = 'greenboot-status.service'
 # fell back from a failed deployment: /run/motd.d/boot-status (bash greenboot, per boot) and
 # /etc/motd.d/boot-status (greenboot-rs, rewritten by each health check run).
 GREENBOOT_FALLBACK_MARKER = 'FALLBACK BOOT DETECTED'
+GREENBOOT_MOTD_PATHS = ('/run/motd.d/boot-status', '/etc/motd.d/boot-status')
 
 UNIT_PROPERTIES = 'Id,LoadState,ActiveState,SubState,Result'
 GREENBOOT_PROPERTIES = 'Id,LoadState,ActiveState,SubState,Result,UnitFileState,ExecMainStatus'
@@ -137,7 +138,20 @@ tmp=$(mktemp -d 2>/dev/null) || { tmp="${TMPDIR:-/tmp}/osimage-health.$$"; mkdir
 trap 'rm -rf "$tmp"' EXIT
 
 if have timeout; then
-  bounded() { timeout "$@"; }
+  bounded() {
+    bounded_since=$(date +%s 2>/dev/null)
+    timeout "$@"
+    status=$?
+    case $status in
+      137|143)
+        # BusyBox timeout exits with the status of the signal it sent, not 124 like coreutils.
+        bounded_until=$(date +%s 2>/dev/null)
+        if is_number "$bounded_since" && is_number "$bounded_until" &&
+          [ "$((bounded_until - bounded_since))" -ge "$1" ]; then status=124; fi
+        ;;
+    esac
+    return "$status"
+  }
 else
   # Without coreutils timeout: run the command in the background and kill it when a sleeper wakes first.
   bounded() {
@@ -264,13 +278,13 @@ check_greenboot() {
     bounded "$1" grub2-editenv - list
     emit grubenv-rc "$?"
   fi
-  if [ -f /run/motd.d/boot-status ]; then
+  if [ -f "$2" ]; then
     emit motd-run
-    head_of /run/motd.d/boot-status
+    head_of "$2"
   fi
-  if [ -f /etc/motd.d/boot-status ]; then
+  if [ -f "$3" ]; then
     emit motd-etc
-    head_of /etc/motd.d/boot-status
+    head_of "$3"
   fi
   emit finish "$(now)"
 }
@@ -303,7 +317,7 @@ while [ "$#" -ge 4 ]; do
         command) check_command "$limit" "$@" ;;
         http) check_http "$limit" "$@" ;;
         tcp) check_tcp "$limit" "$@" ;;
-        greenboot) check_greenboot "$limit" ;;
+        greenboot) check_greenboot "$limit" "$@" ;;
       esac
     ) >"$tmp/$id.out" 2>"$tmp/$id.err" </dev/null &
   fi
@@ -563,7 +577,7 @@ class SystemStateProbe(Probe):
         if state == 'running':
             return [self.result(True, 'running', duration)]
         if state != 'degraded':
-            return [self.result(False, 'system state is %s' % state, duration)]
+            return [self.result(False, with_stderr('system state is %s' % state, sections), duration)]
 
         failed_units = parse_failed_units(sections.text('failed'))
         counted = [unit for unit in failed_units if not self.ignored(unit)]
@@ -771,8 +785,12 @@ class GreenbootProbe(Probe):
     check_type = 'greenboot'
     name = 'greenboot'
 
-    def __init__(self, mode='auto'):
+    def __init__(self, mode='auto', motd_paths=GREENBOOT_MOTD_PATHS):
         self.mode = mode
+        self.motd_paths = tuple(motd_paths)
+
+    def record_args(self):
+        return list(self.motd_paths)
 
     def absent(self, why, duration):
         if self.mode == 'required':
@@ -811,17 +829,17 @@ class GreenbootProbe(Probe):
                                 % (GREENBOOT_STATUS_UNIT, status.get('ActiveState')), duration)]
         return [self.result(True, 'greenboot health check passed, boot status is GREEN (%s)' % state, duration)]
 
-    @staticmethod
-    def fallback_evidence(sections, active):
+    def fallback_evidence(self, sections, active):
         """Why this boot is a fallback boot, or None."""
         env = parse_env(sections.text('grubenv')) if sections.number('grubenv-rc') == 0 else {}
         if env.get('boot_counter') == '-1':
             return 'the GRUB environment has boot_counter=-1 (GRUB booted the previous deployment)'
+        run_motd, etc_motd = self.motd_paths
         if GREENBOOT_FALLBACK_MARKER in sections.text('motd-run'):
-            return '/run/motd.d/boot-status reports %s' % excerpt(first_line(sections.text('motd-run')))
-        # /etc/motd.d/boot-status outlives the boot: it speaks of this boot once the health check has run.
+            return '%s reports %s' % (run_motd, excerpt(first_line(sections.text('motd-run'))))
+        # The greenboot-rs MOTD in /etc outlives the boot: it speaks of this boot once the health check has run.
         if active in ('active', 'failed') and GREENBOOT_FALLBACK_MARKER in sections.text('motd-etc'):
-            return '/etc/motd.d/boot-status reports %s' % excerpt(first_line(sections.text('motd-etc')))
+            return '%s reports %s' % (etc_motd, excerpt(first_line(sections.text('motd-etc'))))
         return None
 
 
@@ -850,8 +868,8 @@ def entry_errors(raw_args):
                 return DefinitionError(path, 'must be a mapping with the keys %s, got %r'
                                        % (', '.join(sorted(spec)), entry))
             result = ArgumentSpecValidator(spec).validate(dict(entry))
-            if result.errors:
-                error = result.errors[0]
+            if result.error_messages:
+                error = result.errors.errors[0]
                 if type(error).__name__ == 'UnsupportedError':
                     return DefinitionError(path, 'unknown key %s' % (error,))
                 return DefinitionError(path, str(error))
