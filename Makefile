@@ -1,0 +1,74 @@
+# Copyright (c) osimage.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Quality gates of the osimage.lifecycle collection. docs/testing.md explains each gate.
+#
+#   make test                      every gate below (2 at a time), then e2e when tests/e2e/run.sh exists
+#   make sanity|units|integration  ansible-test, for each version in ANSIBLE_VERSIONS
+#   make sanity-2.19               one gate, one version (also units-X, integration-X)
+#   make lint                      ansible-lint --profile production + antsibull-changelog lint
+#   make importer                  ansible-galaxy collection build + galaxy-importer on the tarball
+#   make e2e                       end-to-end tests (tests/e2e/run.sh)
+#   make clean                     remove build/ (keeps the cached venvs); make clean-venvs removes those
+#
+# Variables: ANSIBLE_VERSIONS="2.16 2.19 2.21"; JOBS=2 (gates run at once by `make test`);
+# SANITY_ARGS, UNITS_ARGS, INTEGRATION_ARGS (extra ansible-test arguments, e.g. SANITY_ARGS="--test pylint").
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+# Every ansible-core line with a tests/requirements-ansible-<line>.txt can be tested; these are by default.
+ANSIBLE_VERSIONS ?= 2.16 2.19 2.21
+KNOWN_ANSIBLE_VERSIONS := $(patsubst tests/requirements-ansible-%.txt,%,$(wildcard tests/requirements-ansible-*.txt))
+JOBS ?= 2
+SANITY_ARGS ?=
+UNITS_ARGS ?=
+INTEGRATION_ARGS ?=
+export JOBS
+
+.PHONY: help test gates sanity units integration lint importer e2e deps clean clean-venvs
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+# All gates; run-gates.sh runs JOBS of them at once, prints each log as it finishes and ends with a summary.
+test:
+	@hack/run-gates.sh $(foreach v,$(ANSIBLE_VERSIONS),sanity-$(v) units-$(v) integration-$(v)) lint importer
+
+sanity: $(addprefix sanity-,$(ANSIBLE_VERSIONS))
+units: $(addprefix units-,$(ANSIBLE_VERSIONS))
+integration: $(addprefix integration-,$(ANSIBLE_VERSIONS))
+
+define ansible_test_gates
+.PHONY: sanity-$(1) units-$(1) integration-$(1)
+sanity-$(1):
+	hack/ansible-test.sh $(1) sanity $$(SANITY_ARGS)
+units-$(1):
+	hack/ansible-test.sh $(1) units $$(UNITS_ARGS)
+integration-$(1):
+	hack/ansible-test.sh $(1) integration $$(INTEGRATION_ARGS)
+endef
+$(foreach v,$(KNOWN_ANSIBLE_VERSIONS),$(eval $(call ansible_test_gates,$(v))))
+
+lint:
+	hack/lint.sh
+
+importer:
+	hack/importer.sh
+
+# Hook for the end-to-end tests (qemu VM harness in tests/e2e); `make test` runs it when tests/e2e/run.sh exists.
+e2e:
+	@if [[ -f tests/e2e/run.sh ]]; then bash tests/e2e/run.sh; else echo "e2e: tests/e2e/run.sh does not exist yet: nothing to run"; fi
+
+# Debian packages the gates need (integration targets: ostree; sanity: shellcheck). The gates install them on demand too.
+deps:
+	hack/ensure-apt-packages.sh ostree shellcheck
+
+clean:
+	rm -rf build
+
+clean-venvs:
+	rm -rf .venv

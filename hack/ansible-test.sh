@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Copyright (c) osimage.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# hack/ansible-test.sh VERSION COMMAND [ANSIBLE-TEST ARGS...]
+#   Run `ansible-test COMMAND` (sanity, units, integration, ...) with ansible-core VERSION (2.16, 2.19, ...)
+#   on the Python its tests/requirements-ansible-VERSION.txt names, without Docker:
+#   - .venv/ansible-VERSION holds the pinned ansible-core (cached, rebuilt when the pin changes);
+#   - the collection is mirrored to build/ansible-VERSION/ansible_collections/osimage/lifecycle/,
+#     because ansible-test only runs from such a path;
+#   - ansible-test's get-pip download is replaced by an offline stand-in (hack/get_pip_standin.py);
+#   - ansible-test makes its own venvs (--venv) and installs its pinned test requirements (--requirements).
+# Extra arguments go to ansible-test, e.g. `hack/ansible-test.sh 2.19 sanity --test pylint plugins/`.
+
+# shellcheck source=hack/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+[[ $# -ge 2 ]] || die "usage: $0 VERSION COMMAND [ANSIBLE-TEST ARGS...]"
+version="$1"
+command="$2"
+shift 2
+
+python_version="$(ansible_python_version "${version}")"
+venv="$(ensure_ansible_venv "${version}")"
+
+# ansible-test bootstraps pip in its venvs with get_pip_<pip version>.py; every ansible-core line pins
+# its own pip versions in python_requirements.py, so a stand-in is placed for each of them.
+ansible_test_dir="$("${venv}/bin/python" -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')"
+get_pip_cache="${HOME}/.ansible/test/cache"
+mkdir -p "${get_pip_cache}"
+pip_versions="$(grep -oE "pip='[0-9][0-9.]*'" "${ansible_test_dir}/_internal/python_requirements.py" | grep -oE '[0-9][0-9.]*' | sort -u)"
+[[ -n "${pip_versions}" ]] || die "no pip version found in ${ansible_test_dir}/_internal/python_requirements.py"
+for pip_version in ${pip_versions}; do
+    stand_in="${get_pip_cache}/get_pip_${pip_version//./_}.py"
+    cmp -s "${REPO_ROOT}/hack/get_pip_standin.py" "${stand_in}" || cp "${REPO_ROOT}/hack/get_pip_standin.py" "${stand_in}"
+done
+
+mirror="$(sync_mirror "${venv}" "ansible-${version}")"
+
+case "${command}" in
+    sanity)
+        # without it ansible-test skips the shellcheck test with a mere warning
+        "${REPO_ROOT}/hack/ensure-apt-packages.sh" shellcheck
+        ;;
+    units)
+        if [[ -z "$(find "${mirror}/tests/unit" -name 'test_*.py' -print -quit 2>/dev/null)" ]]; then
+            log "units: no tests/unit/**/test_*.py yet: nothing to run"
+            exit 0
+        fi
+        ;;
+    integration)
+        if [[ -z "$(find "${mirror}/tests/integration/targets" -mindepth 1 -maxdepth 1 -type d -print -quit 2>/dev/null)" ]]; then
+            log "integration: no targets in tests/integration/targets yet: nothing to run"
+            exit 0
+        fi
+        "${REPO_ROOT}/hack/ensure-apt-packages.sh" ostree
+        ;;
+esac
+
+cd "${mirror}"
+log "ansible-test ${command} with ansible-core $("${venv}/bin/python" -c 'from ansible.release import __version__; print(__version__)' 2>/dev/null || echo "${version}") on Python ${python_version}"
+"${venv}/bin/ansible-test" "${command}" --venv --python "${python_version}" --requirements --color no "$@"
