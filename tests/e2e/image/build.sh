@@ -64,7 +64,8 @@ ensure_tools
 
 # ------------------------------------------------------------------ cache key
 mapfile -t PKGS < <(grep -v '^\s*#' "$HERE/packages.txt" | grep -v '^\s*$')
-KEY=$( { cat "$HERE/build.sh" "$HERE/tree-fixup.sh" "$HERE/grub-gen.sh" "$HERE/packages.txt";
+KEY=$( { cat "$HERE/build.sh" "$HERE/tree-fixup.sh" "$HERE/grub-gen.sh" "$HERE/packages.txt" \
+             "$HERE/dracut-e2e.conf" "$HERE/modprobe-e2e.conf";
          echo "suite=$SUITE port=$REPO_PORT size=$DISK_SIZE branch=$BRANCH"; } | sha256sum | cut -c1-16)
 OUT=$CACHE/img-$KEY
 mkdir -p "$CACHE"
@@ -105,7 +106,9 @@ mmdebstrap --variant=minbase --mode=root --format=directory \
   --include="$(IFS=,; echo "${PKGS[*]}")" \
   --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
-  --essential-hook='mkdir -p "$1/etc/dracut.conf.d" && printf "%s\n" "hostonly=no" "compress=gzip" "omit_dracutmodules+=\" plymouth i18n btrfs mdraid dm lvm crypt nfs iscsi multipath nbd fcoe fcoe-uefi biosdevname \"" > "$1/etc/dracut.conf.d/10-e2e.conf"' \
+  --essential-hook='mkdir -p "$1/etc/dracut.conf.d" "$1/etc/modprobe.d"' \
+  --essential-hook="copy-in $HERE/dracut-e2e.conf /etc/dracut.conf.d/" \
+  --essential-hook="copy-in $HERE/modprobe-e2e.conf /etc/modprobe.d/" \
   --customize-hook='kver=$(ls -1 "$1/usr/lib/modules" | sort -V | tail -n1); chroot "$1" dracut --force --no-hostonly --kver "$kver" "/usr/lib/modules/$kver/initramfs.img"' \
   --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
   "$SUITE" "$ROOT" ${E2E_MIRROR:+"$E2E_MIRROR"} >"$WORK/mmdebstrap.log" 2>&1 \

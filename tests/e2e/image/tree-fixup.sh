@@ -48,7 +48,7 @@ EOF
 systemctl --root="$R" enable systemd-networkd.service >/dev/null 2>&1
 # no apt timers etc. in an image-based system
 systemctl --root="$R" disable apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer \
-  e2scrub_all.timer e2scrub_reap.service fstrim.timer >/dev/null 2>&1 || true
+  e2scrub_all.timer e2scrub_reap.service fstrim.timer systemd-pstore.service getty@tty1.service >/dev/null 2>&1 || true
 
 # sshd: key-only root login; keys live in /etc (i.e. in the tree's /usr/etc) so
 # every deployment has them, independent of /var/roothome.
