@@ -123,6 +123,11 @@ exit 0
 '''
 
 
+def new_marker():
+    """A line prefix that no output of the tools can start with by chance."""
+    return '@@osimage-lifecycle-%s' % uuid.uuid4().hex
+
+
 def parse_tool_version(text):
     """``(year, release)`` from ``ostree --version``, or None when it names no version."""
     for line in (text or '').splitlines():
@@ -431,7 +436,7 @@ class OstreeBackend(Backend):
 
     def status(self):
         options = self.status_options()
-        marker = '@@osimage-lifecycle-%s' % uuid.uuid4().hex
+        marker = new_marker()
         root = '' if self.root == '/' else self.root
         result = self.runner.run(['/bin/sh', '-c', STATUS_SCRIPT, 'osimage-lifecycle', root, marker] + options,
                                  what='reading the deployments (ostree admin status %s)' % ' '.join(options))

@@ -45,6 +45,18 @@ record_status() {  # $1: case name
     ostree admin status "--sysroot=$sysroot" >"$cases/status-$1.txt"
 }
 
+# The backend's own status script, read from its source without importing it.
+plugin=$cases/../../../../../plugins/plugin_utils/_ostree.py
+status_script=$(python3 -c 'import ast, sys
+for node in ast.parse(open(sys.argv[1]).read()).body:
+    if isinstance(node, ast.Assign) and node.targets[0].id == "STATUS_SCRIPT":
+        print(node.value.value)' "$plugin")
+marker=@@osimage-lifecycle-recorded
+
+record_script() {  # $1: case name; run as the backend runs it on this ostree (text, with --sysroot)
+    /bin/sh -c "$status_script" osimage-lifecycle "$sysroot" "$marker" "--sysroot=$sysroot" >"$cases/script-$1.txt"
+}
+
 ostree --version >"$cases/version-2022.7.txt"
 
 ostree "--repo=$served" init --mode=archive
@@ -71,6 +83,7 @@ commit "$served" "$ref" 2.0 2024-02-01T10:00:00Z
 ostree "--repo=$repo" pull origin "$ref" >/dev/null
 deploy exampleos "origin:$ref"
 record_status two-deployments
+record_script two-deployments
 
 ostree admin pin "--sysroot=$sysroot" 1 >/dev/null
 record_status pinned
@@ -88,6 +101,21 @@ commit "$repo" exampleos/container 9.0 2024-04-01T10:00:00Z \
 printf '[origin]\ncontainer-image-reference=ostree-unverified-registry:quay.io/example/os:9\n' >"$work/container.origin"
 deploy exampleos "--origin-file=$work/container.origin" exampleos/container
 record_status container-origin
+record_script container-origin
+
+# The same while another process holds the sysroot lock, as `ostree admin deploy` does (an
+# open file description lock on ostree/lock, see glnx_make_lock_file in libglnx).
+python3 -c 'import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 0, 0))
+print("locked", flush=True)
+time.sleep(30)' "$sysroot/ostree/lock" >"$work/lock-holder" &
+lock_holder=$!
+until grep -q locked "$work/lock-holder"; do sleep 0.1; done
+record_script container-origin-locked
+kill "$lock_holder"
+wait "$lock_holder" || true
+rm -f "$sysroot/ostree/lock"
 
 for rev in "origin:$ref" otheros/local exampleos/container; do
     checksum=$(ostree "--repo=$repo" rev-parse "$rev")

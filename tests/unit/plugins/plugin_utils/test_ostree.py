@@ -1,0 +1,726 @@
+# Copyright (c) osimage.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The plain OSTree backend.
+
+Three kinds of input:
+
+- ``ostree_cases/``: outputs of the real ``ostree`` 2022.7 (Debian 12) on scratch sysroots, recorded
+  by ``ostree_cases/record.sh`` (commits with fixed timestamps, so the checksums are stable), among
+  them the output of the backend's own status script (``script-*.txt``).
+- Text that this ostree cannot produce without a booted system (booted, staged, pending,
+  rollback, finalization locked, unlocked), written from the format strings of upstream
+  src/ostree/ot-admin-builtin-status.c.
+- ``ostree admin status --json`` (ostree 2025.3 and later), which no ostree on this machine has: the
+  JSON texts below are written from deployment_write_json() and the ul_jsonwrt writer of upstream
+  (src/ostree/ot-admin-builtin-status.c, src/libotutil/ul-jsonwrt.c at ostreedev/ostree 46204655),
+  with the fields of each release (2025.3: 09b684bb, index 2025.7: 605299bd, refspec 2026.1:
+  67774c4f). They are derived from the source, not recorded.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import struct
+
+import pytest
+
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _ostree
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import HostState
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree import (
+    STATUS_SCRIPT,
+    OstreeBackend,
+    build_state,
+    lock_is_held,
+    parse_commit_date,
+    parse_details,
+    parse_gvariant_string,
+    parse_origin_file,
+    parse_status_json,
+    parse_status_text,
+    parse_tool_version,
+    split_status_output,
+)
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed
+from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake_target import FakeTarget, argvs
+from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fixtures import expected_deployment
+
+CASES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'ostree_cases')
+RECORDED_MARKER = '@@osimage-lifecycle-recorded'
+TEST_MARKER = '@@osimage-lifecycle-test'
+
+SYSROOT = '/srv/sysroot'
+REPO = '/srv/sysroot/ostree/repo'
+REFSPEC = 'origin:exampleos/x86_64/stable'
+VERSION_ARGV = ['ostree', '--version']
+
+
+def read_case(name):
+    with open(os.path.join(CASES, name), encoding='utf-8') as handle:
+        return handle.read()
+
+
+def recorded_commits():
+    """``commits.txt``: what `ostree rev-parse` and `show --print-metadata-key=version` said."""
+    commits = {}
+    for line in read_case('commits.txt').splitlines():
+        match = re.match(r'^(?P<rev>.+?) (?P<checksum>[0-9a-f]{64})(?: .*)?$', line)
+        commits[match.group('rev')] = match.group('checksum')
+    return commits
+
+
+COMMITS = recorded_commits()
+V1 = COMMITS['origin:exampleos/x86_64/stable^']
+V2 = COMMITS['origin:exampleos/x86_64/stable']
+V3 = COMMITS['origin:exampleos/x86_64/stable (3.0)']
+LOCAL = COMMITS['otheros/local']
+CONTAINER = COMMITS['exampleos/container']
+IMAGE = 'ostree-unverified-registry:quay.io/example/os:9'
+IMAGE_DIGEST = 'sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef'
+
+
+def record(stateroot, checksum, version, origin, serial=0, **flags):
+    """What parse_status_text/parse_status_json return for one deployment."""
+    result = {
+        'stateroot': stateroot, 'checksum': checksum, 'serial': serial, 'booted': False, 'staged': False,
+        'pending': False, 'rollback': False, 'pinned': False, 'finalization_locked': False,
+        'soft_reboot_target': False, 'unlocked': None, 'version': version, 'origin': origin, 'source_title': None,
+    }
+    result.update(flags)
+    return result
+
+
+R_V1 = record('exampleos', V1, '1.0', REFSPEC)
+R_V2 = record('exampleos', V2, '2.0', REFSPEC)
+R_V1_PINNED = record('exampleos', V1, '1.0', REFSPEC, pinned=True)
+R_LOCAL = record('otheros', LOCAL, '7.1', 'otheros/local', source_title='built from otheros.git')
+R_CONTAINER = record('exampleos', CONTAINER, '9.0', None)
+
+# What each recorded `ostree admin status` means, read from the files by hand.
+# Every status-*.txt of ostree_cases must be here.
+RECORDED_STATUS = {
+    'status-no-deployments.txt': [],
+    'status-one-deployment.txt': [R_V1],
+    'status-two-deployments.txt': [R_V2, R_V1],
+    'status-pinned.txt': [R_V2, R_V1_PINNED],
+    'status-two-stateroots.txt': [R_LOCAL, R_V2, R_V1_PINNED],
+    'status-container-origin.txt': [R_CONTAINER, R_LOCAL, R_V2, R_V1_PINNED],
+    'status-after-metadata-pull.txt': [R_CONTAINER, R_LOCAL, R_V2, R_V1_PINNED],
+    # Without an origin, ostree prints no source title either.
+    'status-origin-none.txt': [R_CONTAINER, dict(R_LOCAL, origin=None, source_title=None), R_V2, R_V1_PINNED],
+}
+
+
+def deployment(index, checksum, version, timestamp, stateroot='exampleos', **flags):
+    return expected_deployment(index, checksum, version, timestamp, stateroot, **flags)
+
+
+D_CONTAINER = deployment(0, CONTAINER, '9.0', '2024-04-01T10:00:00Z', image=IMAGE, image_digest=IMAGE_DIGEST)
+D_LOCAL = deployment(1, LOCAL, '7.1', '2024-03-01T10:00:00Z', stateroot='otheros', origin='otheros/local')
+D_V2 = deployment(2, V2, '2.0', '2024-02-01T10:00:00Z', origin=REFSPEC)
+D_V1 = deployment(3, V1, '1.0', '2024-01-01T10:00:00Z', origin=REFSPEC, pinned=True)
+
+
+def script_output(status_text, sections, marker=TEST_MARKER):
+    """What STATUS_SCRIPT prints: the status, then each ``(marker words, text)`` section."""
+    out = status_text
+    for words, text in sections:
+        out += '\n%s %s\n%s' % (marker, words, text)
+    return out
+
+
+def status_argv(root, marker, *options):
+    return ['/bin/sh', '-c', STATUS_SCRIPT, 'osimage-lifecycle', root, marker] + list(options)
+
+
+@pytest.fixture
+def fixed_marker(monkeypatch):
+    monkeypatch.setattr(_ostree, 'new_marker', lambda: TEST_MARKER)
+    return TEST_MARKER
+
+
+# --- ostree --version -----------------------------------------------------------------------
+
+def test_tool_version_recorded():
+    assert parse_tool_version(read_case('version-2022.7.txt')) == (2022, 7)
+
+
+@pytest.mark.parametrize('text, expected', [
+    # src/ostree/ot-main.c prints " Version: '%s'" then " Git: ..." on git builds.
+    ("libostree:\n Version: '2025.3'\n Git: 2e5ff1ce\n Features:\n  - libcurl\n", (2025, 3)),
+    ("libostree:\n Version: '2026.10'\n", (2026, 10)),
+    ("libostree:\n Features:\n  - libcurl\n", None),
+    ('', None),
+])
+def test_tool_version_synthetic(text, expected):
+    assert parse_tool_version(text) == expected
+
+
+# --- text status: recorded --------------------------------------------------------------------
+
+def test_every_recorded_status_is_expected():
+    recorded = sorted(name for name in os.listdir(CASES) if name.startswith('status-') and name.endswith('.txt'))
+    assert recorded == sorted(RECORDED_STATUS)
+
+
+@pytest.mark.parametrize('name', sorted(RECORDED_STATUS))
+def test_recorded_status_text(name):
+    assert parse_status_text(read_case(name)) == RECORDED_STATUS[name]
+
+
+def test_recorded_checksums_are_the_commits():
+    # The ground truth of the table above comes from `ostree rev-parse`, not from the status.
+    assert len({V1, V2, V3, LOCAL, CONTAINER}) == 5
+    assert all(_ostree.CHECKSUM_RE.match(checksum) for checksum in (V1, V2, V3, LOCAL, CONTAINER))
+
+
+def test_json_option_unknown_to_2022_7():
+    # What made the version check necessary: older ostree refuses the option.
+    assert read_case('status-json-unsupported.stderr').strip() == 'error: Unknown option --json'
+
+
+# --- text status: synthetic, from the format strings ----------------------------------------
+
+C1, C2, C3 = ('1' * 64, '2' * 64, '3' * 64)
+FEDORA = 'fedora:fedora/x86_64/stable'
+
+
+def text_block(marker, checksum, flags='', version=None, extra=(), origin=FEDORA, serial=0):
+    # "%c %s %s.%d%s\n", then "    Version: %s\n", ... (deployment_print_status)
+    lines = ['%s fedora %s.%d%s' % (marker, checksum, serial, flags)]
+    if version:
+        lines.append('    Version: %s' % version)
+    lines.extend(extra)
+    lines.append('    origin refspec: %s' % origin if origin else '    origin: none')
+    return ''.join(line + '\n' for line in lines)
+
+
+BOOTED_WITH_STAGED = (text_block(' ', C3, ' (staged)', '3.0') + text_block('*', C2, '', '2.0')
+                      + text_block(' ', C1, ' (rollback)', '1.0', extra=['    Pinned: yes']))
+BOOTED_WITH_PENDING = (text_block(' ', C3, ' (pending)', '3.0') + text_block('*', C2, '', '2.0')
+                       + text_block(' ', C1, ' (rollback)', '1.0'))
+BOOTED_WITH_LOCKED = text_block(' ', C3, ' (finalization locked)', '3.0', serial=1) + text_block('*', C2, '', '2.0')
+BOOTED_WITH_SOFT_REBOOT = text_block(' ', C3, ' (staged) (soft-reboot)', '3.0') + text_block('*', C2, '', '2.0')
+BOOTED_DEFAULT = text_block('*', C2, '', '2.0') + text_block(' ', C1, ' (rollback)', '1.0')
+# On a terminal: "Unlocked:" in red and bold (ot-main.h), carriage returns, GPG lines.
+BOOTED_UNLOCKED_TTY = (
+    '* fedora %s.0\r\n'
+    '    Version: 2.0\r\n'
+    '    \x1b[31m\x1b[1mUnlocked: development\x1b[0m\x1b[22m\r\n'
+    '    origin refspec: %s\r\n'
+    '    `- built from fedora.git\r\n'
+    '    GPG: Signature made Thu Feb  1 10:00:00 2024 using RSA key ID 0123456789ABCDEF\r\n'
+    '    GPG: Good signature from "Fedora <fedora-41-primary@fedoraproject.org>"\r\n' % (C2, FEDORA)
+)
+
+
+def flags_of(state):
+    return [(d.booted, d.staged, d.pinned, d.finalization_locked) for d in state.deployments]
+
+
+@pytest.mark.parametrize('text, flags, booted, staged, rollback, reboot_required', [
+    pytest.param(BOOTED_WITH_STAGED, [(False, True, False, False), (True, False, False, False), (False, False, True, False)],
+                 1, 0, 1, True, id='staged'),
+    pytest.param(BOOTED_WITH_PENDING, [(False, False, False, False), (True, False, False, False), (False, False, False, False)],
+                 1, None, 1, True, id='pending'),
+    pytest.param(BOOTED_WITH_LOCKED, [(False, True, False, True), (True, False, False, False)],
+                 1, 0, 1, True, id='finalization-locked'),
+    pytest.param(BOOTED_WITH_SOFT_REBOOT, [(False, True, False, False), (True, False, False, False)],
+                 1, 0, 1, True, id='soft-reboot'),
+    pytest.param(BOOTED_DEFAULT, [(True, False, False, False), (False, False, False, False)],
+                 0, None, 1, False, id='booted-default'),
+])
+def test_synthetic_markers(text, flags, booted, staged, rollback, reboot_required):
+    state = build_state(parse_status_text(text))
+    assert flags_of(state) == flags
+    assert state.booted.index == booted
+    assert (state.staged.index if state.staged else None) == staged
+    assert state.rollback.index == rollback
+    assert state.reboot_required is reboot_required
+    assert [d.origin for d in state.deployments] == [FEDORA] * len(flags)
+
+
+def test_synthetic_pending_and_rollback_are_kept_raw():
+    records = parse_status_text(BOOTED_WITH_PENDING)
+    assert [(r['pending'], r['rollback']) for r in records] == [(True, False), (False, False), (False, True)]
+    locked = parse_status_text(BOOTED_WITH_LOCKED)
+    assert locked[0]['serial'] == 1
+    assert parse_status_text(BOOTED_WITH_SOFT_REBOOT)[0]['soft_reboot_target'] is True
+
+
+def test_synthetic_terminal_output():
+    (only,) = parse_status_text(BOOTED_UNLOCKED_TTY)
+    assert only == record('fedora', C2, '2.0', FEDORA, booted=True, unlocked='development',
+                          source_title='built from fedora.git')
+
+
+def test_unknown_flag_is_ignored():
+    (only,) = parse_status_text(text_block('*', C2, ' (someday)', '2.0'))
+    assert only['booted'] and not only['staged']
+
+
+@pytest.mark.parametrize('text', [
+    'error: something\n',
+    '    Version: 1.0\n',
+    '* fedora %s.0 trailing words\n' % C2,
+    '* fedora %s.0\nnot indented\n' % C2,
+])
+def test_text_that_breaks_the_format(text):
+    with pytest.raises(ParseError):
+        parse_status_text(text)
+
+
+# --- JSON status (derived from upstream source, see the module docstring) -------------------
+
+# ostree 2025.3: no index, no refspec; a booted host with a locked staged deployment.
+JSON_2025_3_BOOTED = '''{
+   "deployments": [
+      {
+         "checksum": "%(c3)s",
+         "stateroot": "fedora",
+         "serial": 1,
+         "booted": false,
+         "pending": true,
+         "rollback": false,
+         "finalization-locked": true,
+         "soft-reboot-target": false,
+         "staged": true,
+         "pinned": false,
+         "unlocked": "none",
+         "version": "3.0"
+      },{
+         "checksum": "%(c2)s",
+         "stateroot": "fedora",
+         "serial": 0,
+         "booted": true,
+         "pending": false,
+         "rollback": false,
+         "finalization-locked": false,
+         "soft-reboot-target": false,
+         "staged": false,
+         "pinned": false,
+         "unlocked": "development",
+         "version": "2.0",
+         "source-title": "built from fedora.git"
+      },{
+         "checksum": "%(c1)s",
+         "stateroot": "fedora",
+         "serial": 0,
+         "booted": false,
+         "pending": false,
+         "rollback": true,
+         "finalization-locked": false,
+         "soft-reboot-target": false,
+         "staged": false,
+         "pinned": true,
+         "unlocked": "none"
+      }
+   ]
+}
+''' % {'c1': C1, 'c2': C2, 'c3': C3}
+
+# ostree 2026.1: with index and refspec; the sysroot of status-two-deployments.txt.
+JSON_2026_1_SYSROOT = '''{
+   "deployments": [
+      {
+         "checksum": "%(v2)s",
+         "stateroot": "exampleos",
+         "refspec": "%(refspec)s",
+         "serial": 0,
+         "index": 0,
+         "booted": false,
+         "pending": false,
+         "rollback": false,
+         "finalization-locked": false,
+         "soft-reboot-target": false,
+         "staged": false,
+         "pinned": false,
+         "unlocked": "none",
+         "version": "2.0"
+      },{
+         "checksum": "%(v1)s",
+         "stateroot": "exampleos",
+         "refspec": "%(refspec)s",
+         "serial": 0,
+         "index": 1,
+         "booted": false,
+         "pending": false,
+         "rollback": false,
+         "finalization-locked": false,
+         "soft-reboot-target": false,
+         "staged": false,
+         "pinned": false,
+         "unlocked": "none",
+         "version": "1.0"
+      }
+   ]
+}
+''' % {'v1': V1, 'v2': V2, 'refspec': REFSPEC}
+
+# No deployment: the array is opened and closed with nothing between.
+JSON_EMPTY = '{\n   "deployments": [\n\n   ]\n}\n'
+
+
+def test_json_2025_3_booted():
+    records = parse_status_json(JSON_2025_3_BOOTED)
+    assert records == [
+        record('fedora', C3, '3.0', None, serial=1, staged=True, pending=True, finalization_locked=True),
+        record('fedora', C2, '2.0', None, booted=True, unlocked='development', source_title='built from fedora.git'),
+        record('fedora', C1, None, None, rollback=True, pinned=True),
+    ]
+    state = build_state(records)
+    assert flags_of(state) == [(False, True, False, True), (True, False, False, False), (False, False, True, False)]
+    assert (state.booted.index, state.staged.index, state.rollback.index) == (1, 0, 1)
+
+
+def test_json_and_text_agree_on_the_same_sysroot():
+    assert parse_status_json(JSON_2026_1_SYSROOT) == parse_status_text(read_case('status-two-deployments.txt'))
+
+
+def test_json_empty():
+    assert not parse_status_json(JSON_EMPTY)
+
+
+@pytest.mark.parametrize('text', [
+    'error: Unknown option --json\n',
+    '[]',
+    '{"deployments": {}}',
+    '{"deployments": [{"stateroot": "fedora"}]}',
+    '{"deployments": [{"checksum": "%s", "index": 3}]}' % C1,
+])
+def test_json_that_breaks_the_format(text):
+    with pytest.raises(ParseError):
+        parse_status_json(text)
+
+
+# --- the pieces read beside the status ------------------------------------------------------
+
+@pytest.mark.parametrize('name, expected', [
+    ('metadata-version-3.0.txt', '3.0'),
+    ('metadata-version-quotes.txt', '4.0 \'q\' "dq" \\ back'),
+    ('metadata-version-utf8.txt', '5.0-\u00fcmlaut\u2192'),
+    # What LC_ALL=C does to it, the reason the backend asks for C.UTF-8.
+    ('metadata-version-utf8-c-locale.txt', '5.0-?mlaut?'),
+    ('metadata-manifest-digest.txt', IMAGE_DIGEST),
+])
+def test_gvariant_strings_recorded(name, expected):
+    assert parse_gvariant_string(read_case(name)) == expected
+
+
+@pytest.mark.parametrize('text, expected', [
+    ("'a\\nb\\tc\\u00e9\\U0001F600'", 'a\nb\tc\u00e9\U0001F600'),
+    ("''", ''),
+    ('uint32 5', None),
+    ("'unterminated", None),
+    ("'two' 'strings'", None),
+    ("'bad \\u12'", None),
+    ('', None),
+])
+def test_gvariant_strings_synthetic(text, expected):
+    assert parse_gvariant_string(text) == expected
+
+
+def test_commit_date_recorded():
+    assert parse_commit_date(read_case('show-2.0.txt')) == '2024-02-01T10:00:00Z'
+    assert parse_commit_date(read_case('show-7.1.txt')) == '2024-03-01T10:00:00Z'
+    assert parse_commit_date('commit %s\nContentChecksum:  x\n' % C1) is None
+
+
+def test_origin_files_recorded():
+    pinned_origin = '[origin]\nrefspec=%s\n\n[libostree-transient]\npinned=true\n' % REFSPEC
+    assert pinned_origin in read_case('origin-files.txt')
+    assert parse_origin_file(pinned_origin) == {'refspec': REFSPEC}
+    assert parse_origin_file('[origin]\ncontainer-image-reference=%s\n' % IMAGE) == {'container-image-reference': IMAGE}
+    assert not parse_origin_file('# comment\n[other]\nrefspec=x\n')
+
+
+def test_lock_lines():
+    # /proc/locks prints the device as major:minor in hex; stat -c %d the glibc device number.
+    dev = os.makedev(253, 1) if hasattr(os, 'makedev') else (253 << 8) | 1
+    held = ['1: OFDLCK ADVISORY  WRITE -1 fd:01:1234 0 EOF']
+    assert lock_is_held('%d 1234' % dev, held)
+    assert not lock_is_held('%d 1235' % dev, held)
+    assert not lock_is_held('%d 1234' % (dev + 1), held)
+    assert not lock_is_held('%d 1234' % dev, ['1: -> OFDLCK ADVISORY  WRITE -1 fd:01:1234 0 EOF'])
+    assert not lock_is_held('garbage', held)
+
+
+@pytest.mark.skipif(not hasattr(fcntl, 'F_OFD_SETLK') or not os.path.exists('/proc/locks'),
+                    reason='needs Linux open file description locks')
+def test_lock_held_for_real(tmp_path):
+    lock = tmp_path / 'lock'
+    fd = os.open(str(lock), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        info = os.stat(str(lock))
+        lock_stat = '%d %d' % (info.st_dev, info.st_ino)
+        with open('/proc/locks', encoding='ascii') as handle:
+            assert not lock_is_held(lock_stat, handle.read().splitlines())
+        # As glnx_make_lock_file takes the sysroot lock.
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack('hhqqi', fcntl.F_WRLCK, 0, 0, 0, 0))
+        with open('/proc/locks', encoding='ascii') as handle:
+            assert lock_is_held(lock_stat, handle.read().splitlines())
+    finally:
+        os.close(fd)
+
+
+def test_split_status_output_keeps_text_that_only_looks_like_a_marker():
+    text = script_output('  a\n', [('lock 1 2', '%sx not a marker\n' % TEST_MARKER)])
+    status, sections = split_status_output(text, TEST_MARKER)
+    assert status == '  a\n\n'
+    assert sections == [(['lock', '1', '2'], '%sx not a marker' % TEST_MARKER)]
+
+
+# --- the backend over the recorded output of its own script ---------------------------------
+
+def recorded_backend(name, version_text=None, sysroot=SYSROOT):
+    """A backend whose target answers with the recorded output of script-<name>.txt."""
+    options = ['--sysroot=%s' % sysroot] if sysroot else []
+    target = FakeTarget({
+        tuple(VERSION_ARGV): (0, version_text or read_case('version-2022.7.txt')),
+        tuple(status_argv(sysroot or '', RECORDED_MARKER, *options)): (0, read_case('script-%s.txt' % name)),
+    })
+    runner = target.runner()
+    return OstreeBackend(runner, sysroot=sysroot), runner
+
+
+@pytest.fixture
+def recorded_marker(monkeypatch):
+    monkeypatch.setattr(_ostree, 'new_marker', lambda: RECORDED_MARKER)
+
+
+@pytest.mark.usefixtures('recorded_marker')
+def test_recorded_script_two_deployments():
+    backend, runner = recorded_backend('two-deployments')
+    state = backend.status()
+    assert state.as_dict() == {
+        'backend': 'ostree',
+        'deployments': [dict(D_V2, index=0), dict(D_V1, index=1, pinned=False)],
+        'booted': None,
+        'staged': None,
+        'next_boot': dict(D_V2, index=0),
+        'rollback': dict(D_V1, index=1, pinned=False),
+        'reboot_required': True,
+        'transaction': None,
+        'update_driver': None,
+    }
+    assert argvs(runner) == [VERSION_ARGV, status_argv(SYSROOT, RECORDED_MARKER, '--sysroot=' + SYSROOT)]
+    assert state.raw['format'] == 'text'
+    assert [d.serial for d in state.deployments] == [0, 0]
+
+
+@pytest.mark.usefixtures('recorded_marker')
+def test_recorded_script_container_origin():
+    state = recorded_backend('container-origin')[0].status()
+    assert [d.as_dict() for d in state.deployments] == [D_CONTAINER, D_LOCAL, D_V2, D_V1]
+    assert state.transaction is None
+
+
+@pytest.mark.usefixtures('recorded_marker')
+def test_recorded_script_with_the_sysroot_lock_held():
+    state = recorded_backend('container-origin-locked')[0].status()
+    assert [d.as_dict() for d in state.deployments] == [D_CONTAINER, D_LOCAL, D_V2, D_V1]
+    assert state.transaction == ['ostree sysroot lock held', SYSROOT + '/ostree/lock']
+
+
+def test_version_is_read_once_per_backend(fixed_marker):
+    output = script_output(read_case('status-two-deployments.txt'), [])
+    target = FakeTarget({
+        tuple(VERSION_ARGV): (0, read_case('version-2022.7.txt')),
+        tuple(status_argv('', fixed_marker)): (0, output),
+    })
+    runner = target.runner()
+    backend = OstreeBackend(runner)
+    first, second = backend.status(), backend.status()
+    assert first.as_dict() == second.as_dict()
+    assert argvs(runner) == [VERSION_ARGV, status_argv('', fixed_marker), status_argv('', fixed_marker)]
+    # Without the details, the timestamps are unknown and nothing else is lost.
+    assert [d.timestamp for d in first.deployments] == [None, None]
+    assert [d.origin for d in first.deployments] == [REFSPEC, REFSPEC]
+
+
+@pytest.mark.parametrize('version, options', [
+    ('2022.7', []),
+    ('2023.8', []),
+    ('2024.1', ['--skip-signatures']),
+    ('2025.2', ['--skip-signatures']),
+    ('2025.3', ['--json']),
+    ('2026.4', ['--json']),
+])
+def test_status_options_follow_the_version(version, options):
+    target = FakeTarget({tuple(VERSION_ARGV): (0, "libostree:\n Version: '%s'\n" % version)})
+    assert OstreeBackend(target.runner()).status_options() == options
+    assert OstreeBackend(target.runner(), sysroot='/mnt/sysroot/').status_options() == ['--sysroot=/mnt/sysroot'] + options
+
+
+def test_json_2025_3_gets_the_origin_from_the_origin_file(fixed_marker):
+    # 2025.3 to 2025.x print no refspec in JSON: the origin file read beside it names it.
+    sections = [
+        ('deployment fedora/deploy/%s.1' % C3, '[origin]\nrefspec=%s\n' % FEDORA),
+        ('commit', 'commit %s\nDate:  2024-03-01 10:00:00 +0000\n' % C3),
+        ('deployment fedora/deploy/%s.0' % C2, '[origin]\nrefspec=%s\n' % FEDORA),
+        ('commit', 'commit %s\nDate:  2024-02-01 10:00:00 +0000\n' % C2),
+        ('deployment fedora/deploy/%s.0' % C1, '[origin]\n%s=%s\n' % (_ostree.ORIGIN_IMAGE_KEY, IMAGE)),
+        ('commit', 'commit %s\nDate:  2024-01-01 10:00:00 +0000\n' % C1),
+        ('manifest-digest', "'%s'\n" % IMAGE_DIGEST),
+        # A deployment directory that the status does not list is ignored.
+        ('deployment fedora/deploy/%s.5' % C1, '[origin]\nrefspec=other:ref\n'),
+    ]
+    target = FakeTarget({
+        tuple(VERSION_ARGV): (0, "libostree:\n Version: '2025.3'\n"),
+        tuple(status_argv('', fixed_marker, '--json')): (0, script_output(JSON_2025_3_BOOTED, sections)),
+    })
+    state = OstreeBackend(target.runner()).status()
+    assert [d.as_dict() for d in state.deployments] == [
+        expected_deployment(0, C3, '3.0', '2024-03-01T10:00:00Z', 'fedora', origin=FEDORA, staged=True,
+                            finalization_locked=True),
+        expected_deployment(1, C2, '2.0', '2024-02-01T10:00:00Z', 'fedora', origin=FEDORA, booted=True),
+        expected_deployment(2, C1, None, '2024-01-01T10:00:00Z', 'fedora', image=IMAGE, image_digest=IMAGE_DIGEST,
+                            pinned=True),
+    ]
+    assert state.raw['format'] == 'json'
+
+
+def test_details_from_rpm_ostree_layering():
+    per_deployment, lock_held = parse_details([
+        (['deployment', 'fedora/deploy/%s.0' % C1], '[origin]\nbaserefspec=%s\npackages=vim\n' % FEDORA),
+        (['commit'], 'commit %s\nDate:  2024-01-01 10:00:00 +0000\n' % C1),
+        # What follows a path that names no deployment belongs to no deployment.
+        (['deployment', 'not-a-deployment'], ''),
+        (['commit'], 'commit %s\nDate:  2030-01-01 10:00:00 +0000\n' % C1),
+    ])
+    assert not lock_held
+    state = build_state([record('fedora', C1, '1.0', None)], per_deployment)
+    assert state.deployments[0].origin == FEDORA
+    assert state.deployments[0].timestamp == '2024-01-01T10:00:00Z'
+
+
+def test_status_failure_names_the_command(fixed_marker):
+    target = FakeTarget({
+        tuple(VERSION_ARGV): (0, read_case('version-2022.7.txt')),
+        tuple(status_argv(SYSROOT, fixed_marker, '--sysroot=' + SYSROOT)): (
+            1, '', 'error: loading sysroot: opendir(ostree/repo): No such file or directory\n'),
+    })
+    with pytest.raises(CommandFailed) as caught:
+        OstreeBackend(target.runner(), sysroot=SYSROOT).status()
+    assert 'ostree admin status --sysroot=%s' % SYSROOT in caught.value.msg
+    assert 'opendir(ostree/repo)' in caught.value.msg
+    assert caught.value.command.rc == 1
+
+
+def test_status_garbage_is_a_parse_error(fixed_marker):
+    target = FakeTarget({
+        tuple(VERSION_ARGV): (0, "libostree:\n Version: '2025.3'\n"),
+        tuple(status_argv('', fixed_marker, '--json')): (0, 'Not JSON at all\n'),
+    })
+    with pytest.raises(ParseError) as caught:
+        OstreeBackend(target.runner()).status()
+    assert caught.value.command.stdout == 'Not JSON at all\n'
+
+
+def test_missing_ostree():
+    target = FakeTarget({tuple(VERSION_ARGV): (127, '', 'sh: 1: ostree: not found\n')})
+    with pytest.raises(CommandFailed) as caught:
+        OstreeBackend(target.runner()).status()
+    assert 'ostree --version' in caught.value.msg
+    target = FakeTarget({tuple(VERSION_ARGV): (0, 'something else\n')})
+    with pytest.raises(ParseError):
+        OstreeBackend(target.runner()).status()
+
+
+# --- check_update -------------------------------------------------------------------------------
+
+PULL_ARGV = ['ostree', '--repo=' + REPO, 'pull', '--commit-metadata-only', 'origin', 'exampleos/x86_64/stable']
+REV_PARSE_ARGV = ['ostree', '--repo=' + REPO, 'rev-parse', REFSPEC]
+
+
+def show_version_argv(checksum, repo=REPO):
+    return ['env', 'LC_ALL=C.UTF-8', 'ostree', '--repo=' + repo, 'show', '--print-metadata-key=version', checksum]
+
+
+def two_deployments_state():
+    return build_state(parse_status_text(read_case('status-two-deployments.txt')))
+
+
+def test_check_update_finds_a_newer_commit():
+    target = FakeTarget({
+        tuple(PULL_ARGV): (0, '1 metadata, 0 content objects imported; 0 bytes content written\n'),
+        tuple(REV_PARSE_ARGV): (0, V3 + '\n'),
+        tuple(show_version_argv(V3)): (0, read_case('metadata-version-3.0.txt')),
+    })
+    runner = target.runner()
+    update = OstreeBackend(runner, sysroot=SYSROOT).check_update(two_deployments_state())
+    assert update == {'available': True, 'version': '3.0', 'checksum': V3, 'image_digest': None}
+    assert argvs(runner) == [PULL_ARGV, REV_PARSE_ARGV, show_version_argv(V3)]
+
+
+def test_check_update_without_a_newer_commit():
+    target = FakeTarget({
+        tuple(PULL_ARGV): (0, '0 metadata, 0 content objects imported\n'),
+        tuple(REV_PARSE_ARGV): (0, V2 + '\n'),
+        tuple(show_version_argv(V2)): (0, "'2.0'\n"),
+    })
+    update = OstreeBackend(target.runner(), sysroot=SYSROOT).check_update(two_deployments_state())
+    assert update == {'available': False, 'version': '2.0', 'checksum': V2, 'image_digest': None}
+
+
+def test_check_update_commit_without_version():
+    target = FakeTarget({
+        tuple(PULL_ARGV): (0, ''),
+        tuple(REV_PARSE_ARGV): (0, V3 + '\n'),
+        tuple(show_version_argv(V3)): (1, '', "error: No such metadata key 'version'\n"),
+    })
+    update = OstreeBackend(target.runner(), sysroot=SYSROOT).check_update(two_deployments_state())
+    assert update == {'available': True, 'version': None, 'checksum': V3, 'image_digest': None}
+
+
+def test_check_update_local_ref_pulls_nothing():
+    state = build_state(parse_status_text(read_case('status-two-stateroots.txt')))
+    rev_parse = ['ostree', '--repo=/ostree/repo', 'rev-parse', 'otheros/local']
+    target = FakeTarget({
+        tuple(rev_parse): (0, LOCAL + '\n'),
+        tuple(show_version_argv(LOCAL, repo='/ostree/repo')): (0, "'7.1'\n"),
+    })
+    runner = target.runner()
+    update = OstreeBackend(runner).check_update(state)
+    assert update == {'available': False, 'version': '7.1', 'checksum': LOCAL, 'image_digest': None}
+    assert argvs(runner) == [rev_parse, show_version_argv(LOCAL, repo='/ostree/repo')]
+
+
+def test_check_update_pull_failure():
+    target = FakeTarget({tuple(PULL_ARGV): (1, '', 'error: While fetching file:///gone: No such file or directory\n')})
+    with pytest.raises(CommandFailed) as caught:
+        OstreeBackend(target.runner(), sysroot=SYSROOT).check_update(two_deployments_state())
+    assert 'fetching the commit metadata of %s' % REFSPEC in caught.value.msg
+
+
+def test_check_update_bad_rev_parse():
+    target = FakeTarget({tuple(PULL_ARGV): (0, ''), tuple(REV_PARSE_ARGV): (0, 'nonsense\n')})
+    with pytest.raises(ParseError):
+        OstreeBackend(target.runner(), sysroot=SYSROOT).check_update(two_deployments_state())
+
+
+@pytest.mark.parametrize('state, message', [
+    (build_state([]), 'there is no deployment'),
+    (build_state([R_CONTAINER], {('exampleos', CONTAINER, 0): {'origin_file': {'container-image-reference': IMAGE}}}),
+     'follows the container image %s' % IMAGE),
+    (build_state([dict(R_LOCAL, origin=None)]), 'follows no origin refspec'),
+    (build_state([dict(R_V2, origin='-bad:ref')]), 'invalid origin refspec'),
+])
+def test_check_update_impossible(state, message):
+    target = FakeTarget({})
+    runner = target.runner()
+    with pytest.raises(OsImageError) as caught:
+        OstreeBackend(runner).check_update(state)
+    assert message in caught.value.msg
+    assert caught.value.host_state is state
+    assert not runner.history
+
+
+def test_state_is_a_host_state():
+    state = build_state(parse_status_text(read_case('status-pinned.txt')))
+    assert isinstance(state, HostState)
+    assert state.raw['records'][1]['pinned'] is True
