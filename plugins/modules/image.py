@@ -71,8 +71,8 @@ options:
   version:
     description:
       - Deploy this version (the C(version) metadata of the OSTree commit) of the origin the next boot follows.
-      - C(rpm-ostree deploy) with that version; the C(ostree) backend looks the version up in the
-        commits of the origin ref. Not available with C(bootc).
+      - C(rpm-ostree deploy) with that version; for C(ostree), the commit of that version in the history of
+        the origin ref. Not available with C(bootc).
       - Letters, digits, colons and C(. _ + ~ -) only, starting with a letter or a digit.
       - Mutually exclusive with O(checksum), O(image) and O(ref). Without any of the four the module
         deploys the latest version of the origin the next boot follows.

@@ -171,6 +171,17 @@ def run(name, args, backend, check_mode=False, diff=False):
     return action.run(task_vars={'inventory_hostname': 'testhost'})
 
 
+def rejected_before_the_host(name, args):
+    """Run a task with bad input: it must fail before the backend or the target is touched. The message."""
+    backend = FakeBackend(host(dep(FCOS_NEW, booted=True), dep(FCOS_OLD)), kargs=['rw'])
+    action = make_action(name, args, backend)
+    with pytest.raises(AnsibleActionFail) as caught:
+        action.run(task_vars={'inventory_hostname': 'testhost'})
+    assert action.backend_args == [] and backend.calls == []
+    action._low_level_execute_command.assert_not_called()
+    return str(caught.value)
+
+
 def entry(deployment, **changes):
     return dict(deployment.as_dict(), **changes)
 
@@ -491,12 +502,7 @@ def test_image_download_only_on_an_up_to_date_host_predicts_no_change():
     ({'lock_timeout': -1}, 'lock_timeout'),
 ], ids=repr)
 def test_image_bad_input_fails_naming_the_parameter_before_the_host_is_touched(args, parameter):
-    backend = FakeBackend(host(dep(FCOS_OLD, booted=True)))
-    action = make_action('image', args, backend)
-    with pytest.raises(AnsibleActionFail, match='Invalid value for parameter %s: ' % parameter):
-        action.run(task_vars={'inventory_hostname': 'testhost'})
-    assert action.backend_args == [] and backend.calls == []
-    action._low_level_execute_command.assert_not_called()
+    assert rejected_before_the_host('image', args).startswith('Invalid value for parameter %s: ' % parameter)
 
 
 @pytest.mark.parametrize('args, words', [
@@ -508,13 +514,8 @@ def test_image_bad_input_fails_naming_the_parameter_before_the_host_is_touched(a
     ({'no_such_option': True}, ['no_such_option']),
 ], ids=repr)
 def test_image_argument_spec_rejects_bad_combinations_before_the_host_is_touched(args, words):
-    backend = FakeBackend(host(dep(FCOS_OLD, booted=True)))
-    action = make_action('image', args, backend)
-    with pytest.raises(AnsibleActionFail) as caught:
-        action.run(task_vars={'inventory_hostname': 'testhost'})
-    for word in words:
-        assert word in str(caught.value)
-    assert action.backend_args == [] and backend.calls == []
+    message = rejected_before_the_host('image', args)
+    assert all(word in message for word in words), message
 
 
 def test_stateroot_alias_and_defaults_reach_the_backend():
@@ -666,11 +667,7 @@ def test_rollback_failure_keeps_the_failed_command_when_status_fails_too():
     ({'lock_timeout': -5}, 'lock_timeout'),
 ], ids=repr)
 def test_rollback_bad_input_fails_before_the_host_is_touched(args, parameter):
-    backend = FakeBackend(host(dep(FCOS_NEW, booted=True), dep(FCOS_OLD)))
-    action = make_action('image_rollback', args, backend)
-    with pytest.raises(AnsibleActionFail, match='parameter %s' % parameter):
-        action.run(task_vars={'inventory_hostname': 'testhost'})
-    assert backend.calls == []
+    assert rejected_before_the_host('image_rollback', args).startswith('Invalid value for parameter %s: ' % parameter)
 
 
 # deployment_pin ------------------------------------------------------------------------------------
@@ -770,13 +767,8 @@ def test_pin_of_a_deployment_the_host_lacks_fails(args, words):
     ({'checksum': '$(reboot)'}, ['Invalid value for parameter checksum']),
 ], ids=repr)
 def test_pin_bad_input_fails_before_the_host_is_touched(args, words):
-    backend = FakeBackend(host(dep(FCOS_NEW, booted=True)))
-    action = make_action('deployment_pin', args, backend)
-    with pytest.raises(AnsibleActionFail) as caught:
-        action.run(task_vars={'inventory_hostname': 'testhost'})
-    for word in words:
-        assert word in str(caught.value)
-    assert backend.calls == []
+    message = rejected_before_the_host('deployment_pin', args)
+    assert all(word in message for word in words), message
 
 
 # deployment_cleanup -------------------------------------------------------------------------------
@@ -881,11 +873,7 @@ def test_cleanup_cache(check_mode, cache_removed, changed):
 
 
 def test_cleanup_needs_something_to_do():
-    backend = FakeBackend(host(dep(FCOS_NEW, booted=True)))
-    action = make_action('deployment_cleanup', {}, backend)
-    with pytest.raises(AnsibleActionFail, match='parameter pending: set at least one of pending, rollback or cache'):
-        action.run(task_vars={'inventory_hostname': 'testhost'})
-    assert backend.calls == []
+    assert 'parameter pending: set at least one of pending, rollback or cache' in rejected_before_the_host('deployment_cleanup', {})
 
 
 # kargs --------------------------------------------------------------------------------------------------
@@ -985,17 +973,11 @@ def test_kargs_listed_twice_is_appended_once():
     ({'arguments': ['quiet'], 'os': '$(id)'}, 'os'),
 ], ids=repr)
 def test_kargs_bad_input_fails_naming_the_parameter_before_the_host_is_touched(args, parameter):
-    backend = FakeBackend(host(dep(FCOS_NEW, booted=True)), kargs=['rw'])
-    action = make_action('kargs', args, backend)
-    with pytest.raises(AnsibleActionFail, match=r'Invalid value for parameter %s: ' % parameter.replace('[', r'\[')):
-        action.run(task_vars={'inventory_hostname': 'testhost'})
-    assert backend.calls == []
+    assert rejected_before_the_host('kargs', args).startswith('Invalid value for parameter %s: ' % parameter)
 
 
 def test_kargs_requires_arguments():
-    action = make_action('kargs', {'state': 'absent'}, FakeBackend(host(dep(FCOS_NEW, booted=True))))
-    with pytest.raises(AnsibleActionFail, match='arguments'):
-        action.run(task_vars={'inventory_hostname': 'testhost'})
+    assert 'arguments' in rejected_before_the_host('kargs', {'state': 'absent'})
 
 
 # Hosts from the recorded outputs (skipped when ../shared/fixtures is absent) ---------------------------
