@@ -88,7 +88,7 @@ options:
     suboptions:
       name:
         description:
-          - The name of the check in RV(checks) and RV(failed).
+          - The name of the check in RV(checks) and RV(failed_checks).
           - Defaults to the command line.
         type: str
       cmd:
@@ -266,7 +266,7 @@ EXAMPLES = r'''
 
 - name: Roll back when the host is not healthy
   ansible.builtin.debug:
-    msg: "Rolling back, failed checks: {{ health.failed | join(', ') }}"
+    msg: "Rolling back, failed checks: {{ health.failed_checks | join(', ') }}"
   when: not health.healthy
 
 - name: Check a container whose PID 1 is not systemd
@@ -320,8 +320,10 @@ checks:
   sample:
     - {name: system_state, type: system_state, ok: true, detail: running, duration: 0.051}
     - {name: sshd.service, type: unit, ok: false, detail: 'inactive (dead), expected active; result: exit-code', duration: 0.012}
-failed:
-  description: The names of the checks that failed in the last round; empty when RV(healthy=true).
+failed_checks:
+  description:
+    - The names of the checks that failed in the last round; empty when RV(healthy=true).
+    - Not called C(failed), which is the status of every Ansible task.
   returned: always
   type: list
   elements: str

@@ -972,7 +972,7 @@ def build_probes(args, target_address='localhost'):
 
 
 def check_unique_names(args, probes):
-    """Every check needs its own name: ``failed`` lists names. Report a clash at the later entry."""
+    """Every check needs its own name: ``failed_checks`` lists names. Report a clash at the later entry."""
     paths = {}
     option_of = {CommandProbe: 'commands', HttpProbe: 'http', TcpProbe: 'tcp'}
     counters = {}
@@ -1122,7 +1122,7 @@ class Outcome:
         return {
             'healthy': self.healthy,
             'checks': [result.as_dict() for result in self.results],
-            'failed': self.failed,
+            'failed_checks': self.failed,
             'rounds': self.rounds,
             'elapsed': round(self.elapsed, 3),
         }

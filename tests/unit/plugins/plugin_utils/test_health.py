@@ -689,7 +689,7 @@ def test_first_round_passes_without_sleeping():
         'healthy': True,
         'checks': [{'name': 'system_state', 'type': 'system_state', 'ok': True, 'detail': 'running', 'duration': 1.0},
                    {'name': 'app', 'type': 'command', 'ok': True, 'detail': 'rc=0', 'duration': 1.0}],
-        'failed': [], 'rounds': 1, 'elapsed': 1.0}
+        'failed_checks': [], 'rounds': 1, 'elapsed': 1.0}
     assert outcome.message() == 'healthy: all 2 checks passed (1 round, 1.0s)'
 
 
