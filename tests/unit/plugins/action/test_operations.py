@@ -153,6 +153,8 @@ def make_action(name, args, backend, check_mode=False, diff=False):
     module = importlib.import_module('ansible_collections.osimage.lifecycle.plugins.action.' + name)
     play_context = MagicMock(remote_addr='testhost')
     action = module.ActionModule(Task(name, args, check_mode, diff), MagicMock(), play_context, None, None, None)
+    # Set by the plugin loader; ansible-core 2.16 names the module with it in argument errors.
+    action._load_name = 'osimage.lifecycle.' + name
     action.backend_args = []
 
     def backend_for(validated_args, runner):
