@@ -106,10 +106,36 @@ class Deployment:
         return 'Deployment(%s)' % ', '.join('%s=%r' % (k, v) for k, v in self.as_dict().items())
 
 
-class HostState:
-    """The deployments of one host, in boot order (index 0 boots next)."""
+class _RollbackByRule:
+    """The type of ``ROLLBACK_BY_RULE``; copies of it are itself, so that copied states keep it."""
 
-    def __init__(self, backend, deployments, transaction=None, update_driver=None, raw=None):
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        return 'ROLLBACK_BY_RULE'
+
+    def __repr__(self):
+        return 'ROLLBACK_BY_RULE'
+
+
+# Default of ``HostState(rollback=...)``: the rollback deployment follows the generic rule.
+ROLLBACK_BY_RULE = _RollbackByRule()
+
+
+class HostState:
+    """The deployments of one host, in boot order (index 0 boots next).
+
+    ``rollback`` is for a backend whose tool says itself which deployment its rollback command goes
+    to (one of ``deployments``, or None when the tool has none); by default the generic rule of
+    ``HostState.rollback`` decides.
+    """
+
+    def __init__(self, backend, deployments, transaction=None, update_driver=None, raw=None,
+                 rollback=ROLLBACK_BY_RULE):
         if backend not in BACKENDS:
             raise ValueError('unknown backend %r' % (backend,))
         self.backend = backend
@@ -120,6 +146,15 @@ class HostState:
         self.update_driver = update_driver
         # The parsed tool output, for backends' own later use (never returned to users).
         self.raw = raw
+        # Where the tool itself names the rollback deployment, its position (or None for "no
+        # rollback"); kept as an index so that copies of the state keep it.
+        if rollback is ROLLBACK_BY_RULE or rollback is None:
+            self._rollback_index = rollback
+        else:
+            positions = [index for index, deployment in enumerate(self.deployments) if deployment is rollback]
+            if not positions:
+                raise ValueError('the rollback deployment must be one of the deployments: %r' % (rollback,))
+            self._rollback_index = positions[0]
 
     @property
     def booted(self):
@@ -137,10 +172,13 @@ class HostState:
     def rollback(self):
         """What a rollback would make the default.
 
-        When the next boot is the booted deployment: the first one after it that is neither booted
-        nor staged. Otherwise (an update is pending): the booted one. Where nothing is booted
-        (a sysroot that is not running): the second deployment.
+        What the backend gave as ``rollback`` when the tool names it (bootc). Otherwise the rule:
+        when the next boot is the booted deployment, the first one after it that is neither booted
+        nor staged; otherwise (an update is pending) the booted one; where nothing is booted (a
+        sysroot that is not running), the second deployment.
         """
+        if self._rollback_index is not ROLLBACK_BY_RULE:
+            return None if self._rollback_index is None else self.deployments[self._rollback_index]
         booted = self.booted
         next_boot = self.next_boot
         if booted is None:

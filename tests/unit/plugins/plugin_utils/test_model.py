@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 
 import pytest
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import (
     DEPLOYMENT_FIELDS,
+    ROLLBACK_BY_RULE,
     Deployment,
     HostState,
     iso_utc,
@@ -61,6 +63,48 @@ def indexes(state):
 ])
 def test_next_boot_rollback_and_reboot_required(kinds, next_boot, rollback, reboot_required):
     assert indexes(host(*kinds)) == (next_boot, rollback, reboot_required)
+
+
+def deployments_of(*kinds):
+    return host(*kinds).deployments
+
+
+@pytest.mark.parametrize('kinds, named, rollback', [
+    # bootc with a staged update: `bootc rollback` drops it and boots its own rollback deployment.
+    (('staged', 'booted', 'old'), 2, 2),
+    # bootc reports no rollback although an older (pinned) deployment exists.
+    (('booted', 'old'), None, None),
+    # The tool names the booted deployment (a queued rollback that a second rollback reverts).
+    (('old', 'booted'), 1, 1),
+])
+def test_rollback_named_by_the_backend(kinds, named, rollback):
+    deployments = deployments_of(*kinds)
+    state = HostState('bootc', deployments, rollback=None if named is None else deployments[named])
+    assert indexes(state)[1] == rollback
+    assert state.as_dict()['rollback'] == (None if rollback is None else state.as_dict()['deployments'][rollback])
+
+
+def test_rollback_by_rule_is_the_default():
+    deployments = deployments_of('staged', 'booted', 'old')
+    assert HostState('bootc', deployments, rollback=ROLLBACK_BY_RULE).rollback.index == 1
+    assert HostState('bootc', deployments).rollback.index == 1
+
+
+def test_named_rollback_survives_copies():
+    deployments = deployments_of('staged', 'booted', 'old')
+    state = HostState('bootc', deployments, rollback=deployments[2])
+    for copied in (copy.copy(state), copy.deepcopy(state)):
+        assert copied.rollback.index == 2
+        assert copied.rollback is copied.deployments[2]
+    by_rule = copy.deepcopy(HostState('bootc', deployments_of('staged', 'booted', 'old')))
+    assert by_rule.rollback.index == 1
+    assert copy.deepcopy(ROLLBACK_BY_RULE) is ROLLBACK_BY_RULE
+
+
+def test_named_rollback_must_be_one_of_the_deployments():
+    stranger = Deployment(checksum=commit(9))
+    with pytest.raises(ValueError, match='one of the deployments'):
+        HostState('bootc', deployments_of('booted', 'old'), rollback=stranger)
 
 
 def test_indexes_follow_the_boot_order():
