@@ -176,12 +176,12 @@ def parse_status_text(text):
             continue
         if not records or not line.startswith('    '):
             raise ParseError('unexpected line in ostree admin status: %r' % line)
-        key, sep, value = line.strip().partition(': ')
         record = records[-1]
-        if not sep:
-            if line.strip().startswith('`- '):
-                record['source_title'] = line.strip()[3:]
+        detail = line.strip()
+        if detail.startswith('`- '):
+            record['source_title'] = detail[3:]
             continue
+        key, _sep, value = detail.partition(': ')
         if key == 'Version':
             record['version'] = value
         elif key == 'Unlocked':
@@ -198,7 +198,7 @@ def parse_status_json(text):
     try:
         data = json.loads(text)
     except ValueError as err:
-        raise ParseError('ostree admin status --json printed no JSON: %s' % err)
+        raise ParseError('ostree admin status --json printed no JSON: %s' % err) from err
     deployments = data.get('deployments') if isinstance(data, dict) else None
     if not isinstance(deployments, list):
         raise ParseError('ostree admin status --json has no list "deployments"')
@@ -447,7 +447,7 @@ class OstreeBackend(Backend):
             else:
                 records = parse_status_text(status_text)
         except ParseError as err:
-            raise ParseError(err.msg, command=result)
+            raise ParseError(err.msg, command=result) from err
         per_deployment, lock_held = parse_details(sections)
         lock_path = posixpath.join(self.root, 'ostree', 'lock') if lock_held else None
         return build_state(records, per_deployment, lock_path=lock_path,

@@ -22,6 +22,7 @@ Three kinds of input:
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import struct
@@ -258,6 +259,12 @@ def test_synthetic_terminal_output():
                           source_title='built from fedora.git')
 
 
+def test_empty_version_and_title_with_colon():
+    # An empty version prints "Version: " (JSON writes null for it); a title may hold ": ".
+    (only,) = parse_status_text(text_block('*', C2, extra=['    Version: ', '    `- built: from git']))
+    assert (only['version'], only['source_title']) == (None, 'built: from git')
+
+
 def test_unknown_flag_is_ignored():
     (only,) = parse_status_text(text_block('*', C2, ' (someday)', '2.0'))
     assert only['booted'] and not only['staged']
@@ -276,90 +283,53 @@ def test_text_that_breaks_the_format(text):
 
 # --- JSON status (derived from upstream source, see the module docstring) -------------------
 
+def json_deployment(release, checksum, stateroot, serial=0, index=None, refspec=None, version=None, source_title=None,
+                    unlocked='none', **flags):
+    """The fields of one deployment in the order deployment_write_json() writes them in ``release``."""
+    fields = [('checksum', checksum), ('stateroot', stateroot)]
+    if release >= (2026, 1):
+        fields.append(('refspec', refspec))
+    fields.append(('serial', serial))
+    if release >= (2025, 7):
+        fields.append(('index', index))
+    for name in ('booted', 'pending', 'rollback', 'finalization-locked', 'soft-reboot-target', 'staged', 'pinned'):
+        fields.append((name, flags.get(name.replace('-', '_'), False)))
+    fields.append(('unlocked', unlocked))
+    # Written only when the commit has them.
+    if version is not None:
+        fields.append(('version', version))
+    if source_title is not None:
+        fields.append(('source-title', source_title))
+    return fields
+
+
+def ul_jsonwrt(deployments):
+    """The document ot_admin_builtin_status() writes with ul_jsonwrt (indent 0, three spaces a level).
+
+    Each value goes on its own line; the objects of the array are joined by ``},{``, because the
+    writer prints a comma and no indent before an unnamed object that follows another.
+    """
+    objects = []
+    for fields in deployments:
+        values = ['         %s: %s' % (json.dumps(name), json.dumps(value, ensure_ascii=False)) for name, value in fields]
+        objects.append('{\n' + ',\n'.join(values) + '\n      }')
+    return '{\n   "deployments": [\n      ' + ','.join(objects) + '\n   ]\n}\n'
+
+
 # ostree 2025.3: no index, no refspec; a booted host with a locked staged deployment.
-JSON_2025_3_BOOTED = '''{
-   "deployments": [
-      {
-         "checksum": "%(c3)s",
-         "stateroot": "fedora",
-         "serial": 1,
-         "booted": false,
-         "pending": true,
-         "rollback": false,
-         "finalization-locked": true,
-         "soft-reboot-target": false,
-         "staged": true,
-         "pinned": false,
-         "unlocked": "none",
-         "version": "3.0"
-      },{
-         "checksum": "%(c2)s",
-         "stateroot": "fedora",
-         "serial": 0,
-         "booted": true,
-         "pending": false,
-         "rollback": false,
-         "finalization-locked": false,
-         "soft-reboot-target": false,
-         "staged": false,
-         "pinned": false,
-         "unlocked": "development",
-         "version": "2.0",
-         "source-title": "built from fedora.git"
-      },{
-         "checksum": "%(c1)s",
-         "stateroot": "fedora",
-         "serial": 0,
-         "booted": false,
-         "pending": false,
-         "rollback": true,
-         "finalization-locked": false,
-         "soft-reboot-target": false,
-         "staged": false,
-         "pinned": true,
-         "unlocked": "none"
-      }
-   ]
-}
-''' % {'c1': C1, 'c2': C2, 'c3': C3}
+JSON_2025_3_BOOTED = ul_jsonwrt([
+    json_deployment((2025, 3), C3, 'fedora', serial=1, version='3.0', pending=True, finalization_locked=True,
+                    staged=True),
+    json_deployment((2025, 3), C2, 'fedora', version='2.0', source_title='built from fedora.git',
+                    unlocked='development', booted=True),
+    json_deployment((2025, 3), C1, 'fedora', rollback=True, pinned=True),
+])
 
 # ostree 2026.1: with index and refspec; the sysroot of status-two-deployments.txt.
-JSON_2026_1_SYSROOT = '''{
-   "deployments": [
-      {
-         "checksum": "%(v2)s",
-         "stateroot": "exampleos",
-         "refspec": "%(refspec)s",
-         "serial": 0,
-         "index": 0,
-         "booted": false,
-         "pending": false,
-         "rollback": false,
-         "finalization-locked": false,
-         "soft-reboot-target": false,
-         "staged": false,
-         "pinned": false,
-         "unlocked": "none",
-         "version": "2.0"
-      },{
-         "checksum": "%(v1)s",
-         "stateroot": "exampleos",
-         "refspec": "%(refspec)s",
-         "serial": 0,
-         "index": 1,
-         "booted": false,
-         "pending": false,
-         "rollback": false,
-         "finalization-locked": false,
-         "soft-reboot-target": false,
-         "staged": false,
-         "pinned": false,
-         "unlocked": "none",
-         "version": "1.0"
-      }
-   ]
-}
-''' % {'v1': V1, 'v2': V2, 'refspec': REFSPEC}
+JSON_2026_1_SYSROOT = ul_jsonwrt([
+    json_deployment((2026, 1), V2, 'exampleos', index=0, refspec=REFSPEC, version='2.0'),
+    json_deployment((2026, 1), V1, 'exampleos', index=1, refspec=REFSPEC, version='1.0'),
+])
 
 # No deployment: the array is opened and closed with nothing between.
 JSON_EMPTY = '{\n   "deployments": [\n\n   ]\n}\n'
@@ -383,6 +353,14 @@ def test_json_and_text_agree_on_the_same_sysroot():
 
 def test_json_empty():
     assert not parse_status_json(JSON_EMPTY)
+
+
+def test_json_writer_emulation():
+    # The shape of ul_jsonwrt's output, as upstream's tests/admin-test.sh reads it with jq.
+    lines = JSON_2026_1_SYSROOT.splitlines()
+    assert lines[:4] == ['{', '   "deployments": [', '      {', '         "checksum": "%s",' % V2]
+    assert '      },{' in lines
+    assert lines[-2:] == ['   ]', '}']
 
 
 @pytest.mark.parametrize('text', [
