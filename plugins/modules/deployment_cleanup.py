@@ -22,9 +22,10 @@ description:
   - The booted deployment and pinned deployments are never removed. They are left out of the plan before
     anything runs, and the task fails, with the host's state, if the booted deployment is gone afterwards.
     Pinned deployments that were kept are returned in RV(kept_pinned).
-  - While an update is pending, the rollback deployment of the host is the booted one (a rollback would make
-    it the next boot again), so O(rollback=true) removes nothing then; remove the pending deployment first,
-    or after the reboot.
+  - While an update is pending, the rollback deployment of an C(rpm-ostree) or C(ostree) host is the booted one
+    (a rollback would make it the next boot again), so O(rollback=true) removes nothing then; remove the pending
+    deployment first, or after the reboot. On C(bootc) hosts it is the deployment bootc reports as its rollback,
+    which is removed.
   - On a O(sysroot), where nothing is booted, there is neither a pending nor a rollback deployment, so only
     O(cache=true) does anything.
   - "The commands run, by backend: C(rpm-ostree cleanup) with C(--pending), C(--rollback) and C(--repomd);

@@ -56,7 +56,8 @@ options:
       - V(booted) is the deployment the host runs, V(next_boot) the one it boots next (the first one),
         V(rollback) the one a rollback would make the next boot (see
         RV(osimage.lifecycle.image_info#module:rollback) of M(osimage.lifecycle.image_info)). While an update
-        is pending, V(rollback) is the booted deployment; V(booted) is not available on a O(sysroot).
+        is pending, V(rollback) is the booted deployment, except on C(bootc) hosts, where it is the deployment
+        bootc reports as its rollback; V(booted) is not available on a O(sysroot).
       - The task fails, changing nothing, when the host has no such deployment.
       - Exactly one of O(deployment) and O(checksum) is required.
     type: str

@@ -18,14 +18,16 @@ description:
     another deployment that is already installed boots next. Nothing is downloaded and the host does not
     reboot; the rollback takes effect at the next reboot.
   - Without O(checksum) the module makes the rollback deployment of the host the next boot, the one that
-    M(osimage.lifecycle.image_info) returns as RV(osimage.lifecycle.image_info#module:rollback). When the next boot
-    is the booted deployment, that is the first deployment after it that is neither booted nor staged,
-    the OS the host ran before. When an update is pending (the next boot is another deployment), that is the
-    booted deployment. On a O(sysroot), where nothing is booted, it is the second deployment.
-  - "Pending update: when the next boot is another deployment built after the booted one, a run makes the
-    booted deployment the next boot again, so the pending update is no longer applied at the next reboot
-    (a staged update is dropped). The same run does not go further back: a
-    second run then makes the deployment before the booted one the next boot."
+    M(osimage.lifecycle.image_info) returns as RV(osimage.lifecycle.image_info#module:rollback).
+    Where the tool names its rollback deployment itself (C(bootc), its C(status.rollback)), that one.
+    Otherwise, when the next boot is the booted deployment, the first deployment after it that is neither
+    booted nor staged, the OS the host ran before; when an update is pending (the next boot is another
+    deployment), the booted deployment; on a O(sysroot), where nothing is booted, the second deployment.
+  - "Pending update on C(rpm-ostree) and C(ostree) hosts: when the next boot is another deployment built after
+    the booted one, a run makes the booted deployment the next boot again, so the pending update is no longer
+    applied at the next reboot (a staged update is dropped). The same run does not go further back: a second
+    run then makes the deployment before the booted one the next boot. On C(bootc) hosts C(bootc rollback)
+    drops a staged update and queues bootc's rollback deployment in one run."
   - "Idempotence: the task changes nothing when a rollback is already queued, that is when the next boot
     is another deployment than the booted one and was built no later than the booted one, by the build
     timestamps of the two deployments. So after a rollback to an older deployment, running the module

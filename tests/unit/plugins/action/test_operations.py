@@ -577,6 +577,30 @@ def test_rollback_with_a_pending_update_makes_the_booted_deployment_next_again()
     assert then.operations() == [('rollback', FCOS_OLDER[0])] and again['changed'] is True
 
 
+def bootc_host_with_staged_update():
+    """A bootc host whose tool names its own rollback deployment (status.rollback), with an update staged."""
+    staged, booted, rollback = (dep(commit, origin=None, image='quay.io/example/os:stable', **flags) for commit, flags in (
+        (FCOS_NEW, {'staged': True}), (FCOS_OLD, {'booted': True}), (FCOS_OLDER, {})))
+    return HostState('bootc', [staged, booted, rollback], rollback=rollback)
+
+
+def test_rollback_on_bootc_with_a_staged_update_goes_to_the_rollback_bootc_names():
+    before = bootc_host_with_staged_update()
+    after = HostState('bootc', [dep(FCOS_OLDER, origin=None), dep(FCOS_OLD, booted=True, origin=None)])
+    backend = FakeBackend(before, after)
+    result = run('image_rollback', {}, backend)
+    assert backend.operations() == [('rollback', FCOS_OLDER[0])]
+    assert result['changed'] is True and result['after']['checksum'] == FCOS_OLDER[0]
+
+
+def test_cleanup_rollback_on_bootc_with_a_staged_update_removes_the_rollback_bootc_names():
+    backend = FakeBackend(bootc_host_with_staged_update(),
+                          HostState('bootc', [dep(FCOS_NEW, staged=True), dep(FCOS_OLD, booted=True)]))
+    result = run('deployment_cleanup', {'rollback': True}, backend)
+    assert [d['checksum'] for d in result['removed']] == [FCOS_OLDER[0]]
+    assert backend.operations() == [('cleanup', False, True, False)]
+
+
 def test_rollback_to_a_newer_deployment_alternates_without_a_reboot():
     """Documented: after the host booted an older deployment, the rollback is newer and runs alternate."""
     booted_old = host(dep(FCOS_OLD, booted=True), dep(FCOS_NEW))
