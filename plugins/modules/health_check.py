@@ -28,7 +28,7 @@ description:
     health check (boot status RED), of a fallback boot, and of O(greenboot=required) without greenboot.
   - A round that cannot reach the target (for example a host still rebooting) counts as a failed round.
 author:
-  - osimage.lifecycle developers
+  - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
@@ -198,6 +198,8 @@ options:
         greenboot the check also waits for C(greenboot-status.service), which writes that message.
       - V(auto) reads the verdict where greenboot is installed and enabled, and passes elsewhere (reported as not
         checked). V(required) fails (at once) where it is not. V(off) does not look.
+      - Where C(systemctl show) fails (systemd is not PID 1, or its bus does not answer), the check fails and is
+        retried, in V(auto) mode too, since whether greenboot said red cannot be known. Use V(off) on such hosts.
     type: str
     choices: [auto, required, 'off']
     default: auto

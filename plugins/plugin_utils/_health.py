@@ -543,6 +543,13 @@ class Probe:
         raise NotImplementedError
 
     def run_on_controller(self, budget, env):
+        """Decide the check from the controller, within ``budget`` seconds: a list of one ``CheckResult``."""
+        started = env.clock()
+        ok, detail = self.ask_from_controller(bounded_limit(self.limit, budget), env)
+        return [self.result(ok, detail, env.clock() - started)]
+
+    def ask_from_controller(self, limit, env):
+        """(ok, detail) of the check made from the controller within ``limit`` seconds."""
         raise NotImplementedError
 
     def result(self, ok, detail, duration, final=False):
@@ -721,16 +728,13 @@ class HttpProbe(Probe):
         ok, detail = http_verdict(self.status, self.regex, status, sections.text('body'), 'from the target, ' + tool)
         return [self.result(ok, detail, duration)]
 
-    def run_on_controller(self, budget, env):
-        limit = bounded_limit(self.limit, budget)
-        started = env.clock()
+    def ask_from_controller(self, limit, env):
         try:
             status, body = env.http_get(self.url, limit, self.validate_certs)
         except (OSError, ValueError, HTTPException, ProbeFailure) as err:
             # A failure to get an answer (refused, DNS, TLS, timeout) is what this check reports.
-            return [self.result(False, 'no HTTP response from the controller: %s' % (err,), env.clock() - started)]
-        ok, detail = http_verdict(self.status, self.regex, status, body, 'from the controller')
-        return [self.result(ok, detail, env.clock() - started)]
+            return False, 'no HTTP response from the controller: %s' % (err,)
+        return http_verdict(self.status, self.regex, status, body, 'from the controller')
 
 
 class TcpProbe(Probe):
@@ -768,16 +772,12 @@ class TcpProbe(Probe):
                                                % (self.port, self.host, via, rc_words(rc, sections)), sections),
                             duration)]
 
-    def run_on_controller(self, budget, env):
-        limit = bounded_limit(self.limit, budget)
-        started = env.clock()
+    def ask_from_controller(self, limit, env):
         try:
             env.tcp_connect(self.host, self.port, limit)
         except (OSError, ValueError) as err:
-            return [self.result(False, 'port %s on %s is closed or unreachable from the controller: %s'
-                                % (self.port, self.host, err), env.clock() - started)]
-        return [self.result(True, 'port %s on %s is open (from the controller)' % (self.port, self.host),
-                            env.clock() - started)]
+            return False, 'port %s on %s is closed or unreachable from the controller: %s' % (self.port, self.host, err)
+        return True, 'port %s on %s is open (from the controller)' % (self.port, self.host)
 
 
 class GreenbootProbe(Probe):

@@ -11,7 +11,6 @@ run in CI, so ``systemctl`` and ``grub2-editenv`` are small stand-ins that print
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -465,32 +464,25 @@ def test_units_when_systemctl_fails(tmp_path):
         'systemctl show failed (rc=1): Failed to connect to bus: Host is down'] * 2
 
 
-GREENBOOT_NOT_INSTALLED = '''Id=greenboot-healthcheck.service
-LoadState=not-found
-ActiveState=inactive
-SubState=dead
-Result=success
-UnitFileState=
-ExecMainStatus=0
+def show_block(unit, load='loaded', active='active', sub='exited', result='success', unit_file='enabled', status=0):
+    """One unit as ``systemctl show -p Id,LoadState,...,ExecMainStatus`` prints it."""
+    return ('Id=%s\nLoadState=%s\nActiveState=%s\nSubState=%s\nResult=%s\nUnitFileState=%s\nExecMainStatus=%s\n'
+            % (unit, load, active, sub, result, unit_file, status))
 
-Id=greenboot-status.service
-LoadState=not-found
-ActiveState=inactive
-SubState=dead
-Result=success
-UnitFileState=
-ExecMainStatus=0
-'''
+
+GREENBOOT_UNITS = ('greenboot-healthcheck.service', 'greenboot-status.service')
+GREENBOOT_NOT_INSTALLED = '\n'.join(show_block(unit, 'not-found', 'inactive', 'dead', unit_file='')
+                                    for unit in GREENBOOT_UNITS)
 
 
 def greenboot_show(active, sub, result='success', status_unit=None, unit_file='enabled', exec_status=0):
     """``systemctl show`` of greenboot-healthcheck.service and greenboot-status.service (``None``: not installed)."""
-    text = ('Id=greenboot-healthcheck.service\nLoadState=loaded\nActiveState=%s\nSubState=%s\nResult=%s\n'
-            'UnitFileState=%s\nExecMainStatus=%s\n\n' % (active, sub, result, unit_file, exec_status))
+    check = show_block(GREENBOOT_UNITS[0], 'loaded', active, sub, result, unit_file, exec_status)
     if status_unit is None:
-        return text + GREENBOOT_NOT_INSTALLED.split('\n\n')[1]
-    return text + ('Id=greenboot-status.service\nLoadState=loaded\nActiveState=%s\nSubState=exited\nResult=success\n'
-                   'UnitFileState=enabled\nExecMainStatus=0\n' % status_unit)
+        status = show_block(GREENBOOT_UNITS[1], 'not-found', 'inactive', 'dead', unit_file='')
+    else:
+        status = show_block(GREENBOOT_UNITS[1], 'loaded', status_unit)
+    return check + '\n' + status
 
 
 @pytest.mark.parametrize('mode, show, grubenv, motd_run, motd_etc, ok, final, detail', [
@@ -557,7 +549,7 @@ def test_greenboot_without_systemctl(tmp_path):
 
 def test_all_target_checks_in_one_command(tmp_path, web):
     target = LocalTarget(tmp_path, tools=('timeout', 'curl', 'bash'))
-    fake_systemctl(target, show={'greenboot': GREENBOOT_NOT_INSTALLED, 'sshd': SHOW_UNITS.split('\n\n')[0]})
+    fake_systemctl(target, show={'greenboot': GREENBOOT_NOT_INSTALLED, 'sshd': SHOW_UNITS.split('\n\n', maxsplit=1)[0]})
     results = one_round(target, system_state=True, greenboot='auto', units=['sshd.service'],
                         commands=[command('true', ['sh', '-c', 'exit 0'])], http=[{'url': web + '/health'}],
                         tcp=[{'port': int(web.rpartition(':')[2])}])
