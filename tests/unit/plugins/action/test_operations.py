@@ -1056,6 +1056,7 @@ def test_recorded_bootc_host_with_pinned_deployments_keeps_them():
     result = run('deployment_cleanup', {'rollback': True}, backend)
     assert result['changed'] is False and result['removed'] == [] and backend.operations() == []
     assert [d['checksum'] for d in result['kept_pinned']] == [d.checksum for d in before.deployments]
-    pin = FakeBackend(before)
-    assert run('deployment_pin', {'deployment': 'rollback'}, pin)['changed'] is False
-    assert pin.operations() == []
+    for chosen in before.deployments:
+        pin = FakeBackend(before)
+        assert run('deployment_pin', {'checksum': chosen.checksum}, pin)['changed'] is False
+        assert pin.operations() == []
