@@ -9,19 +9,32 @@ upstream), apiVersion ``org.containers.bootc/v1alpha1`` or ``org.containers.boot
 have the same keys. Its ``status`` names deployments by role (``staged``, ``booted``,
 ``rollback``, ``otherDeployments``) rather than listing them in boot order; ``boot_order()``
 rebuilds the order.
+
+The operations run ``bootc upgrade``, ``bootc switch`` and ``bootc rollback`` (crates/lib/src/cli.rs
+upstream, documented in docs/src/man/bootc-*.8.md). bootc has no verb to pin or remove a deployment:
+those are ``ostree admin pin`` and ``ostree admin undeploy`` (``_ostree_common``). Kernel arguments
+of a bootc host come with its image (/usr/lib/bootc/kargs.d).
 """
 
 from __future__ import annotations
 
 import json
 
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _ostree_common
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend, Resolved, Unsupported
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import Deployment, HostState, update_info
-# Helpers that are not specific to rpm-ostree, shared with its backend.
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._rpm_ostree import failure_context, load_json_object, optional_text
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._parse import failure_context, load_json_object, optional_text
 
 STATUS_COMMAND = 'bootc status --format=json'
+CHECK_ARGV = ['bootc', 'upgrade', '--check']
+
+# The transports of `bootc switch --transport` (ostree-ext's `Transport`); bootc's default is registry.
+TRANSPORTS = ('registry', 'oci', 'oci-archive', 'containers-storage', 'dir', 'docker-daemon')
+
+# `signature` of the spec's image after `bootc switch --enforce-container-sigpolicy` (`ImageSignature`,
+# crates/lib/src/spec.rs); without it bootc leaves `signature` out.
+ENFORCED_SIGNATURE = 'containerPolicy'
 
 
 class BootcHostError(OsImageError):
@@ -45,14 +58,183 @@ class BootcBackend(Backend):
         with failure_context(command=result):
             return parse_status(result.stdout)
 
-    def check_update(self, state):
+    def run_update_check(self, state):
+        """Run ``bootc upgrade --check``: its ``CommandResult`` and the state read after it."""
         with failure_context(host_state=state):
             # Exits 0 whether or not an update exists; what it found is cached as structure
             # (`cachedUpdate`) and read from the status below, not from its human-readable summary.
-            checked = self.runner.run(['bootc', 'upgrade', '--check'], what='checking for an update (bootc upgrade --check)')
-        after = self.status()
+            checked = self.runner.run(CHECK_ARGV, what='checking for an update (bootc upgrade --check)')
+        return checked, self.status()
+
+    def check_update(self, state):
+        checked, after = self.run_update_check(state)
         with failure_context(command=checked, host_state=after):
             return update_from_cached(after.raw)
+
+    # Operations ------------------------------------------------------------------------------
+
+    def resolve(self, state, target):
+        self.refuse_unsupported(state, target)
+        spec_image = spec_image_of(state)
+        if target.kind == 'latest':
+            return self.resolve_latest(state, image=image_reference(spec_image) if spec_image else None)
+        image, transport = image_target(target)
+        shown = image_reference({'image': image, 'transport': transport})
+        if spec_image and (spec_image.get('image'), spec_image.get('transport') or 'registry') == (image, transport):
+            # The host follows that image already: the target is its newest digest.
+            return self.resolve_latest(state, image=shown)
+        return Resolved(image=shown)
+
+    def resolve_latest(self, state, image):
+        """The newest image of what the host follows, by ``bootc upgrade --check``."""
+        _checked, after = self.run_update_check(state)
+        newer = newest_cached(after.raw)
+        if newer is not None:
+            return Resolved(image=image, image_digest=optional_text(newer.get('imageDigest')),
+                            version=optional_text(newer.get('version')), timestamp=newer.get('timestamp'))
+        if not has_cached_update(after.raw):
+            # This bootc (before 0.1.6) does not tell what it found: deploying decides.
+            return Resolved(image=image)
+        # Nothing newer than the images deployed: the newest of them (staged, else booted) is the target.
+        newest = after.staged or after.booted
+        nxt = state.next_boot
+        if newest is None or nxt is None:
+            return Resolved(image=image)
+        up_to_date = nxt.image_digest is not None and nxt.image_digest == newest.image_digest
+        # The digest is given only where the next boot has one to compare it with.
+        return Resolved(image=image, image_digest=newest.image_digest if nxt.image_digest else None,
+                        version=newest.version, timestamp=newest.timestamp, up_to_date=up_to_date)
+
+    def deploy(self, state, target, resolved, options):
+        argv = self.deploy_argv(state, target, options)
+        with failure_context(host_state=state):
+            self.runner.run(argv, what='deploying %s (%s)' % (target.describe(), ' '.join(argv[:2])))
+
+    def deploy_argv(self, state, target, options):
+        """The command that deploys ``target``; raises before anything runs when it cannot be done.
+
+        ``allow_downgrade`` and ``bypass_driver`` change nothing: bootc compares no build times and
+        has no update driver to bypass.
+        """
+        self.refuse_unsupported(state, target)
+        spec_image = spec_image_of(state) or {}
+        if target.kind == 'image':
+            image, transport = image_target(target)
+            follows = (spec_image.get('image'), spec_image.get('transport') or 'registry') == (image, transport)
+            keeps_policy = spec_image.get('signature') == ENFORCED_SIGNATURE or not options.enforce_signature_policy
+            if not (follows and keeps_policy):
+                if options.download_only:
+                    raise Unsupported(
+                        'bootc switch cannot download only (only bootc upgrade --download-only can); switch with '
+                        'download_only: false, or switch first and then use download_only. Nothing was changed.',
+                        host_state=state)
+                # `bootc switch` to the spec it already has changes nothing ("Image specification is
+                # unchanged", switch_ostree in crates/lib/src/cli.rs): that case is `bootc upgrade` below.
+                return (['bootc', 'switch'] + (['--transport', transport] if transport != 'registry' else [])
+                        + (['--enforce-container-sigpolicy'] if options.enforce_signature_policy else []) + [image])
+        # `bootc upgrade --download-only` (bootc 1.12+) stages the update locked; `bootc upgrade`
+        # without it also unlocks a staged deployment that already is the update.
+        return ['bootc', 'upgrade'] + (['--download-only'] if options.download_only else [])
+
+    def refuse_unsupported(self, state, target=None):
+        if target is not None and target.kind in ('version', 'checksum', 'ref'):
+            raise Unsupported('bootc deploys container images: use image (parameter %s is not available with bootc)'
+                              % target.kind, host_state=state)
+        booted = state.booted
+        if self.stateroot and booted is not None and self.stateroot != booted.stateroot:
+            raise Unsupported('bootc works on the booted stateroot %s only, not on %s' % (booted.stateroot, self.stateroot),
+                              host_state=state)
+
+    def rollback(self, state, deployment):
+        self.refuse_unsupported(state)
+        # `bootc rollback` makes its rollback deployment the next boot, dropping a staged one, or puts
+        # the booted one back when a rollback is queued (rollback in crates/lib/src/deploy.rs):
+        # that is the state's rollback (parse_status).
+        chosen = state.rollback
+        if chosen is None or chosen.index != deployment.index:
+            raise Unsupported(
+                'bootc rollback makes %s the next boot, not deployment %d (%s); it cannot go to another deployment. '
+                'Nothing was changed.' % (
+                    'nothing (bootc reports no rollback deployment)' if chosen is None
+                    else 'deployment %d (%s)' % (chosen.index, chosen.checksum),
+                    deployment.index, deployment.checksum),
+                host_state=state)
+        with failure_context(host_state=state):
+            self.runner.run(['bootc', 'rollback'], what='rolling back (bootc rollback)')
+
+    def set_pinned(self, state, deployment, pinned):
+        self.refuse_unsupported(state)
+        _ostree_common.set_pinned(self.runner, state, deployment, pinned, ostree_index(state, deployment))
+
+    def cleanup(self, state, pending=False, rollback=False, cache=False):
+        """``ostree admin undeploy`` of the pending and the rollback deployment, ``ostree admin cleanup`` for the cache.
+
+        bootc has no verb that removes a deployment (``bootc rollback`` drops a staged one but also
+        changes the next boot). Never the booted deployment nor a pinned one.
+        """
+        self.refuse_unsupported(state)
+        booted, nxt = state.booted, state.next_boot
+        doomed = []
+        if pending and nxt is not None and nxt is not booted:
+            doomed.append(nxt)
+        if rollback and state.rollback is not None:
+            doomed.append(state.rollback)
+        doomed = [d for d in doomed if not d.booted and not d.pinned]
+        _ostree_common.undeploy(self.runner, state, [ostree_index(state, d) for d in doomed])
+        if cache:
+            _ostree_common.prune(self.runner, state)
+        return bool(cache)
+
+    def kernel_arguments(self, state):
+        raise Unsupported('bootc keeps kernel arguments in the image (/usr/lib/bootc/kargs.d); change them in the image',
+                          host_state=state)
+
+    def set_kernel_arguments(self, state, append=(), delete=()):
+        self.kernel_arguments(state)
+
+
+def spec_image_of(state):
+    """The image the host follows (``spec.image``: image, transport, signature), or None."""
+    spec = state.raw.get('spec') if isinstance(state.raw, dict) else None
+    image = spec.get('image') if isinstance(spec, dict) else None
+    return image if isinstance(image, dict) and image.get('image') else None
+
+
+def image_target(target):
+    """``(image, transport)`` for ``bootc switch``.
+
+    The transport is ``transport``, else a transport written before the image
+    (``oci:/var/mnt/update``, the form bootc status shows), else registry.
+    """
+    if target.transport:
+        return target.value, target.transport
+    prefix, sep, rest = target.value.partition(':')
+    if sep and rest and prefix in TRANSPORTS:
+        return rest, prefix
+    return target.value, 'registry'
+
+
+def ostree_index(state, deployment):
+    """The position of ``deployment`` in ostree's list, which ``ostree admin pin`` and ``undeploy`` take.
+
+    bootc lists roles, not ostree's order (``get_status``, crates/lib/src/status.rs): the staged
+    deployment (always ostree's first), the rollback, which is the first other deployment of the
+    booted stateroot, and the others, those of the booted stateroot first. So ``boot_order()`` is
+    ostree's order when there is one stateroot, unless a rollback is queued and other deployments
+    exist (they may sit before or after the booted one). Otherwise this refuses.
+    """
+    stateroots = set(d.stateroot for d in state.deployments)
+    if deployment.checksum is None or None in stateroots:
+        raise Unsupported('a composefs deployment of bootc is not an OSTree deployment: ostree admin cannot change it',
+                          host_state=state)
+    status = state.raw['status']
+    if len(stateroots) > 1 or (status.get('rollbackQueued') and status.get('otherDeployments')):
+        raise Unsupported(
+            'bootc status does not tell where each deployment sits in ostree\'s list on this host (%s), which '
+            'ostree admin needs; use backend: ostree for this task' % (
+                'several stateroots' if len(stateroots) > 1 else 'a queued rollback and older deployments'),
+            host_state=state)
+    return deployment.index
 
 
 def parse_status(text_or_dict):
@@ -69,9 +251,10 @@ def parse_status(text_or_dict):
         raise BootcHostError(
             'not a bootc host: %s reports no deployment (status.type is %s); use backend rpm-ostree or ostree, or auto'
             % (STATUS_COMMAND, json.dumps(host['status'].get('type'))))
+    deployments = [deployment_from_entry(entry, role) for role, entry in ordered]
     # bootc reports neither a transaction nor an update driver: bootc-fetch-apply-updates is a
     # systemd timer that bootc status does not mention, and probing systemd costs another command.
-    return HostState('bootc', [deployment_from_entry(entry, role) for role, entry in ordered], raw=host)
+    return HostState('bootc', deployments, raw=host, rollback=rollback_deployment(host, ordered, deployments))
 
 
 def boot_order(host):
@@ -102,6 +285,23 @@ def boot_order(host):
         raise ParseError('%s: status.otherDeployments is not a list' % STATUS_COMMAND)
     pairs += [('other', entry_of(entry, 'otherDeployments')) for entry in others]
     return [(role, entry) for role, entry in pairs if entry is not None]
+
+
+def rollback_deployment(host, ordered, deployments):
+    """The deployment that ``bootc rollback`` makes the next boot, or None when it has none.
+
+    ``rollback`` in crates/lib/src/deploy.rs: with a queued rollback it reverts it (the booted
+    deployment boots next again); otherwise it puts ``status.rollback`` first and drops a staged
+    deployment. It needs a booted deployment, and refuses a rollback that does not come from a
+    container image.
+    """
+    roles = {role: deployment for (role, _entry), deployment in zip(ordered, deployments)}
+    if 'booted' not in roles:
+        return None
+    if host['status'].get('rollbackQueued'):
+        return roles['booted']
+    rollback = roles.get('rollback')
+    return rollback if rollback is not None and rollback.image is not None else None
 
 
 def entry_of(value, role):
@@ -162,23 +362,40 @@ def image_reference(reference):
     return image if transport == 'registry' else '%s:%s' % (transport, image)
 
 
-def update_from_cached(host):
-    """``update_info`` from the ``cachedUpdate`` that ``bootc upgrade --check`` leaves.
+def newest_cached(host):
+    """The image that ``bootc upgrade --check`` found and that is not deployed (its ``ImageStatus``), or None.
 
-    The check stores the manifest it found on the newest image already fetched for the spec's
-    image (the staged one if any, else the booted one), and never clears it; so an update is
-    available when that cached digest is none of the images deployed as staged or booted.
-    bootc does not tell the OSTree commit of an image it has not fetched: ``checksum`` is null.
+    The check stores the manifest it found (``cachedUpdate``) on the newest image already fetched for
+    the spec's image (the staged one if any, else the booted one), and never clears it; so it is new
+    when that digest is none of the images deployed as staged or booted.
     """
     status = host['status']
     entries = [entry for entry in (status.get('staged'), status.get('booted')) if entry]
-    if entries and all('cachedUpdate' not in entry for entry in entries):
-        raise OsImageError('this bootc does not report cachedUpdate in %s (bootc 0.1.6 and later do), '
-                           'so whether an update is available is unknown' % STATUS_COMMAND)
     deployed = set(optional_text(part_of(entry, 'image').get('imageDigest')) for entry in entries)
     for entry in entries:
         cached = part_of(entry, 'cachedUpdate')
         digest = optional_text(cached.get('imageDigest'))
         if digest and digest not in deployed:
-            return update_info(True, version=optional_text(cached.get('version')), image_digest=digest)
-    return update_info(False)
+            return cached
+    return None
+
+
+def has_cached_update(host):
+    """Whether this bootc reports ``cachedUpdate`` (0.1.6 and later do), so that no update means none."""
+    status = host['status']
+    entries = [entry for entry in (status.get('staged'), status.get('booted')) if entry]
+    return not entries or any('cachedUpdate' in entry for entry in entries)
+
+
+def update_from_cached(host):
+    """``update_info`` from the ``cachedUpdate`` that ``bootc upgrade --check`` leaves (see ``newest_cached``).
+
+    bootc does not tell the OSTree commit of an image it has not fetched: ``checksum`` is null.
+    """
+    if not has_cached_update(host):
+        raise OsImageError('this bootc does not report cachedUpdate in %s (bootc 0.1.6 and later do), '
+                           'so whether an update is available is unknown' % STATUS_COMMAND)
+    newer = newest_cached(host)
+    if newer is None:
+        return update_info(False)
+    return update_info(True, version=optional_text(newer.get('version')), image_digest=optional_text(newer.get('imageDigest')))

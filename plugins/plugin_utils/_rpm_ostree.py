@@ -8,29 +8,51 @@ It reads ``rpm-ostree status --json``. Each entry of ``deployments`` is the vari
 rpm-ostree's daemon publishes on D-Bus (``rpmostreed_deployment_generate_variant`` upstream), in
 boot order; the status builtin adds ``transaction``, ``cached-update`` and (from 2021.2 on)
 ``update-driver`` at the top level.
+
+The operations run the rpm-ostree client (upstream coreos/rpm-ostree, src/app/rpmostree-builtin-*.cxx
+and man/rpm-ostree.xml): ``upgrade``, ``deploy``, ``rebase``, ``rollback``, ``cleanup`` and ``kargs``.
+Every one of them takes ``--sysroot`` (a daemon option, src/app/libmain.cxx) and all but ``rollback``
+take ``--os`` (hidden, and aliased ``--stateroot``, since 2025.7; ``--os`` works in every release).
+Pinning, which rpm-ostree leaves to ``ostree admin pin``, is in ``_ostree_common``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _ostree_common
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend, Resolved, Unsupported
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import Deployment, HostState, update_info
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._parse import (
+    failure_context,
+    load_json_object,
+    optional_text,
+    split_kernel_command_line,
+)
 
 # rpm-ostree's exit code for "nothing changed" (RPM_OSTREE_EXIT_UNCHANGED); `upgrade --check`
 # exits with it when no update is available.
 EXIT_NO_UPDATE = 77
 
+# The schemes of an image reference that rpm-ostree follows as a container origin (ostree-ext's
+# `OstreeImageReference`, crates/ostree-ext/src/container/mod.rs in bootc-dev/bootc): any other
+# string is an OSTree refspec to rpm-ostree (`refspec_classify`, rust/src/core.rs).
+OSTREE_IMAGE_SCHEMES = (
+    'ostree-unverified-registry', 'ostree-unverified-image', 'ostree-image-signed', 'ostree-remote-registry',
+    'ostree-remote-image',
+)
+
 
 class RpmOstreeBackend(Backend):
-    """Deployments and update checks through the ``rpm-ostree`` client."""
+    """Deployments, update checks and operations through the ``rpm-ostree`` client."""
 
     name = 'rpm-ostree'
 
     def sysroot_options(self):
         return ['--sysroot=%s' % self.sysroot] if self.sysroot else []
+
+    def target_options(self):
+        """The stateroot and sysroot options of the commands that take both."""
+        return (['--os=%s' % self.stateroot] if self.stateroot else []) + self.sysroot_options()
 
     def read_status(self):
         """Run ``rpm-ostree status --json``: the ``CommandResult``."""
@@ -42,7 +64,12 @@ class RpmOstreeBackend(Backend):
         with failure_context(command=result):
             return parse_status(result.stdout)
 
-    def check_update(self, state):
+    def run_update_check(self, state):
+        """Run ``rpm-ostree upgrade --check``: ``(cached-update, state after)``, or ``(None, state)`` when none.
+
+        rpm-ostree looks for an update of the booted deployment's origin
+        (``rpmostreed_update_generate_variant`` upstream) and exits 77 when there is none.
+        """
         argv = ['rpm-ostree', 'upgrade', '--check']
         if state.update_driver:
             # With a registered driver (Zincati), rpm-ostree refuses `upgrade`, --check included,
@@ -53,35 +80,264 @@ class RpmOstreeBackend(Backend):
         with failure_context(host_state=state):
             checked = self.runner.run(argv, ok_rcs=(0, EXIT_NO_UPDATE), what='checking for an update (rpm-ostree upgrade --check)')
         if checked.rc == EXIT_NO_UPDATE:
-            return update_info(False)
+            return None, state
         # The check refreshed the daemon's cached update: read it as structure, not from the
         # check's human-readable summary.
         after = self.status()
-        return update_from_cached(after.raw.get('cached-update'), after.booted or state.booted)
+        return after.raw.get('cached-update'), after
+
+    def check_update(self, state):
+        cached, after = self.run_update_check(state)
+        if after is state:
+            return update_info(False)
+        fields = cached_update_fields(cached, after.booted or state.booted)
+        return update_info(True, version=fields['version'], checksum=fields['checksum'],
+                           image_digest=fields['image_digest'])
+
+    # Operations ------------------------------------------------------------------------------
+
+    def busy(self, state):
+        return describe_transaction(state.transaction)
+
+    def resolve(self, state, target):
+        if target.kind == 'version':
+            # rpm-ostree finds a version only by pulling the history of the origin (`deploy` does,
+            # `deploy --preview` too, and prints prose): whether it exists shows when deploying.
+            return Resolved(version=target.value)
+        if target.kind == 'checksum':
+            return Resolved(checksum=target.value)
+        if target.kind == 'image':
+            check_image_reference(target, state)
+            return self.resolve_by_check(state, lambda d: d.image == target.value, image=target.value)
+        if target.kind == 'ref':
+            return self.resolve_by_check(state, lambda d: follows_ref(d, target), origin=target.value)
+        nxt = state.next_boot
+        if nxt is None:
+            return Resolved()
+        return self.resolve_by_check(state, lambda d: (d.origin, d.image) == (nxt.origin, nxt.image),
+                                     origin=nxt.origin, image=nxt.image)
+
+    def resolve_by_check(self, state, follows, **known):
+        """What the newest commit of an origin is, by ``rpm-ostree upgrade --check``.
+
+        The check answers for the booted deployment's origin only, so it is asked only when both
+        the booted deployment and the next boot follow the origin of the target (``follows``).
+        Otherwise nothing more is known, and deploying decides.
+        """
+        booted, nxt = state.booted, state.next_boot
+        if booted is None or nxt is None or not follows(booted) or not follows(nxt):
+            return Resolved(**known)
+        cached, after = self.run_update_check(state)
+        if after is state:
+            # Nothing newer than the booted commit: the next boot is the target when it has that commit.
+            return Resolved(up_to_date=nxt.checksum == booted.checksum, **known)
+        return Resolved(**dict(cached_update_fields(cached, after.booted or booted), **known))
+
+    def deploy(self, state, target, resolved, options):
+        argv = self.deploy_argv(state, target, options)
+        staged_before = state.staged
+        with failure_context(host_state=state):
+            self.runner.run(argv, what='deploying %s (%s)' % (target.describe(), ' '.join(argv[:2])))
+        if staged_before is not None and staged_before.finalization_locked != options.download_only:
+            self.match_finalization_lock(staged_before, options.download_only)
+
+    def deploy_argv(self, state, target, options):
+        """The command that deploys ``target``; raises before anything runs when it cannot be done."""
+        if state.update_driver and not options.bypass_driver:
+            # rpm-ostree would refuse too (`error_if_driver_registered`, src/app/rpmostree-clientlib.cxx),
+            # but only after the module decided to deploy: say it first, naming the option.
+            raise OsImageError(
+                'updates of this host are driven by %s, registered with rpm-ostree (rpm-ostree status: update-driver), '
+                'and rpm-ostree refuses to deploy besides it. Set bypass_driver: true to deploy anyway '
+                '(rpm-ostree --bypass-driver), or stop the driver first. Nothing was changed.' % state.update_driver,
+                host_state=state)
+        if options.download_only and (self.sysroot or state.booted is None):
+            raise Unsupported('download_only locks a staged deployment, and only a booted host stages deployments; '
+                              'there is none on sysroot %s. Nothing was changed.' % self.sysroot, host_state=state)
+        if target.kind == 'image':
+            check_image_reference(target, state)
+        flags = (['--lock-finalization'] if options.download_only else []) + (
+            ['--bypass-driver'] if state.update_driver and options.bypass_driver else []) + self.target_options()
+        nxt = state.next_boot
+        follows_target = nxt is not None and (
+            (target.kind == 'image' and nxt.image == target.value) or (target.kind == 'ref' and follows_ref(nxt, target)))
+        if target.kind == 'latest' or follows_target:
+            # `rebase` to the origin the next boot follows fails ("Old and new refs are equal",
+            # change_origin_refspec in src/daemon/rpmostreed-transaction-types.cxx): `upgrade` pulls
+            # the newest commit or image of it. `upgrade` refuses an older commit unless told
+            # --allow-downgrade.
+            return ['rpm-ostree', 'upgrade'] + (['--allow-downgrade'] if options.allow_downgrade else []) + flags
+        # `deploy` and `rebase` allow an older commit unless told --disallow-downgrade (2019.6+).
+        flags = ([] if options.allow_downgrade else ['--disallow-downgrade']) + flags
+        if target.kind == 'version':
+            # The explicit prefix keeps a version from being read as a commit (parse_revision,
+            # rust/src/daemon.rs; rpm-ostree 2015.10+), and no value can be taken for an option.
+            return ['rpm-ostree', 'deploy'] + flags + ['version=%s' % target.value]
+        if target.kind == 'checksum':
+            return ['rpm-ostree', 'deploy'] + flags + ['revision=%s' % target.value]
+        # A refspec without a remote keeps the current remote (rpmostreed_refspec_parse_partial).
+        return ['rpm-ostree', 'rebase'] + flags + [target.value]
+
+    def match_finalization_lock(self, staged_before, locked):
+        """Lock or unlock the staged deployment when rpm-ostree left it as it was.
+
+        rpm-ostree creates no deployment when the staged one already is the target, and then leaves
+        its lock as it is; ``ostree admin lock-finalization`` sets it as ``download_only`` asks.
+        """
+        after = self.status()
+        nxt = after.next_boot
+        if nxt is None or not nxt.staged or (nxt.checksum, nxt.serial) != (staged_before.checksum, staged_before.serial):
+            return
+        if nxt.finalization_locked != locked:
+            _ostree_common.set_finalization_locked(self.runner, after, locked)
+
+    def rollback(self, state, deployment):
+        booted = state.booted
+        if booted is None or self.sysroot:
+            raise Unsupported('rpm-ostree rollback reorders the deployments of the running system only, not of a sysroot',
+                              host_state=state)
+        if self.stateroot and self.stateroot != booted.stateroot:
+            raise Unsupported('rpm-ostree rollback works on the booted stateroot %s only, not on %s'
+                              % (booted.stateroot, self.stateroot), host_state=state)
+        pending, previous = pending_and_rollback(state, booted)
+        if pending is not None and pending.staged:
+            if deployment.index != booted.index:
+                raise Unsupported(
+                    'rpm-ostree rollback refuses while a deployment is staged; remove it first (deployment_cleanup '
+                    'with pending: true), then roll back. Nothing was changed.', host_state=state)
+            # What rpm-ostree itself tells to do ("Staged deployment (remove with cleanup -p)",
+            # rollback_transaction_execute in src/daemon/rpmostreed-transaction-types.cxx).
+            argv = ['rpm-ostree', 'cleanup', '--pending'] + self.sysroot_options()
+        else:
+            # rpm-ostree moves the first deployment after the booted one to the top or, when there is
+            # none but one before it, the booted one (rollback_transaction_execute).
+            chosen = previous or (booted if pending is not None else None)
+            if chosen is None or chosen.index != deployment.index:
+                raise Unsupported(
+                    'rpm-ostree rollback makes %s the next boot, not deployment %d (%s); '
+                    'it cannot go to another deployment. Nothing was changed.' % (
+                        'no other deployment' if chosen is None else 'deployment %d (%s)' % (chosen.index, chosen.checksum),
+                        deployment.index, deployment.checksum),
+                    host_state=state)
+            argv = ['rpm-ostree', 'rollback'] + self.sysroot_options()
+        with failure_context(host_state=state):
+            self.runner.run(argv, what='rolling back (%s)' % ' '.join(argv[:3]))
+
+    def set_pinned(self, state, deployment, pinned):
+        # rpm-ostree lists every deployment of the sysroot in ostree's order
+        # (sysroot_populate_deployments_unlocked, src/daemon/rpmostreed-sysroot.cxx): the index is ostree's.
+        _ostree_common.set_pinned(self.runner, state, deployment, pinned, deployment.index, self.sysroot)
+
+    def cleanup(self, state, pending=False, rollback=False, cache=False):
+        """``rpm-ostree cleanup --pending --rollback``, and ``--base --repomd`` for the cache.
+
+        rpm-ostree keeps the booted deployment and pinned ones (rpmostree_syscore_filter_deployments,
+        src/daemon/rpmostree-sysroot-core.cxx), and removes every other deployment of the stateroot
+        before the booted one (--pending) or after it (--rollback).
+        """
+        if (pending or rollback) and state.booted is None:
+            raise Unsupported('without a booted deployment rpm-ostree cleanup --pending would remove every deployment '
+                              'of the stateroot; nothing is pending or rollback on a sysroot', host_state=state)
+        flags = (['--pending'] if pending else []) + (['--rollback'] if rollback else [])
+        if cache:
+            # --repomd empties /var/cache/rpm-ostree of the machine rpm-ostree runs on, which is not
+            # the sysroot's: a sysroot gets --base only (temporary files and unused objects).
+            flags += ['--base'] + ([] if self.sysroot else ['--repomd'])
+        if not flags:
+            return False
+        argv = ['rpm-ostree', 'cleanup'] + flags + self.target_options()
+        with failure_context(host_state=state):
+            self.runner.run(argv, what='removing deployments or cached data (rpm-ostree cleanup)')
+        return bool(cache)
+
+    def kernel_arguments(self, state):
+        """``rpm-ostree kargs``: the kernel arguments of the next boot of the stateroot, on one line."""
+        argv = ['rpm-ostree', 'kargs'] + self.target_options()
+        with failure_context(host_state=state):
+            result = self.runner.run(argv, what='reading the kernel arguments (rpm-ostree kargs)')
+        lines = [line for line in result.stdout.splitlines() if line.strip()]
+        if len(lines) != 1:
+            raise ParseError('rpm-ostree kargs printed %d lines, not the kernel arguments on one line' % len(lines),
+                             command=result, host_state=state)
+        return split_kernel_command_line(lines[0])
+
+    def set_kernel_arguments(self, state, append=(), delete=()):
+        if not append and not delete:
+            return
+        staged = state.staged
+        # The new deployment replaces a staged one; keep it locked when the staged one was (--lock-finalization, 2020.4+).
+        lock = ['--lock-finalization'] if staged is not None and staged.finalization_locked else []
+        argv = (['rpm-ostree', 'kargs'] + ['--append=%s' % value for value in append]
+                + ['--delete=%s' % value for value in delete] + lock + self.target_options())
+        with failure_context(host_state=state):
+            self.runner.run(argv, what='changing the kernel arguments (rpm-ostree kargs)')
 
 
-@contextlib.contextmanager
-def failure_context(command=None, host_state=None):
-    """Add the command and host state to an ``OsImageError`` raised inside, where it has none."""
-    try:
-        yield
-    except OsImageError as err:
-        if err.command is None:
-            err.command = command
-        if err.host_state is None:
-            err.host_state = host_state
-        raise
+def describe_transaction(value):
+    """What holds rpm-ostree, from status's ``transaction``: ``(method, D-Bus sender, object path)``.
+
+    The daemon publishes the running transaction as the ``ActiveTransaction`` property
+    (rpmostreed_sysroot_set_txn, src/daemon/rpmostreed-sysroot.cxx); null when idle.
+    """
+    if not value:
+        return None
+    if not isinstance(value, list):
+        return 'rpm-ostree transaction %s' % value
+    method, client, path = (list(value) + ['', '', ''])[:3]
+    if not method:
+        return None
+    text = 'rpm-ostree transaction %s' % method
+    if client:
+        text += ' by %s' % client
+    if path:
+        text += ' on %s' % path
+    return text
 
 
-def load_json_object(text, what):
-    """Parse the JSON object a tool printed, or raise ``ParseError`` naming the command."""
-    try:
-        data = json.loads(text)
-    except ValueError as err:
-        raise ParseError('%s did not print JSON: %s' % (what, err)) from None
-    if not isinstance(data, dict):
-        raise ParseError('%s printed JSON that is not an object' % what)
-    return data
+def check_image_reference(target, state):
+    """rpm-ostree follows an image only through an ``ostree-*`` reference: fail clearly on anything else."""
+    if target.transport is not None:
+        raise Unsupported(
+            'transport is for bootc; rpm-ostree takes the transport from the image reference itself, '
+            'for example ostree-unverified-registry:%s or ostree-image-signed:docker://%s' % (target.value, target.value),
+            host_state=state)
+    scheme = target.value.split(':', 1)[0]
+    if scheme not in OSTREE_IMAGE_SCHEMES:
+        raise Unsupported(
+            'image %s: rpm-ostree needs an ostree container reference, which says how to verify the image '
+            '(one of %s), for example ostree-unverified-registry:%s; otherwise it takes the value for an '
+            'OSTree refspec' % (target.value, ', '.join(s + ':' for s in OSTREE_IMAGE_SCHEMES), target.value),
+            host_state=state)
+
+
+def follows_ref(deployment, target):
+    """Whether ``deployment`` follows the refspec of ``target``; a target without remote matches any remote."""
+    origin = deployment.origin
+    if origin is None:
+        return False
+    if origin == target.value:
+        return True
+    return target.remote is None and origin.split(':', 1)[-1] == target.ref
+
+
+def pending_and_rollback(state, booted):
+    """rpm-ostree's pending and rollback deployments of the booted stateroot.
+
+    ``ostree_sysroot_query_deployments_for`` (ostreedev/ostree, src/libostree/ostree-sysroot.c): the
+    first deployment of that stateroot before the booted one, and the first after it.
+    """
+    pending = previous = None
+    seen_booted = False
+    for deployment in state.deployments:
+        if deployment.stateroot != booted.stateroot:
+            continue
+        if deployment is booted:
+            seen_booted = True
+        elif not seen_booted and pending is None:
+            pending = deployment
+        elif seen_booted and previous is None:
+            previous = deployment
+    return pending, previous
 
 
 def parse_status(text):
@@ -125,10 +381,6 @@ def deployment_from_entry(entry):
     )
 
 
-def optional_text(value):
-    return None if value is None or value == '' else str(value)
-
-
 def transaction_from_status(value):
     """The running transaction: rpm-ostree prints its D-Bus ``(sss)`` tuple as a list, or null."""
     if not value:
@@ -150,22 +402,23 @@ def driver_name(value):
     return optional_text(value)
 
 
-def update_from_cached(cached, booted):
-    """``update_info`` from rpm-ostree's ``cached-update`` after a check that found an update.
+def cached_update_fields(cached, booted):
+    """Version, commit, build time and image digest of rpm-ostree's ``cached-update`` (null ones unknown).
 
     The daemon builds ``cached-update`` (``rpmostreed_update_generate_variant``) from the booted
-    deployment: ``checksum`` is the new base commit only when ``ref-has-new-commit`` is true (for a
-    container origin or an update of layered packages only, it is the booted base commit), and for a
-    container origin ``version`` falls back to the booted one when the new image carries none.
+    deployment: ``checksum`` and ``timestamp`` are the new base commit's only when
+    ``ref-has-new-commit`` is true (for a container origin or an update of layered packages only,
+    they are the booted base commit's), and for a container origin ``version`` falls back to the
+    booted one when the new image carries none.
     """
+    fields = {'version': None, 'checksum': None, 'timestamp': None, 'image_digest': None}
     if not isinstance(cached, dict):
-        return update_info(True)
+        return fields
     version = optional_text(cached.get('version'))
-    checksum = None
     if cached.get('ref-has-new-commit'):
-        checksum = optional_text(cached.get('checksum'))
+        fields.update(checksum=optional_text(cached.get('checksum')), timestamp=cached.get('timestamp'))
     elif 'manifest-diff' not in cached or (booted is not None and version == booted.version):
         # Nothing new of the base is known (layered packages only), or the new image has no version.
         version = None
-    return update_info(True, version=version, checksum=checksum,
-                       image_digest=optional_text(cached.get('container-image-reference-digest')))
+    fields.update(version=version, image_digest=optional_text(cached.get('container-image-reference-digest')))
+    return fields

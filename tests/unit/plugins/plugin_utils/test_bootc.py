@@ -81,13 +81,16 @@ def only(booted, **expected):
 
 
 def staged_then(*deployments, **expected):
-    return dict({'deployments': list(deployments), 'booted': 1, 'staged': 0, 'rollback': 1, 'reboot_required': True},
+    # No status.rollback: `bootc rollback` has nowhere to go (it would drop the staged deployment
+    # and boot bootc's rollback deployment), so the host has no rollback deployment.
+    return dict({'deployments': list(deployments), 'booted': 1, 'staged': 0, 'rollback': None, 'reboot_required': True},
                 **expected)
 
 
 # What each fixture means, read from the files by hand. Every file of the folder must be here.
 EXPECTED = {
-    # A pinned deployment in otherDeployments comes after the booted one.
+    # A pinned deployment in otherDeployments comes after the booted one. bootc reports no rollback
+    # (status.rollback null), so there is none, although an older deployment exists.
     'spec-booted-pinned.yaml': {
         'deployments': [
             dict(centos_booted(), pinned=True),
@@ -96,7 +99,7 @@ EXPECTED = {
                        image_digest='sha256:47e5ed613a970b6574bfa954ab25bb6e85656552899aa518b5961d9645102b37',
                        pinned=True),
         ],
-        'booted': 0, 'staged': None, 'rollback': 1, 'reboot_required': False,
+        'booted': 0, 'staged': None, 'rollback': None, 'reboot_required': False,
     },
     'spec-booted-update-same-digest.yaml': only(centos_booted()),
     'spec-booted-usroverlay.yaml': only(some_old(index=0)),
@@ -116,7 +119,7 @@ EXPECTED = {
         ostree_booted()),
     'spec-staged-booted.yaml': staged_then(some_staged(), some_old()),
     'spec-staged-download-only.yaml': staged_then(some_staged(locked=True), some_old()),
-    # Nothing booted (as in a sysroot): the rollback deployment is the second one.
+    # Nothing booted (as in a sysroot): `bootc rollback` needs a booted deployment, so no rollback.
     'spec-staged-rollback.yaml': staged_then(some_staged(), some_old(booted=False), booted=None),
     'spec-v1-null.json': None,
     'spec-v1a1-orig.yaml': staged_then(some_staged(), some_old()),
@@ -228,8 +231,8 @@ def test_staged_then_booted_then_rollback_then_others():
     state = parse_status(host_from('spec-staged-booted.yaml', full))
     assert [(d.staged, d.booted, d.pinned) for d in state.deployments] == [
         (True, False, False), (False, True, False), (False, False, False), (False, False, True)]
-    # An update is pending, so a rollback keeps the booted deployment.
-    assert state.rollback is state.booted
+    # `bootc rollback` drops the staged update and boots bootc's rollback deployment.
+    assert state.rollback is state.deployments[2]
 
 
 def test_absent_and_empty_other_deployments():
