@@ -4,12 +4,15 @@
 
 from __future__ import annotations
 
+import copy
+
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base import (
     OPERATION_ARGUMENT_SPEC,
     OsImageActionBase,
     argument_error,
     check_operation_arguments,
     deployments_diff,
+    state_after_failure,
     wait_until_idle,
 )
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
@@ -25,7 +28,11 @@ def removable(state, pending, rollback):
         if nxt is not None and booted is not None and nxt is not booted and not nxt.pinned:
             chosen.append(nxt)
     if rollback:
-        candidate = state.rollback if booted is not None else None
+        # The deployment kept to go back to: the first after the booted one that is not staged
+        # (with an update pending, the model's rollback is the booted deployment itself).
+        candidate = None
+        if booted is not None:
+            candidate = next((d for d in state.deployments[booted.index + 1:] if not d.staged), None)
         if candidate is not None and candidate is not booted and not candidate.pinned and candidate not in chosen:
             chosen.append(candidate)
     return chosen
@@ -61,7 +68,7 @@ class ActionModule(OsImageActionBase):
                                                 rollback=any(d is not before.next_boot for d in doomed),
                                                 cache=args['cache'])
             except OsImageError as err:
-                err.host_state = backend.status()
+                err.host_state = state_after_failure(backend, before)
                 raise
             after = backend.status()
             survivors = {(d.checksum, d.serial) for d in after.deployments}
@@ -78,4 +85,5 @@ class ActionModule(OsImageActionBase):
 
 
 def _without(state, doomed):
-    return HostState(state.backend, [d for d in state.deployments if d not in doomed])
+    # Copies: HostState numbers its deployments, and the originals must keep their index.
+    return HostState(state.backend, [copy.copy(d) for d in state.deployments if d not in doomed])

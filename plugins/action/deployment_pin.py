@@ -11,6 +11,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base imp
     argument_error,
     check_operation_arguments,
     deployments_diff,
+    state_after_failure,
     wait_until_idle,
 )
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
@@ -64,7 +65,7 @@ class ActionModule(OsImageActionBase):
             try:
                 backend.set_pinned(before, chosen, args['pinned'])
             except OsImageError as err:
-                err.host_state = backend.status()
+                err.host_state = state_after_failure(backend, before)
                 raise
             after = backend.status()
             pinned_now = after.find(chosen.checksum, chosen.serial)

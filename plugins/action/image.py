@@ -11,12 +11,15 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base imp
     argument_error,
     check_operation_arguments,
     describe_deployment,
+    state_after_failure,
     wait_until_idle,
 )
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import DeployOptions, Target
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
 
 TRANSPORTS = ['registry', 'oci', 'oci-archive', 'containers-storage', 'dir', 'docker-daemon']
+# Transports whose image is a path on the host rather than a registry reference.
+PATH_TRANSPORTS = ('oci', 'oci-archive', 'dir')
 TARGET_OPTIONS = ('version', 'checksum', 'image', 'ref')
 
 
@@ -32,8 +35,11 @@ def target_from_args(args):
         value = args.get(name)
         if value is None:
             continue
+        check = checks[name]
+        if name == 'image' and args.get('transport') in PATH_TRANSPORTS:
+            check = _validate.image_path
         try:
-            checked = checks[name](value)
+            checked = check(value)
         except _validate.InvalidValue as err:
             raise argument_error(name, str(err))
         if name == 'ref':
@@ -48,11 +54,9 @@ def next_boot_is_target(state, target, resolved, download_only):
     nxt = state.next_boot
     if nxt is None:
         return False
-    # A download-only request is met only by a locked staged deployment, and a normal one only by
-    # a deployment that will really be booted.
+    # A staged deployment meets a download-only request only when it is locked, and a normal one
+    # only when it will really be applied; a deployment that is not staged meets both.
     if nxt.staged and nxt.finalization_locked != download_only:
-        return False
-    if download_only and not nxt.staged:
         return False
     if resolved.checksum and nxt.checksum != resolved.checksum:
         return False
@@ -142,7 +146,7 @@ class ActionModule(OsImageActionBase):
             try:
                 backend.deploy(before, target, resolved, options)
             except OsImageError as err:
-                err.host_state = _state_after_failure(backend, before)
+                err.host_state = state_after_failure(backend, before)
                 raise
             after = backend.status()
             result['changed'] = [d.as_dict() for d in after.deployments] != [d.as_dict() for d in before.deployments]
@@ -164,14 +168,6 @@ class ActionModule(OsImageActionBase):
 
 def _entry(deployment):
     return deployment.as_dict() if deployment is not None else None
-
-
-def _state_after_failure(backend, before):
-    """Read the state after a failed deploy, so the message says what the host boots now."""
-    try:
-        return backend.status()
-    except OsImageError:
-        return before
 
 
 def _check_deployed(after, target, resolved):

@@ -11,6 +11,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base imp
     argument_error,
     check_operation_arguments,
     describe_deployment,
+    state_after_failure,
     wait_until_idle,
 )
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
@@ -29,17 +30,19 @@ def rollback_target(state, checksum=None):
         if wanted is None:
             raise OsImageError('parameter checksum: no deployment of commit %s on the host' % checksum, host_state=state)
         return wanted, nxt is not None and nxt.checksum == checksum
-    if nxt is not None and booted is not None and nxt is not booted and _not_newer(nxt, booted):
+    if nxt is not None and booted is not None and nxt is not booted and _older(nxt, booted):
         return nxt, True
-    if booted is None and len(state.deployments) > 1 and _not_newer(state.deployments[0], state.deployments[1]) and (
-            state.deployments[0].timestamp != state.deployments[1].timestamp):
+    if booted is None and len(state.deployments) > 1 and _older(state.deployments[0], state.deployments[1]):
         return state.deployments[0], True
     return state.rollback, False
 
 
-def _not_newer(deployment, reference):
+def _older(deployment, reference):
+    """Whether ``deployment`` is another commit, built before ``reference``."""
+    if deployment.checksum == reference.checksum:
+        return False
     if deployment.timestamp and reference.timestamp:
-        return deployment.timestamp <= reference.timestamp
+        return deployment.timestamp < reference.timestamp
     return False
 
 
@@ -73,7 +76,7 @@ class ActionModule(OsImageActionBase):
                 try:
                     backend.rollback(before, target)
                 except OsImageError as err:
-                    err.host_state = backend.status()
+                    err.host_state = state_after_failure(backend, before)
                     raise
                 after = backend.status()
                 if after.next_boot is None or after.next_boot.checksum != target.checksum:

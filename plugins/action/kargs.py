@@ -10,6 +10,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base imp
     OsImageActionBase,
     argument_error,
     check_operation_arguments,
+    state_after_failure,
     wait_until_idle,
 )
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
@@ -17,9 +18,10 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import O
 
 def plan_kargs(current, wanted, state):
     """The arguments to append and to delete so that ``wanted`` are present (or absent)."""
+    unique = list(dict.fromkeys(wanted))
     if state == 'present':
-        return [a for a in wanted if a not in current], []
-    return [], [a for a in wanted if a in current]
+        return [a for a in unique if a not in current], []
+    return [], [a for a in unique if a in current]
 
 
 class ActionModule(OsImageActionBase):
@@ -52,7 +54,7 @@ class ActionModule(OsImageActionBase):
             try:
                 backend.set_kernel_arguments(before, append=append, delete=delete)
             except OsImageError as err:
-                err.host_state = backend.status()
+                err.host_state = state_after_failure(backend, before)
                 raise
             after_state = backend.status()
             after_args = backend.kernel_arguments(after_state)

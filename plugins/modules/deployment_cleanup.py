@@ -17,15 +17,13 @@ description:
   - Removes deployments of a host managed by C(rpm-ostree), C(bootc) or C(ostree admin) that are not needed,
     and cached update data, to free disk space or to discard an update that should not be applied.
   - O(pending=true) removes the pending deployment, the next boot when it is not the booted deployment
-    (for example a staged update). O(rollback=true) removes the rollback deployment, the one that
-    M(osimage.lifecycle.image_info) returns as RV(osimage.lifecycle.image_info#module:rollback).
+    (for example a staged update).
   - The booted deployment and pinned deployments are never removed. They are left out of the plan before
     anything runs, and the task fails, with the host's state, if the booted deployment is gone afterwards.
     Pinned deployments that were kept are returned in RV(kept_pinned).
-  - While an update is pending, the rollback deployment of an C(rpm-ostree) or C(ostree) host is the booted one
-    (a rollback would make it the next boot again), so O(rollback=true) removes nothing then; remove the pending
-    deployment first, or after the reboot. On C(bootc) hosts it is the deployment bootc reports as its rollback,
-    which is removed.
+  - O(rollback=true) removes the deployment kept to go back to, the first deployment after the booted one that is
+    not staged, unless it is pinned. While an update is pending that is the deployment before the booted one, not
+    the booted one itself (which RV(osimage.lifecycle.image_info#module:rollback) names then).
   - On a O(sysroot), where nothing is booted, there is neither a pending nor a rollback deployment, so only
     O(cache=true) does anything.
   - "The commands run, by backend: C(rpm-ostree cleanup) with C(--pending), C(--rollback) and C(--repomd);
@@ -69,7 +67,7 @@ options:
     default: false
   rollback:
     description:
-      - Remove the rollback deployment, unless it is pinned or booted.
+      - Remove the deployment kept to go back to (the first after the booted one that is not staged), unless it is pinned.
       - The host can then not roll back until it has another deployment.
     type: bool
     default: false

@@ -23,7 +23,7 @@ description:
   - With O(check_update=true) it also asks the tool whether an update is available, without
     changing any deployment.
 author:
-  - osimage.lifecycle developers
+  - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
   - osimage.lifecycle.backend
   - ansible.builtin.action_common_attributes

@@ -29,7 +29,7 @@ description:
     run then makes the deployment before the booted one the next boot. On C(bootc) hosts C(bootc rollback)
     drops a staged update and queues bootc's rollback deployment in one run."
   - "Idempotence: the task changes nothing when a rollback is already queued, that is when the next boot
-    is another deployment than the booted one and was built no later than the booted one, by the build
+    is a deployment of another commit than the booted one, built before the booted one, by the build
     timestamps of the two deployments. So after a rollback to an older deployment, running the module
     again changes nothing until the host reboots."
   - "The rule has these consequences, which a playbook should allow for:
@@ -38,8 +38,8 @@ description:
     update and makes the booted deployment the next boot again, so runs alternate;
     when a build timestamp is unknown the module cannot tell a queued rollback from a pending update,
     with the same alternation;
-    a pending deployment of the same build as the booted one (for example new kernel arguments from
-    M(osimage.lifecycle.kargs)) counts as a queued rollback, so the task changes nothing;
+    a pending deployment of the same commit as the booted one (for example new kernel arguments from
+    M(osimage.lifecycle.kargs)) is a pending change, not a queued rollback, so the task drops it;
     on a O(sysroot) a rollback counts as queued when the first deployment was built before the second."
   - With O(checksum) the deployment of that commit becomes the next boot, whatever its age; the task changes
     nothing when the next boot already is a deployment of that commit.

@@ -22,7 +22,7 @@ description:
   - After the reboot it reads the host's deployments (as M(osimage.lifecycle.image_info) does) and returns
     them in RV(state), so the caller can check which deployment came up.
 author:
-  - osimage.lifecycle developers
+  - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow

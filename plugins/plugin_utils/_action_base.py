@@ -141,6 +141,17 @@ def wait_until_idle(backend, lock_timeout, sleep=time.sleep, clock=time.monotoni
         sleep(min(BUSY_POLL_SECONDS, max(0.0, deadline - clock())))
 
 
+def state_after_failure(backend, before):
+    """Read the state after a failed change, so the message says what the host boots now.
+
+    When that read fails too, the state from before stands, and the original error is kept.
+    """
+    try:
+        return backend.status()
+    except OsImageError:
+        return before
+
+
 def describe_deployment(deployment):
     """The lines of a diff for one deployment (the next boot)."""
     if deployment is None:

@@ -58,7 +58,10 @@ class Backend:
         ``state`` is a fresh ``status()``; rpm-ostree reports its transaction there, ostree needs
         a look at the sysroot lock.
         """
-        return state.transaction
+        transaction = state.transaction
+        if isinstance(transaction, (list, tuple)):
+            return ' '.join(str(part) for part in transaction if part)
+        return transaction
 
     def resolve(self, state, target):
         """Find out, without changing deployments, what ``target`` (a ``Target``) stands for.
@@ -87,7 +90,8 @@ class Backend:
     def cleanup(self, state, pending=False, rollback=False, cache=False):
         """Remove the pending/staged deployment, the rollback deployment, cached update data.
 
-        Never the booted deployment or a pinned one.
+        Never the booted deployment or a pinned one. Returns whether cached data was removed
+        (the deployment list does not show it).
         """
         raise NotImplementedError
 

@@ -96,6 +96,14 @@ def image_reference(value):
     return value
 
 
+def image_path(value):
+    """An image stored at a path on the host (transports oci, oci-archive, dir)."""
+    _text(value, 'an image path')
+    if not re.match(r'^/[\w./@+-]*(?::[\w.-]+)?$', value) or '/../' in value + '/':
+        raise InvalidValue('not an absolute path of an image (letters, digits and / . _ @ + - only): %r' % (value,))
+    return value
+
+
 def karg(value):
     _text(value, 'a kernel argument')
     if not KARG_RE.match(value):
