@@ -152,8 +152,8 @@ class RpmOstreeBackend(Backend):
                 '(rpm-ostree --bypass-driver), or stop the driver first. Nothing was changed.' % state.update_driver,
                 host_state=state)
         if options.download_only and (self.sysroot or state.booted is None):
-            raise Unsupported('download_only locks a staged deployment, and only a booted host stages deployments; '
-                              'there is none on sysroot %s. Nothing was changed.' % self.sysroot, host_state=state)
+            raise Unsupported('download_only locks a staged deployment, and only a booted host stages deployments, '
+                              'not a sysroot. Nothing was changed.', host_state=state)
         if target.kind == 'image':
             check_image_reference(target, state)
         flags = (['--lock-finalization'] if options.download_only else []) + (
@@ -303,10 +303,12 @@ def check_image_reference(target, state):
             host_state=state)
     scheme = target.value.split(':', 1)[0]
     if scheme not in OSTREE_IMAGE_SCHEMES:
+        # `ostree-unverified-registry:` takes a registry name, `ostree-unverified-image:` a transport and a name.
+        example = ('ostree-unverified-image:' if '://' in target.value else 'ostree-unverified-registry:') + target.value
         raise Unsupported(
             'image %s: rpm-ostree needs an ostree container reference, which says how to verify the image '
-            '(one of %s), for example ostree-unverified-registry:%s; otherwise it takes the value for an '
-            'OSTree refspec' % (target.value, ', '.join(s + ':' for s in OSTREE_IMAGE_SCHEMES), target.value),
+            '(%s), for example %s; otherwise it takes the value for an OSTree refspec' % (
+                target.value, ', '.join(s + ':' for s in OSTREE_IMAGE_SCHEMES), example),
             host_state=state)
 
 

@@ -1,0 +1,641 @@
+# Copyright (c) osimage.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The operations of the rpm-ostree backend: the exact commands, and how their outcome is read.
+
+Hosts are the recorded ``rpm-ostree status --json`` outputs (../shared/fixtures/rpm-ostree), changed
+the way the operation changes them. The second half drives the real action plugins end to end.
+"""
+
+from __future__ import annotations
+
+import copy
+import shlex
+
+import pytest
+
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import DeployOptions, Target, Unsupported
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._rpm_ostree import (
+    EXIT_NO_UPDATE,
+    RpmOstreeBackend,
+    describe_transaction,
+    parse_status,
+)
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed
+from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._action_task import run_action
+from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake_target import FakeTarget, argvs
+from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils.test_rpm_ostree import (
+    CHECK_ARGV,
+    FCOS_BOOTED,
+    FCOS_IMAGE,
+    FCOS_STAGED,
+    FCOS_STREAM,
+    SILVERBLUE_33_17,
+    SILVERBLUE_33_21,
+    STATUS_ARGV,
+    as_text,
+    recorded,
+)
+
+WORKSTATION = 'workstation-status.json'
+STAGED = 'zincati-rpm-ostree-staged.json'
+CONTAINER = 'zincati-rpm-ostree-status.json'
+FCOS_IMAGE_REF = 'ostree-image-signed:docker://quay.io/fedora/fedora-coreos:stable'
+NEW_COMMIT = 'ab' * 32
+SILVERBLUE_REF = 'fedora/33/x86_64/silverblue'
+KARGS_LINE = ('rhgb quiet root=UUID=0b3e6a2c-1f0e-4f4e-9a8e-3a3b3c3d3e3f rootflags=subvol=root rw '
+              'ostree=/ostree/boot.1/fedora-silverblue/ab12/0 dyndbg="file drivers/usb/* +p"\n')
+
+
+def state_of(data):
+    return parse_status(as_text(data))
+
+
+def backend_on(answers, sysroot=None, stateroot=None):
+    runner = FakeTarget(answers).runner()
+    return RpmOstreeBackend(runner, sysroot=sysroot, stateroot=stateroot), runner
+
+
+def new_deployment(data, checksum=NEW_COMMIT, version='33.22', timestamp=1613000000, staged=True, locked=False,
+                   origin=None, image=None):
+    """``data`` (a recorded status) after rpm-ostree put a new deployment of the booted one's origin first."""
+    booted = next(entry for entry in data['deployments'] if entry.get('booted'))
+    new = copy.deepcopy(booted)
+    new.update({'checksum': checksum, 'version': version, 'timestamp': timestamp, 'booted': False, 'staged': staged,
+                'finalization-locked': locked, 'serial': 0})
+    if origin is not None:
+        new['origin'] = origin
+    if image is not None:
+        new['container-image-reference'] = image
+    # rpm-ostree prunes to the new, the booted and one rollback deployment.
+    data['deployments'] = [new] + [entry for entry in data['deployments'] if not entry.get('staged')][:2]
+    return data
+
+
+def cached_new_commit(data, checksum=NEW_COMMIT, version='33.22', timestamp=1613000000):
+    """``data`` after `rpm-ostree upgrade --check` found a new commit of a refspec origin."""
+    booted = next(entry for entry in data['deployments'] if entry.get('booted'))
+    data['cached-update'] = {
+        'osname': booted['osname'], 'checksum': checksum, 'version': version, 'timestamp': timestamp,
+        'origin': booted['origin'], 'ref-has-new-commit': True, 'gpg-enabled': False,
+    }
+    return data
+
+
+# busy ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('transaction, described', [
+    (None, None),
+    (['', '', ''], None),
+    (['Upgrade', ':1.62', '/org/projectatomic/rpmostree1/fedora_coreos'],
+     'rpm-ostree transaction Upgrade by :1.62 on /org/projectatomic/rpmostree1/fedora_coreos'),
+    (['Cleanup', 'client(id:cli dbus:1.120 unit:session-3.scope uid:0)'],
+     'rpm-ostree transaction Cleanup by client(id:cli dbus:1.120 unit:session-3.scope uid:0)'),
+    ('upgrade', 'rpm-ostree transaction upgrade'),
+])
+def test_describe_transaction(transaction, described):
+    assert describe_transaction(transaction) == described
+
+
+def test_busy_reads_the_transaction_of_the_status():
+    data = recorded(CONTAINER)
+    data['transaction'] = ['AutomaticUpdateTrigger', ':1.62', '/org/projectatomic/rpmostree1/fedora_coreos']
+    backend, runner = backend_on({})
+    assert backend.busy(state_of(data)) == (
+        'rpm-ostree transaction AutomaticUpdateTrigger by :1.62 on /org/projectatomic/rpmostree1/fedora_coreos')
+    assert backend.busy(state_of(recorded(CONTAINER))) is None
+    assert runner.history == []
+
+
+# resolve ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('target, fields', [
+    (Target('version', '33.22'), {'version': '33.22'}),
+    (Target('checksum', NEW_COMMIT), {'checksum': NEW_COMMIT}),
+    # Another refspec or image than the booted one follows: the check would answer for the booted one.
+    (Target('ref', 'fedora:fedora/33/x86_64/kinoite', remote='fedora', ref='fedora/33/x86_64/kinoite'),
+     {'origin': 'fedora:fedora/33/x86_64/kinoite'}),
+    (Target('image', 'ostree-unverified-registry:quay.io/fedora/fedora-silverblue:41'),
+     {'image': 'ostree-unverified-registry:quay.io/fedora/fedora-silverblue:41'}),
+])
+def test_resolve_without_asking_the_host(target, fields):
+    backend, runner = backend_on({})
+    resolved = backend.resolve(state_of(recorded(WORKSTATION)), target)
+    expected = {'checksum': None, 'version': None, 'timestamp': None, 'origin': None, 'image': None, 'image_digest': None}
+    expected.update(fields)
+    assert resolved.as_dict() == expected
+    assert resolved.up_to_date is None
+    assert runner.history == []
+
+
+def test_resolve_latest_when_no_update_is_available():
+    backend, runner = backend_on({tuple(CHECK_ARGV): (EXIT_NO_UPDATE, 'No updates available.\n')})
+    resolved = backend.resolve(state_of(recorded(WORKSTATION)), Target('latest'))
+    assert resolved.up_to_date is True
+    assert (resolved.origin, resolved.checksum) == (SILVERBLUE_REF, None)
+    assert argvs(runner) == [CHECK_ARGV]
+
+
+def test_resolve_latest_when_an_older_deployment_boots_next():
+    # After `rpm-ostree rollback` the next boot is 33.17: no update of the booted 33.21 exists, but
+    # the next boot is not the latest either.
+    data = recorded(WORKSTATION)
+    data['deployments'].reverse()
+    backend, _runner = backend_on({tuple(CHECK_ARGV): (EXIT_NO_UPDATE, '')})
+    assert backend.resolve(state_of(data), Target('latest')).up_to_date is False
+
+
+def test_resolve_latest_reads_the_new_commit_from_the_cached_update():
+    before = recorded(WORKSTATION)
+    backend, runner = backend_on({tuple(CHECK_ARGV): (0, 'AvailableUpdate:\n'),
+                                  tuple(STATUS_ARGV): (0, as_text(cached_new_commit(recorded(WORKSTATION))))})
+    resolved = backend.resolve(state_of(before), Target('latest'))
+    assert resolved.as_dict() == {'checksum': NEW_COMMIT, 'version': '33.22', 'timestamp': '2021-02-10T23:33:20Z',
+                                  'origin': SILVERBLUE_REF, 'image': None, 'image_digest': None}
+    assert resolved.up_to_date is None
+    assert argvs(runner) == [CHECK_ARGV, STATUS_ARGV]
+
+
+def test_resolve_latest_of_a_container_host_with_a_driver_bypasses_it_for_the_check():
+    check = CHECK_ARGV + ['--bypass-driver']
+    backend, runner = backend_on({tuple(check): (EXIT_NO_UPDATE, '')})
+    resolved = backend.resolve(state_of(recorded(CONTAINER)), Target('latest'))
+    assert (resolved.up_to_date, resolved.image) == (True, FCOS_IMAGE_REF)
+    assert argvs(runner) == [check]
+
+
+@pytest.mark.parametrize('target', [
+    Target('image', FCOS_IMAGE_REF),
+])
+def test_resolve_the_image_the_host_follows_asks_for_a_newer_one(target):
+    check = CHECK_ARGV + ['--bypass-driver']
+    backend, runner = backend_on({tuple(check): (EXIT_NO_UPDATE, '')})
+    resolved = backend.resolve(state_of(recorded(CONTAINER)), target)
+    assert (resolved.up_to_date, resolved.image) == (True, FCOS_IMAGE_REF)
+    assert argvs(runner) == [check]
+
+
+@pytest.mark.parametrize('value, remote', [(FCOS_STREAM, 'fedora'), ('fedora/x86_64/coreos/stable', None)])
+def test_resolve_the_ref_the_host_follows_with_or_without_remote(value, remote):
+    # The staged update is the newest commit of the stream.
+    after = cached_new_commit(recorded(STAGED), checksum=FCOS_STAGED, version='31.20200517.3.0', timestamp=1591031729)
+    backend, runner = backend_on({tuple(CHECK_ARGV): (0, ''), tuple(STATUS_ARGV): (0, as_text(after))})
+    resolved = backend.resolve(state_of(recorded(STAGED)), Target('ref', value, remote=remote, ref='fedora/x86_64/coreos/stable'))
+    assert (resolved.checksum, resolved.origin, resolved.timestamp) == (FCOS_STAGED, value, '2020-06-01T17:15:29Z')
+    assert argvs(runner) == [CHECK_ARGV, STATUS_ARGV]
+
+
+@pytest.mark.parametrize('target, message', [
+    (Target('image', 'quay.io/fedora/fedora-coreos:stable'), 'needs an ostree container reference'),
+    (Target('image', 'docker://quay.io/fedora/fedora-coreos:stable'), 'ostree-unverified-image:docker://quay.io'),
+    (Target('image', 'quay.io/fedora/fedora-coreos:stable', transport='registry'), 'transport is for bootc'),
+])
+def test_image_without_ostree_transport_is_refused_before_any_command(target, message):
+    backend, runner = backend_on({})
+    for operation in (lambda s: backend.resolve(s, target), lambda s: backend.deploy(s, target, None, DeployOptions())):
+        with pytest.raises(Unsupported, match=message) as caught:
+            operation(state_of(recorded(WORKSTATION)))
+        assert caught.value.host_state.booted.checksum == SILVERBLUE_33_21
+    assert runner.history == []
+
+
+# deploy ------------------------------------------------------------------------------------------
+
+NOT_DOWN = '--disallow-downgrade'
+
+
+@pytest.mark.parametrize('name, target, options, argv', [
+    (WORKSTATION, Target('latest'), {}, ['rpm-ostree', 'upgrade']),
+    (WORKSTATION, Target('latest'), {'allow_downgrade': True}, ['rpm-ostree', 'upgrade', '--allow-downgrade']),
+    (WORKSTATION, Target('latest'), {'download_only': True}, ['rpm-ostree', 'upgrade', '--lock-finalization']),
+    # bypass_driver without a registered driver adds nothing (--bypass-driver needs rpm-ostree 2021.2).
+    (WORKSTATION, Target('latest'), {'bypass_driver': True}, ['rpm-ostree', 'upgrade']),
+    (WORKSTATION, Target('version', '33.22'), {}, ['rpm-ostree', 'deploy', NOT_DOWN, 'version=33.22']),
+    (WORKSTATION, Target('version', '33.17'), {'allow_downgrade': True}, ['rpm-ostree', 'deploy', 'version=33.17']),
+    (WORKSTATION, Target('checksum', SILVERBLUE_33_17), {'allow_downgrade': True, 'download_only': True},
+     ['rpm-ostree', 'deploy', '--lock-finalization', 'revision=' + SILVERBLUE_33_17]),
+    (STAGED, Target('ref', 'fedora:fedora/x86_64/coreos/testing', remote='fedora', ref='fedora/x86_64/coreos/testing'), {},
+     ['rpm-ostree', 'rebase', NOT_DOWN, 'fedora:fedora/x86_64/coreos/testing']),
+    # The next boot follows that ref already: `rebase` would fail ("Old and new refs are equal").
+    (STAGED, Target('ref', 'fedora/x86_64/coreos/stable', ref='fedora/x86_64/coreos/stable'), {}, ['rpm-ostree', 'upgrade']),
+    (WORKSTATION, Target('image', 'ostree-unverified-registry:quay.io/fedora/fedora-silverblue:41'), {},
+     ['rpm-ostree', 'rebase', NOT_DOWN, 'ostree-unverified-registry:quay.io/fedora/fedora-silverblue:41']),
+    (CONTAINER, Target('image', FCOS_IMAGE_REF), {'bypass_driver': True}, ['rpm-ostree', 'upgrade', '--bypass-driver']),
+    (CONTAINER, Target('version', '43.20251108.3.0'), {'bypass_driver': True, 'allow_downgrade': True},
+     ['rpm-ostree', 'deploy', '--bypass-driver', 'version=43.20251108.3.0']),
+])
+def test_deploy_argv(name, target, options, argv):
+    after = new_deployment(recorded(name))
+    backend, runner = backend_on({tuple(argv): (0, 'Run "systemctl reboot" to start a reboot\n'),
+                                  tuple(STATUS_ARGV): (0, as_text(after))})
+    backend.deploy(state_of(recorded(name)), target, None, DeployOptions(**options))
+    # Over a locked staged update that download_only does not ask for, the state after tells
+    # whether rpm-ostree left that deployment (and its lock) alone: here it made a new one.
+    assert argvs(runner) == [argv] + ([STATUS_ARGV] if name == STAGED and not options.get('download_only') else [])
+
+
+def test_deploy_in_another_stateroot_and_sysroot():
+    argv = ['rpm-ostree', 'deploy', NOT_DOWN, '--os=fedora-silverblue', '--sysroot=/mnt/sys root', 'version=33.22']
+    backend, runner = backend_on({tuple(argv): (0, '')}, sysroot='/mnt/sys root', stateroot='fedora-silverblue')
+    backend.deploy(state_of(recorded(WORKSTATION)), Target('version', '33.22'), None, DeployOptions())
+    assert argvs(runner) == [argv]
+
+
+def test_deploy_besides_an_update_driver_is_refused_before_any_command():
+    backend, runner = backend_on({})
+    with pytest.raises(OsImageError, match='driven by Zincati.*bypass_driver: true') as caught:
+        backend.deploy(state_of(recorded(CONTAINER)), Target('latest'), None, DeployOptions(allow_downgrade=True))
+    assert caught.value.host_state.update_driver == 'Zincati'
+    assert runner.history == []
+
+
+def test_download_only_on_a_sysroot_is_refused_before_any_command():
+    backend, runner = backend_on({}, sysroot='/mnt/sysroot')
+    with pytest.raises(Unsupported, match='only a booted host stages'):
+        backend.deploy(state_of(recorded(WORKSTATION)), Target('latest'), None, DeployOptions(download_only=True))
+    assert runner.history == []
+
+
+def test_failed_deploy_carries_the_command_and_the_host_state():
+    argv = ['rpm-ostree', 'deploy', NOT_DOWN, 'version=33.17']
+    stderr = 'error: Upgrade target revision \'%s\' with timestamp \'...\' is chronologically older\n' % SILVERBLUE_33_17
+    backend, _runner = backend_on({tuple(argv): (1, '', stderr)})
+    with pytest.raises(CommandFailed) as caught:
+        backend.deploy(state_of(recorded(WORKSTATION)), Target('version', '33.17'), None, DeployOptions())
+    err = caught.value
+    assert err.command.as_dict() == {'cmd': ' '.join(argv), 'rc': 1, 'stdout': '', 'stderr': stderr}
+    assert 'chronologically older' in err.msg and 'deploying version 33.17' in err.msg
+    assert err.host_state.booted.checksum == SILVERBLUE_33_21
+
+
+@pytest.mark.parametrize('download_only, locked_after, lock_argv', [
+    # rpm-ostree found nothing newer than the locked staged update and left it locked: unlock it.
+    (False, True, ['ostree', 'admin', 'lock-finalization', '--unlock']),
+    # Already as asked after the upgrade: nothing more.
+    (False, False, None),
+])
+def test_deploy_sets_the_lock_of_a_staged_deployment_rpm_ostree_left_alone(download_only, locked_after, lock_argv):
+    data = recorded(STAGED)
+    data['deployments'][0]['finalization-locked'] = locked_after
+    answers = {('rpm-ostree', 'upgrade'): (0, 'No upgrade available.\n'), tuple(STATUS_ARGV): (0, as_text(data))}
+    if lock_argv:
+        answers[tuple(lock_argv)] = (0, 'Staged deployment is now queued to apply on shutdown\n')
+    backend, runner = backend_on(answers)
+    backend.deploy(state_of(recorded(STAGED)), Target('latest'), None, DeployOptions(download_only=download_only))
+    assert argvs(runner) == [['rpm-ostree', 'upgrade'], STATUS_ARGV] + ([lock_argv] if lock_argv else [])
+
+
+def test_deploy_leaves_the_lock_of_a_new_staged_deployment_to_rpm_ostree():
+    after = new_deployment(recorded(STAGED), checksum=NEW_COMMIT, version='32.20200615.3.0', timestamp=1592294400)
+    argv = ['rpm-ostree', 'upgrade']
+    backend, runner = backend_on({tuple(argv): (0, ''), tuple(STATUS_ARGV): (0, as_text(after))})
+    backend.deploy(state_of(recorded(STAGED)), Target('latest'), None, DeployOptions())
+    assert argvs(runner) == [argv, STATUS_ARGV]
+
+
+# rollback ----------------------------------------------------------------------------------------
+
+
+def test_rollback_to_the_previous_deployment():
+    backend, runner = backend_on({('rpm-ostree', 'rollback'): (0, 'Moving ... to be first deployment\n')})
+    state = state_of(recorded(WORKSTATION))
+    backend.rollback(state, state.deployments[1])
+    assert argvs(runner) == [['rpm-ostree', 'rollback']]
+
+
+def test_rollback_undoes_a_queued_rollback():
+    # [33.17 pending, 33.21 booted]: rpm-ostree puts the booted deployment back on top.
+    data = recorded(WORKSTATION)
+    data['deployments'].reverse()
+    state = state_of(data)
+    backend, runner = backend_on({('rpm-ostree', 'rollback'): (0, '')})
+    backend.rollback(state, state.booted)
+    assert argvs(runner) == [['rpm-ostree', 'rollback']]
+
+
+def test_rollback_over_a_staged_update_removes_it():
+    # rpm-ostree rollback refuses a staged deployment ("remove with cleanup -p").
+    state = state_of(recorded(STAGED))
+    backend, runner = backend_on({('rpm-ostree', 'cleanup', '--pending'): (0, '')})
+    backend.rollback(state, state.booted)
+    assert argvs(runner) == [['rpm-ostree', 'cleanup', '--pending']]
+
+
+def three_deployments():
+    data = recorded(WORKSTATION)
+    older = copy.deepcopy(data['deployments'][1])
+    older.update(checksum='cd' * 32, version='33.10', timestamp=1609459200)
+    data['deployments'].append(older)
+    return data
+
+
+@pytest.mark.parametrize('host, index, message', [
+    (three_deployments, 2, 'makes deployment 1 .* the next boot, not deployment 2'),
+    (lambda: recorded(STAGED), 0, 'refuses while a deployment is staged'),
+    (lambda: recorded(WORKSTATION, lambda d: d['deployments'].pop(1)), 0, 'makes no other deployment the next boot'),
+])
+def test_rollback_where_rpm_ostree_goes_elsewhere_is_refused_before_any_command(host, index, message):
+    state = state_of(host())
+    backend, runner = backend_on({})
+    with pytest.raises(Unsupported, match=message):
+        backend.rollback(state, state.deployments[index])
+    assert runner.history == []
+
+
+@pytest.mark.parametrize('options, message', [
+    ({'sysroot': '/mnt/sysroot'}, 'running system only'),
+    ({'stateroot': 'fedora-coreos'}, 'booted stateroot fedora-silverblue only'),
+])
+def test_rollback_of_a_sysroot_or_another_stateroot_is_refused(options, message):
+    backend, runner = backend_on({}, **options)
+    state = state_of(recorded(WORKSTATION))
+    with pytest.raises(Unsupported, match=message):
+        backend.rollback(state, state.deployments[1])
+    assert runner.history == []
+
+
+# set_pinned --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('pinned, sysroot, argv', [
+    (True, None, ['ostree', 'admin', 'pin', '1']),
+    (False, None, ['ostree', 'admin', 'pin', '--unpin', '1']),
+    (True, '/mnt/sysroot', ['ostree', 'admin', 'pin', '--sysroot=/mnt/sysroot', '1']),
+])
+def test_pin_by_ostree_index(pinned, sysroot, argv):
+    backend, runner = backend_on({tuple(argv): (0, 'Deployment 1 is now pinned\n')}, sysroot=sysroot)
+    state = state_of(recorded(WORKSTATION))
+    backend.set_pinned(state, state.deployments[1], pinned)
+    assert argvs(runner) == [argv]
+
+
+def test_a_staged_deployment_cannot_be_pinned():
+    backend, runner = backend_on({})
+    state = state_of(recorded(STAGED))
+    with pytest.raises(OsImageError, match='staged deployment cannot be pinned'):
+        backend.set_pinned(state, state.staged, True)
+    assert runner.history == []
+
+
+def test_failed_pin_carries_the_command():
+    argv = ['ostree', 'admin', 'pin', '1']
+    backend, _runner = backend_on({tuple(argv): (1, '', 'error: Out of range deployment index 1, expected < 1\n')})
+    state = state_of(recorded(WORKSTATION))
+    with pytest.raises(CommandFailed) as caught:
+        backend.set_pinned(state, state.deployments[1], True)
+    assert (caught.value.command.argv, caught.value.command.rc) == (argv, 1)
+    assert 'Out of range' in caught.value.command.stderr and caught.value.host_state is state
+
+
+# cleanup -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('flags, options, argv, cache_removed', [
+    ({'pending': True}, {}, ['rpm-ostree', 'cleanup', '--pending'], False),
+    ({'rollback': True, 'cache': True}, {}, ['rpm-ostree', 'cleanup', '--rollback', '--base', '--repomd'], True),
+    ({'pending': True, 'rollback': True}, {'stateroot': 'fedora-coreos'},
+     ['rpm-ostree', 'cleanup', '--pending', '--rollback', '--os=fedora-coreos'], False),
+    # --repomd would empty the running system's cache, not the sysroot's.
+    ({'cache': True}, {'sysroot': '/mnt/sysroot'}, ['rpm-ostree', 'cleanup', '--base', '--sysroot=/mnt/sysroot'], True),
+])
+def test_cleanup_argv(flags, options, argv, cache_removed):
+    backend, runner = backend_on({tuple(argv): (0, '')}, **options)
+    assert backend.cleanup(state_of(recorded(STAGED)), **flags) is cache_removed
+    assert argvs(runner) == [argv]
+
+
+def test_cleanup_of_nothing_runs_nothing():
+    backend, runner = backend_on({})
+    assert backend.cleanup(state_of(recorded(STAGED))) is False
+    assert runner.history == []
+
+
+def test_cleanup_of_deployments_without_a_booted_one_is_refused():
+    data = recorded(WORKSTATION)
+    data['deployments'][0]['booted'] = False
+    backend, runner = backend_on({}, sysroot='/mnt/sysroot')
+    with pytest.raises(Unsupported, match='every deployment'):
+        backend.cleanup(state_of(data), pending=True)
+    assert runner.history == []
+
+
+# kernel arguments ----------------------------------------------------------------------------------
+
+
+def test_kernel_arguments_are_the_line_rpm_ostree_kargs_prints():
+    backend, runner = backend_on({('rpm-ostree', 'kargs', '--os=fedora-silverblue'): (0, KARGS_LINE)},
+                                 stateroot='fedora-silverblue')
+    kargs = backend.kernel_arguments(state_of(recorded(WORKSTATION)))
+    assert kargs == ['rhgb', 'quiet', 'root=UUID=0b3e6a2c-1f0e-4f4e-9a8e-3a3b3c3d3e3f', 'rootflags=subvol=root', 'rw',
+                     'ostree=/ostree/boot.1/fedora-silverblue/ab12/0', 'dyndbg="file drivers/usb/* +p"']
+    assert argvs(runner) == [['rpm-ostree', 'kargs', '--os=fedora-silverblue']]
+
+
+@pytest.mark.parametrize('stdout', ['', 'note: something\n' + KARGS_LINE])
+def test_kernel_arguments_not_on_one_line_are_a_parse_error(stdout):
+    backend, _runner = backend_on({('rpm-ostree', 'kargs'): (0, stdout)})
+    with pytest.raises(ParseError, match='not the kernel arguments on one line') as caught:
+        backend.kernel_arguments(state_of(recorded(WORKSTATION)))
+    assert caught.value.command.argv == ['rpm-ostree', 'kargs']
+
+
+@pytest.mark.parametrize('name, append, delete, argv', [
+    (WORKSTATION, ['nosmt', 'console=ttyS0,115200'], ['rhgb'],
+     ['rpm-ostree', 'kargs', '--append=nosmt', '--append=console=ttyS0,115200', '--delete=rhgb']),
+    # The new deployment replaces the locked staged update: it stays locked.
+    (STAGED, ['nosmt'], [], ['rpm-ostree', 'kargs', '--append=nosmt', '--lock-finalization']),
+])
+def test_set_kernel_arguments_argv(name, append, delete, argv):
+    backend, runner = backend_on({tuple(argv): (0, 'Kernel arguments updated.\n')})
+    backend.set_kernel_arguments(state_of(recorded(name)), append=append, delete=delete)
+    assert argvs(runner) == [argv]
+
+
+def test_set_no_kernel_arguments_runs_nothing():
+    backend, runner = backend_on({})
+    backend.set_kernel_arguments(state_of(recorded(WORKSTATION)))
+    assert runner.history == []
+
+
+# The action plugins end to end -----------------------------------------------------------------------
+
+PROBE = ['/bin/sh', '-c']
+
+
+def rpm_ostree_host(statuses, answers=None):
+    """An rpm-ostree host whose status is each of ``statuses`` (dicts) in turn; ``answers`` for other commands."""
+    table = {tuple(argv): answer for argv, answer in (answers or {}).items()}
+    table[tuple(STATUS_ARGV)] = [(0, as_text(status)) for status in statuses]
+    return FakeTarget(table, tools=('rpm-ostree', 'ostree'), ostree_booted=True)
+
+
+def sent(target):
+    """The argv of every command the task sent, the detection probe left out."""
+    commands = [shlex.split(line.split(' ', 2)[2]) for line in target.command_lines]
+    return [argv for argv in commands if argv[:2] != PROBE]
+
+
+def test_image_stages_the_latest_commit():
+    before = recorded(WORKSTATION)
+    after = new_deployment(recorded(WORKSTATION))
+    target = rpm_ostree_host([before, cached_new_commit(recorded(WORKSTATION)), after],
+                             {('rpm-ostree', 'upgrade', '--check'): (0, 'AvailableUpdate:\n'), ('rpm-ostree', 'upgrade'): (0, '')})
+    result = run_action('image', target, diff=True)
+    assert 'failed' not in result, result
+    assert sent(target) == [STATUS_ARGV, CHECK_ARGV, STATUS_ARGV, ['rpm-ostree', 'upgrade'], STATUS_ARGV]
+    assert result['changed'] is True
+    assert (result['before']['checksum'], result['after']['checksum']) == (SILVERBLUE_33_21, NEW_COMMIT)
+    assert result['after']['staged'] is True and result['staged'] is True and result['reboot_required'] is True
+    assert result['target']['version'] == '33.22' and result['target']['origin'] == SILVERBLUE_REF
+    assert 'version: 33.22' in result['diff']['after']
+
+
+def test_image_changes_nothing_when_no_update_is_available():
+    target = rpm_ostree_host([recorded(WORKSTATION)], {('rpm-ostree', 'upgrade', '--check'): (EXIT_NO_UPDATE, '')})
+    result = run_action('image', target)
+    assert result['changed'] is False and result['before'] == result['after']
+    assert sent(target) == [STATUS_ARGV, CHECK_ARGV]
+
+
+def test_image_in_check_mode_predicts_from_the_cached_update():
+    target = rpm_ostree_host([recorded(WORKSTATION), cached_new_commit(recorded(WORKSTATION))],
+                             {('rpm-ostree', 'upgrade', '--check'): (0, '')})
+    result = run_action('image', target, check_mode=True)
+    assert result['changed'] is True and result['after']['checksum'] == NEW_COMMIT and result['after']['staged'] is True
+    assert sent(target) == [STATUS_ARGV, CHECK_ARGV, STATUS_ARGV]
+
+
+def test_image_version_besides_zincati_fails_naming_bypass_driver_and_changes_nothing():
+    target = rpm_ostree_host([recorded(CONTAINER)])
+    result = run_action('image', target, version='43.20251108.3.0')
+    assert result['failed'] is True and 'bypass_driver: true' in result['msg'] and 'Nothing was changed' in result['msg']
+    assert result['state']['update_driver'] == 'Zincati'
+    # The module reads the state again after a failed deploy; nothing else ran.
+    assert sent(target) == [STATUS_ARGV, STATUS_ARGV]
+
+
+def test_image_version_with_bypass_driver():
+    argv = ['rpm-ostree', 'deploy', NOT_DOWN, '--bypass-driver', 'version=43.20251108.3.0']
+    after = new_deployment(recorded(CONTAINER), checksum=NEW_COMMIT, version='43.20251108.3.0', timestamp=1762837557 + 86400)
+    target = rpm_ostree_host([recorded(CONTAINER), after], {tuple(argv): (0, '')})
+    result = run_action('image', target, version='43.20251108.3.0', bypass_driver=True)
+    assert result['changed'] is True and result['after']['version'] == '43.20251108.3.0'
+    assert sent(target) == [STATUS_ARGV, argv, STATUS_ARGV]
+
+
+def test_image_version_that_rpm_ostree_refuses_reports_its_error_and_the_state():
+    argv = ['rpm-ostree', 'deploy', NOT_DOWN, 'version=33.17']
+    stderr = 'error: Upgrade target revision is chronologically older\n'
+    target = rpm_ostree_host([recorded(WORKSTATION)], {tuple(argv): (1, '', stderr)})
+    result = run_action('image', target, version='33.17')
+    assert result['failed'] is True
+    assert (result['cmd'], result['rc'], result['stderr']) == (' '.join(argv), 1, stderr)
+    assert result['state']['next_boot']['checksum'] == SILVERBLUE_33_21
+
+
+def test_image_unlocks_a_staged_update_for_the_next_reboot():
+    unlocked = recorded(STAGED)
+    unlocked['deployments'][0]['finalization-locked'] = False
+    cached = cached_new_commit(recorded(STAGED), checksum=FCOS_STAGED, version='31.20200517.3.0', timestamp=1591031729)
+    lock = ['ostree', 'admin', 'lock-finalization', '--unlock']
+    target = rpm_ostree_host([recorded(STAGED), cached, recorded(STAGED), unlocked],
+                             {('rpm-ostree', 'upgrade', '--check'): (0, ''), ('rpm-ostree', 'upgrade'): (0, ''),
+                              tuple(lock): (0, '')})
+    result = run_action('image', target)
+    assert sent(target) == [STATUS_ARGV, CHECK_ARGV, STATUS_ARGV, ['rpm-ostree', 'upgrade'], STATUS_ARGV, lock, STATUS_ARGV]
+    assert result['changed'] is True
+    assert (result['before']['finalization_locked'], result['after']['finalization_locked']) == (True, False)
+    assert result['after']['checksum'] == FCOS_STAGED
+
+
+def test_image_download_only_is_met_by_the_locked_staged_update():
+    cached = cached_new_commit(recorded(STAGED), checksum=FCOS_STAGED, version='31.20200517.3.0', timestamp=1591031729)
+    target = rpm_ostree_host([recorded(STAGED), cached], {('rpm-ostree', 'upgrade', '--check'): (0, '')})
+    result = run_action('image', target, download_only=True)
+    assert result['changed'] is False and result['after']['finalization_locked'] is True
+
+
+def test_image_with_a_bare_registry_reference_fails_before_changing_anything():
+    target = rpm_ostree_host([recorded(WORKSTATION)])
+    result = run_action('image', target, image='quay.io/fedora/fedora-silverblue:41')
+    assert result['failed'] is True and 'ostree-unverified-registry:quay.io/fedora/fedora-silverblue:41' in result['msg']
+    assert sent(target) == [STATUS_ARGV]
+
+
+def test_busy_rpm_ostree_fails_naming_the_transaction():
+    busy = recorded(WORKSTATION)
+    busy['transaction'] = ['Upgrade', ':1.62', '/org/projectatomic/rpmostree1/fedora_silverblue']
+    target = rpm_ostree_host([busy])
+    result = run_action('image', target, lock_timeout=0)
+    assert result['failed'] is True and 'rpm-ostree transaction Upgrade by :1.62' in result['msg']
+    assert sent(target) == [STATUS_ARGV]
+
+
+def test_image_rollback_queues_the_previous_deployment():
+    after = recorded(WORKSTATION)
+    after['deployments'].reverse()
+    target = rpm_ostree_host([recorded(WORKSTATION), after], {('rpm-ostree', 'rollback'): (0, '')})
+    result = run_action('image_rollback', target)
+    assert sent(target) == [STATUS_ARGV, ['rpm-ostree', 'rollback'], STATUS_ARGV]
+    assert result['changed'] is True and result['after']['checksum'] == SILVERBLUE_33_17
+    assert result['reboot_required'] is True
+
+
+def test_image_rollback_drops_a_staged_update():
+    after = recorded(STAGED, lambda d: d['deployments'].pop(0))
+    target = rpm_ostree_host([recorded(STAGED), after], {('rpm-ostree', 'cleanup', '--pending'): (0, '')})
+    result = run_action('image_rollback', target)
+    assert sent(target) == [STATUS_ARGV, ['rpm-ostree', 'cleanup', '--pending'], STATUS_ARGV]
+    assert result['changed'] is True and result['after']['checksum'] == FCOS_BOOTED and result['reboot_required'] is False
+
+
+def test_deployment_pin_of_the_rollback_deployment():
+    after = recorded(WORKSTATION)
+    after['deployments'][1]['pinned'] = True
+    target = rpm_ostree_host([recorded(WORKSTATION), after], {('ostree', 'admin', 'pin', '1'): (0, '')})
+    result = run_action('deployment_pin', target, deployment='rollback')
+    assert sent(target) == [STATUS_ARGV, ['ostree', 'admin', 'pin', '1'], STATUS_ARGV]
+    assert result['changed'] is True and result['deployment']['pinned'] is True
+    assert result['deployment']['checksum'] == SILVERBLUE_33_17
+
+
+def test_deployment_cleanup_of_the_rollback_and_the_cache():
+    argv = ['rpm-ostree', 'cleanup', '--rollback', '--base', '--repomd']
+    after = recorded(WORKSTATION, lambda d: d['deployments'].pop(1))
+    target = rpm_ostree_host([recorded(WORKSTATION), after], {tuple(argv): (0, '')})
+    result = run_action('deployment_cleanup', target, rollback=True, cache=True)
+    assert sent(target) == [STATUS_ARGV, argv, STATUS_ARGV]
+    assert result['changed'] is True and [d['checksum'] for d in result['removed']] == [SILVERBLUE_33_17]
+
+
+def test_deployment_cleanup_keeps_a_pinned_rollback_and_runs_nothing():
+    pinned = recorded(WORKSTATION)
+    pinned['deployments'][1]['pinned'] = True
+    target = rpm_ostree_host([pinned])
+    result = run_action('deployment_cleanup', target, rollback=True)
+    assert result['changed'] is False and result['removed'] == []
+    assert [d['checksum'] for d in result['kept_pinned']] == [SILVERBLUE_33_17]
+    assert sent(target) == [STATUS_ARGV]
+
+
+def test_kargs_appends_and_reads_them_back():
+    argv = ['rpm-ostree', 'kargs', '--append=nosmt']
+    after = new_deployment(recorded(WORKSTATION), checksum=SILVERBLUE_33_21, version='33.21', timestamp=1612555369)
+    target = rpm_ostree_host([recorded(WORKSTATION), after], {
+        ('rpm-ostree', 'kargs'): [(0, KARGS_LINE), (0, KARGS_LINE.rstrip('\n') + ' nosmt\n')], tuple(argv): (0, '')})
+    result = run_action('kargs', target, arguments=['nosmt', 'rw'])
+    assert sent(target) == [STATUS_ARGV, ['rpm-ostree', 'kargs'], argv, STATUS_ARGV, ['rpm-ostree', 'kargs']]
+    assert result['changed'] is True and result['appended'] == ['nosmt'] and result['deleted'] == []
+    assert result['kernel_arguments'][-1] == 'nosmt' and result['reboot_required'] is True
+
+
+def test_kargs_already_present_changes_nothing():
+    target = rpm_ostree_host([recorded(WORKSTATION)], {('rpm-ostree', 'kargs'): (0, KARGS_LINE)})
+    result = run_action('kargs', target, arguments=['rhgb', 'quiet'])
+    assert result['changed'] is False
+    assert sent(target) == [STATUS_ARGV, ['rpm-ostree', 'kargs']]
+
