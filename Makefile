@@ -34,9 +34,11 @@ export JOBS
 help:
 	@sed -n 's/^#   //p' Makefile
 
-# All gates; run-gates.sh runs JOBS of them at once, prints each log as it finishes and ends with a summary.
+# All gates, longest first; run-gates.sh runs JOBS of them at once (never two of one ansible-core line),
+# prints each log as it finishes, then runs e2e when tests/e2e/run.sh exists, and ends with a summary.
 test:
-	@hack/run-gates.sh $(foreach v,$(ANSIBLE_VERSIONS),sanity-$(v) units-$(v) integration-$(v)) lint importer
+	@hack/run-gates.sh $(addprefix sanity-,$(ANSIBLE_VERSIONS)) $(addprefix units-,$(ANSIBLE_VERSIONS)) \
+		$(addprefix integration-,$(ANSIBLE_VERSIONS)) lint importer
 
 sanity: $(addprefix sanity-,$(ANSIBLE_VERSIONS))
 units: $(addprefix units-,$(ANSIBLE_VERSIONS))

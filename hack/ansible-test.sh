@@ -24,17 +24,39 @@ shift 2
 python_version="$(ansible_python_version "${version}")"
 venv="$(ensure_ansible_venv "${version}")"
 
-# ansible-test bootstraps pip in its venvs with get_pip_<pip version>.py; every ansible-core line pins
-# its own pip versions in python_requirements.py, so a stand-in is placed for each of them.
+# ansible-test keeps its venvs and pip bootstrap scripts in $HOME/.ansible/test. Each ansible-core line
+# gets a HOME of its own (inside its venv, so it goes when the pin changes) that no other ansible-test
+# run shares: two runs creating the same venv at once delete it under each other, and pip then installs
+# into the base interpreter itself. Lines also run side by side this way.
+export PYENV_ROOT="${PYENV_ROOT:-${HOME}/.pyenv}"
+ansible_test_home="${venv}/home"
+mkdir -p "${ansible_test_home}/.config/pip" "${ansible_test_home}/.pip" "${ansible_test_home}/.ansible/test/cache"
+# pip settings: the user's own (the legacy location, read first), then ours, which win: pip refuses to
+# install outside a venv, and the user's download cache is reused.
+if [[ -f "${HOME}/.config/pip/pip.conf" ]]; then
+    cp "${HOME}/.config/pip/pip.conf" "${ansible_test_home}/.pip/pip.conf"
+else
+    rm -f "${ansible_test_home}/.pip/pip.conf"
+fi
+printf '[global]\nrequire-virtualenv = true\ncache-dir = %s\n' "${PIP_CACHE_DIR:-${HOME}/.cache/pip}" >"${ansible_test_home}/.config/pip/pip.conf"
+
+# ansible-test bootstraps pip in its venvs with get_pip_<pip version>.py, downloaded from the internet
+# unless cached; every ansible-core line pins its own pip versions in python_requirements.py, so an
+# offline stand-in is placed for each of them.
 ansible_test_dir="$("${venv}/bin/python" -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')"
-get_pip_cache="${HOME}/.ansible/test/cache"
-mkdir -p "${get_pip_cache}"
 pip_versions="$(grep -oE "pip='[0-9][0-9.]*'" "${ansible_test_dir}/_internal/python_requirements.py" | grep -oE '[0-9][0-9.]*' | sort -u)"
 [[ -n "${pip_versions}" ]] || die "no pip version found in ${ansible_test_dir}/_internal/python_requirements.py"
 for pip_version in ${pip_versions}; do
-    stand_in="${get_pip_cache}/get_pip_${pip_version//./_}.py"
+    stand_in="${ansible_test_home}/.ansible/test/cache/get_pip_${pip_version//./_}.py"
     cmp -s "${REPO_ROOT}/hack/get_pip_standin.py" "${stand_in}" || cp "${REPO_ROOT}/hack/get_pip_standin.py" "${stand_in}"
 done
+
+# One run per ansible-core line at a time: they share the mirror and ansible-test's venvs.
+exec 8>"${ansible_test_home}/run.lock"
+if ! flock -n 8; then
+    log "waiting for another ansible-test run with ansible-core ${version} to finish"
+    flock 8
+fi
 
 mirror="$(sync_mirror "${venv}" "ansible-${version}")"
 
@@ -60,4 +82,4 @@ esac
 
 cd "${mirror}"
 log "ansible-test ${command} with ansible-core $("${venv}/bin/python" -c 'from ansible.release import __version__; print(__version__)' 2>/dev/null || echo "${version}") on Python ${python_version}"
-"${venv}/bin/ansible-test" "${command}" --venv --python "${python_version}" --requirements --color no "$@"
+HOME="${ansible_test_home}" "${venv}/bin/ansible-test" "${command}" --venv --python "${python_version}" --requirements --color no "$@"

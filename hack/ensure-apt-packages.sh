@@ -4,8 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # hack/ensure-apt-packages.sh PACKAGE...
-#   Install the Debian packages the gates need (ostree for integration targets, shellcheck for the
-#   shellcheck sanity test) when they are missing. `apt-get update` runs only when the package lists
+#   Install the Debian packages the gates need when they are missing: ostree for the integration
+#   targets, and the shell linter of the sanity tests. `apt-get update` runs only when the package lists
 #   are absent or the install fails on stale lists. Gates may call this concurrently: a lock serialises them.
 
 # shellcheck source=hack/lib.sh

@@ -9,8 +9,7 @@
 #   when the gate ends. Then the end-to-end tests run alone (they need the whole machine) when
 #   tests/e2e/run.sh exists. Ends with a summary; exits 1 when any gate failed.
 #
-#   Two gates never run at once when they share state: ansible-test gates of one Python version share
-#   ~/.ansible/test/venv, and gates of one ansible-core line share its mirror and .venv.
+#   Gates of one ansible-core line never run at once: they share its mirror and ansible-test's venvs.
 
 # shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -24,7 +23,7 @@ RESULT_DIR="${BUILD_DIR}/results"
 gate_group() {
     local gate="$1"
     case "${gate}" in
-        sanity-* | units-* | integration-*) printf 'python-%s\n' "$(ansible_python_version "${gate#*-}")" ;;
+        sanity-* | units-* | integration-*) printf 'ansible-%s\n' "${gate#*-}" ;;
         *) printf '%s\n' "${gate}" ;;
     esac
 }

@@ -97,6 +97,7 @@ def copy_entry(source, target):
 def prune(mirror, wanted):
     """Remove what is in the mirror but not wanted, except ansible-test's state; return the count."""
     removed = 0
+    visited_dirs = []
     for directory, dirnames, filenames in os.walk(mirror, topdown=True):
         reldir = os.path.relpath(directory, mirror)
         reldir = '' if reldir == '.' else reldir + '/'
@@ -107,13 +108,15 @@ def prune(mirror, wanted):
             elif os.path.islink(os.path.join(directory, dirname)):
                 filenames.append(dirname)
                 dirnames.remove(dirname)
+            else:
+                visited_dirs.append(os.path.join(directory, dirname))
         for filename in filenames:
             if reldir + filename not in wanted:
                 os.unlink(os.path.join(directory, filename))
                 removed += 1
-    # empty directories, deepest first
-    for directory, dirnames, filenames in os.walk(mirror, topdown=False):
-        if directory != mirror and not dirnames and not filenames and os.path.relpath(directory, mirror) not in PRESERVED_IN_MIRROR:
+    # directories left empty, deepest first; preserved trees were never visited
+    for directory in sorted(visited_dirs, key=len, reverse=True):
+        if not os.listdir(directory):
             os.rmdir(directory)
     return removed
 
@@ -126,8 +129,16 @@ def make_git_root(mirror):
     so without a repository of its own ansible-test would find no files at all. Listing uses
     ``git ls-files --cached --others --exclude-standard``, so nothing has to be added to it.
     """
-    if not os.path.isdir(os.path.join(mirror, '.git')):
+    def git(*args):
+        return subprocess.run(['git', '-C', mirror] + list(args), capture_output=True, text=True, check=False).stdout.strip()
+
+    if git('rev-parse', '--show-toplevel') != os.path.realpath(mirror):
+        if os.path.lexists(os.path.join(mirror, '.git')):
+            remove_path(os.path.join(mirror, '.git'))
         subprocess.run(['git', 'init', '--quiet', mirror], check=True)
+    # a broken listing would make ansible-test skip every test and pass
+    if git('ls-files', '--cached', '--others', '--exclude-standard', '--', 'galaxy.yml') != 'galaxy.yml':
+        sys.exit('git does not list galaxy.yml in the mirror %s' % mirror)
 
 
 def link_neighbours(repo_root, mirror):
