@@ -458,4 +458,3 @@ def test_failure_of_bootc_names_the_command():
     result = run_action('image', target, image=OTHER)
     assert result['failed'] is True and result['cmd'] == ' '.join(argv) and result['rc'] == 1
     assert result['state']['booted']['checksum'] == CENTOS_COMMIT
-

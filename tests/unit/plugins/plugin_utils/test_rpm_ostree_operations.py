@@ -29,7 +29,6 @@ from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils.test_rpm_ostree import (
     CHECK_ARGV,
     FCOS_BOOTED,
-    FCOS_IMAGE,
     FCOS_STAGED,
     FCOS_STREAM,
     SILVERBLUE_33_17,
@@ -638,4 +637,3 @@ def test_kargs_already_present_changes_nothing():
     result = run_action('kargs', target, arguments=['rhgb', 'quiet'])
     assert result['changed'] is False
     assert sent(target) == [STATUS_ARGV, ['rpm-ostree', 'kargs']]
-
