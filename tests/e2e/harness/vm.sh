@@ -54,7 +54,7 @@ EOF
 ssh_opts() {
   echo -i "$ST/id_ed25519" -p "$(cat "$ST/ssh_port")" \
     -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
-    -o BatchMode=yes -o ConnectTimeout=10 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 \
+    -o BatchMode=yes -o ConnectTimeout=20 -o ServerAliveInterval=10 -o ServerAliveCountMax=3 \
     -o IdentitiesOnly=yes
 }
 # vm_ssh TIMEOUT CMD... : one bounded ssh invocation
@@ -205,7 +205,7 @@ $NAME ansible_host=127.0.0.1 ansible_port=$port
 [e2e:vars]
 ansible_user=root
 ansible_ssh_private_key_file=$ST/id_ed25519
-ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=10 -o ServerAliveInterval=5 -o ServerAliveCountMax=3'
+ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=20 -o ServerAliveInterval=10 -o ServerAliveCountMax=3'
 ansible_python_interpreter=/nonexistent
 e2e_vm_name=$NAME
 e2e_state_dir=$ST
@@ -333,8 +333,16 @@ case $cmd in
   wait-ssh) [ -d "$ST" ] || die "no such VM"; wait_ssh "${1:-$BOOT_TIMEOUT}" ;;
   ssh) [ -f "$ST/ssh_port" ] || die "no such VM"
        # shellcheck disable=SC2046
-       if [ $# -eq 0 ]; then exec ssh -t $(ssh_opts) root@127.0.0.1
-       else exec timeout --kill-after=5 "$SSH_CMD_TIMEOUT" ssh $(ssh_opts) root@127.0.0.1 "$@"; fi ;;
+       if [ $# -eq 0 ]; then exec ssh -t $(ssh_opts) root@127.0.0.1; fi
+       # exit 255 = ssh itself failed (typically connect/banner timeout on a
+       # loaded host): retry a few times; any other status is the command's.
+       rc=0
+       for attempt in $(seq "$(( ${E2E_SSH_RETRIES:-3} + 1 ))"); do
+         rc=0; timeout --kill-after=5 "$SSH_CMD_TIMEOUT" ssh $(ssh_opts) root@127.0.0.1 "$@" || rc=$?
+         [ "$rc" -eq 255 ] || break
+         log "ssh failed (255), attempt $attempt"; sleep 3
+       done
+       exit "$rc" ;;
   boot-id) boot_id ;;
   reboot) cmd_reboot "$@" ;;
   inventory) [ -f "$ST/ssh_port" ] || die "no such VM (start it first)"; write_inventory; echo "$ST/inventory.ini" ;;

@@ -96,23 +96,38 @@ mkdir -p "$WORK" "$MNT"
 ssh-keygen -q -t ed25519 -N '' -C "e2e-$KEY" -f "$WORK/id_ed25519"
 
 # ------------------------------------------------------------------ rootfs
-log "mmdebstrap $SUITE (${#PKGS[@]} packages)"
+# Stage 1 (slow, ~3 min): mmdebstrap + dracut, cached as a tarball keyed only by
+# what goes into it, so changes to the later stages do not re-run it.
+ROOTFS_KEY=$( { cat "$HERE/packages.txt" "$HERE/dracut-e2e.conf" "$HERE/modprobe-e2e.conf";
+               sed -n '/^mmdebstrap_cmd()/,/^}/p' "$HERE/build.sh"; echo "$SUITE ${E2E_MIRROR:-}"; } | sha256sum | cut -c1-16)
+ROOTFS_TAR=$CACHE/rootfs-$ROOTFS_KEY.tar
+mmdebstrap_cmd() {
+  # dracut: generic (no-hostonly) initramfs with the ostree module and only the
+  # virtio drivers, written where ostree expects it.  (The kernel postinst hook
+  # already ran dracut once; that output in /boot is discarded.)
+  # shellcheck disable=SC2016
+  mmdebstrap --variant=minbase --mode=root --format=tar \
+    --include="$(IFS=,; echo "${PKGS[*]}")" \
+    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --essential-hook='mkdir -p "$1/etc/dracut.conf.d" "$1/etc/modprobe.d"' \
+    --essential-hook="copy-in $HERE/dracut-e2e.conf /etc/dracut.conf.d/" \
+    --essential-hook="copy-in $HERE/modprobe-e2e.conf /etc/modprobe.d/" \
+    --customize-hook='kver=$(ls -1 "$1/usr/lib/modules" | sort -V | tail -n1); chroot "$1" dracut --force --no-hostonly --kver "$kver" "/usr/lib/modules/$kver/initramfs.img"' \
+    --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
+    "$SUITE" "$1" ${E2E_MIRROR:+"$E2E_MIRROR"}
+}
+if [ -f "$ROOTFS_TAR" ] && [ -z "${E2E_REBUILD:-}" ]; then
+  log "reusing cached rootfs $ROOTFS_TAR"
+else
+  log "mmdebstrap $SUITE (${#PKGS[@]} packages)"
+  mmdebstrap_cmd "$ROOTFS_TAR.tmp" >"$WORK/mmdebstrap.log" 2>&1 \
+    || { tail -n 40 "$WORK/mmdebstrap.log" >&2; rm -f "$ROOTFS_TAR.tmp"; die "mmdebstrap failed"; }
+  mv "$ROOTFS_TAR.tmp" "$ROOTFS_TAR"
+fi
 ROOT=$WORK/rootfs
-# dracut: generic (no-hostonly) initramfs with the ostree module, written where
-# ostree expects it.  The kernel postinst hook already ran dracut once; that
-# output in /boot is discarded.
-# shellcheck disable=SC2016
-mmdebstrap --variant=minbase --mode=root --format=directory \
-  --include="$(IFS=,; echo "${PKGS[*]}")" \
-  --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-  --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
-  --essential-hook='mkdir -p "$1/etc/dracut.conf.d" "$1/etc/modprobe.d"' \
-  --essential-hook="copy-in $HERE/dracut-e2e.conf /etc/dracut.conf.d/" \
-  --essential-hook="copy-in $HERE/modprobe-e2e.conf /etc/modprobe.d/" \
-  --customize-hook='kver=$(ls -1 "$1/usr/lib/modules" | sort -V | tail -n1); chroot "$1" dracut --force --no-hostonly --kver "$kver" "/usr/lib/modules/$kver/initramfs.img"' \
-  --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
-  "$SUITE" "$ROOT" ${E2E_MIRROR:+"$E2E_MIRROR"} >"$WORK/mmdebstrap.log" 2>&1 \
-  || { tail -n 40 "$WORK/mmdebstrap.log" >&2; die "mmdebstrap failed"; }
+mkdir -p "$ROOT"
+tar -C "$ROOT" --numeric-owner --xattrs --xattrs-include='*' -xf "$ROOTFS_TAR"
 
 log "fixing up tree for ostree"
 "$HERE/tree-fixup.sh" "$ROOT" "$WORK/id_ed25519.pub" >&2
@@ -203,9 +218,10 @@ ln -sfn loader.0 "$MNT/boot/loader"
 : > "$MNT/boot/loader.0/grub.cfg"
 ln -sfn ../loader/grub.cfg "$MNT/boot/grub/grub.cfg"
 
+KARGS=(root=LABEL=e2e-root rw console=ttyS0,115200 fsck.mode=skip
+       "modprobe.blacklist=ahci,sr_mod,crc32_pclmul,crct10dif_pclmul,crc32c_intel,sha256_ssse3,kvm,kvm_amd,kvm_intel")
 OSTREE_GRUB2_EXEC="$HERE/grub-gen.sh" ostree admin deploy --sysroot="$MNT" --os="$OSNAME" \
-  --karg=root=LABEL=e2e-root --karg=rw --karg=console=ttyS0,115200 \
-  "$REMOTE:$BRANCH" >&2
+  "${KARGS[@]/#/--karg=}" "$REMOTE:$BRANCH" >&2
 ostree admin status --sysroot="$MNT" >&2
 DEPLOY=$(ls -d "$MNT/ostree/deploy/$OSNAME/deploy/"*.0)
 [ -e "$DEPLOY/usr/lib/e2e-version" ] || die "deployment incomplete"
@@ -230,10 +246,19 @@ E2E_COMMIT_V1=$C1
 E2E_COMMIT_V2=$C2
 E2E_COMMIT_V3=$C3
 E2E_COMMIT_V4=$C4
-E2E_KERNEL_ARGS="root=LABEL=e2e-root rw console=ttyS0,115200"
+E2E_KERNEL_ARGS="${KARGS[*]}"
 EOF
 touch "$WORK/out/.complete"
 mv "$WORK/out" "$OUT"
 ln -sfn "img-$KEY" "$CACHE/current"
+# prune older images/rootfs tarballs unless a VM overlay still uses them
+if [ -z "${E2E_KEEP_OLD_IMAGES:-}" ]; then
+  for d in "$CACHE"/img-*; do
+    [ "$d" = "$OUT" ] && continue
+    grep -qsxF "$d" "${E2E_STATE_DIR:-$E2E_DIR/.state}"/*/image && continue
+    log "pruning old image $d"; rm -rf "$d"
+  done
+  for f in "$CACHE"/rootfs-*.tar; do [ "$f" = "$ROOTFS_TAR" ] || rm -f "$f"; done
+fi
 log "done: $(du -sh --apparent-size "$OUT/disk-v1.raw" | cut -f1) apparent, $(du -sh "$OUT" | cut -f1) on disk in $OUT"
 echo "$OUT"
