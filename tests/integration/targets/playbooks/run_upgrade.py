@@ -1,0 +1,55 @@
+# Copyright (c) osimage.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Run playbooks/upgrade.yml through ansible-runner, as AWX does, and check its job events and status."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import ansible_runner
+
+
+def main(work, inventory):
+    private = os.path.join(work, 'runner')
+    os.makedirs(os.path.join(private, 'project'), exist_ok=True)
+    # AWX runs a one-line wrapper from the project, as docs/awx.md shows.
+    with open(os.path.join(private, 'project', 'upgrade.yml'), 'w') as handle:
+        handle.write('---\n- name: Upgrade\n  ansible.builtin.import_playbook: osimage.lifecycle.upgrade\n')
+    run = ansible_runner.run(
+        private_data_dir=private, playbook='upgrade.yml', inventory=inventory,
+        extravars={'upgrade_serial': [1, '100%']}, quiet=True)
+    events = list(run.events)
+    # With serial, ansible reports the start of a play once per batch.
+    starts = [e['event_data']['play'] for e in events if e['event'] == 'playbook_on_play_start']
+    plays = list(dict.fromkeys(starts))
+    staged = {}
+    final = {}
+    for event in events:
+        if event['event'] != 'runner_on_ok':
+            continue
+        data = event['event_data']
+        facts = (data.get('res') or {}).get('ansible_facts') or {}
+        if 'upgrade_result' in facts:
+            target = staged if data['play'] == plays[0] else final
+            target[data['host']] = facts['upgrade_result']
+    report = {'status': run.status, 'rc': run.rc, 'plays': starts, 'stats': run.stats,
+              'staged': staged, 'final': final}
+    print(json.dumps(report, indent=2, default=str))
+    assert run.status == 'successful' and run.rc == 0, report
+    assert plays == ['Stage the new image on every host', 'Reboot into the new image in rolling batches'], plays
+    # Two batches (serial [1, 100%]): a canary alone, then the other host.
+    assert starts.count(plays[1]) == 2, starts
+    for host in ('edge1', 'edge2'):
+        assert staged[host]['status'] == 'staged', staged
+        assert staged[host]['to']['version'] == '3.0', staged
+        # The reboot play finds the image already deployed in the sysroot.
+        assert final[host]['status'] == 'current', final
+    assert not run.stats.get('failures'), run.stats
+
+
+if __name__ == '__main__':
+    main(sys.argv[1], sys.argv[2])
