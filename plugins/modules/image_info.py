@@ -191,6 +191,7 @@ transaction:
   description:
     - What the update tool is doing right now, or null when it is idle.
     - For rpm-ostree, its running transaction (C([title, client, sender...])) as a list of strings.
+    - For ostree, C([ostree sysroot lock held, <sysroot>/ostree/lock]) while another process holds the sysroot lock.
   returned: always
   type: raw
   sample: null
