@@ -136,8 +136,11 @@ class RpmOstreeBackend(Backend):
     def deploy(self, state, target, resolved, options):
         argv = self.deploy_argv(state, target, options)
         staged_before = state.staged
+        # 77 is "nothing changed" (RPM_OSTREE_EXIT_UNCHANGED), which `upgrade` returns when told
+        # --unchanged-exit-77: not a failure. The deployments read afterwards tell what changed.
         with failure_context(host_state=state):
-            self.runner.run(argv, what='deploying %s (%s)' % (target.describe(), ' '.join(argv[:2])))
+            self.runner.run(argv, ok_rcs=(0, EXIT_NO_UPDATE) if argv[1] == 'upgrade' else (0,),
+                            what='deploying %s (%s)' % (target.describe(), ' '.join(argv[:2])))
         if staged_before is not None and staged_before.finalization_locked != options.download_only:
             self.match_finalization_lock(staged_before, options.download_only)
 

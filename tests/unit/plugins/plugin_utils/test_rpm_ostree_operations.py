@@ -237,6 +237,23 @@ def test_deploy_argv(name, target, options, argv):
     assert argvs(runner) == [argv] + ([STATUS_ARGV] if name == STAGED and not options.get('download_only') else [])
 
 
+@pytest.mark.parametrize('target, argv, rc, fails', [
+    (Target('latest'), ['rpm-ostree', 'upgrade'], EXIT_NO_UPDATE, False),
+    (Target('version', '33.21'), ['rpm-ostree', 'deploy', NOT_DOWN, 'version=33.21'], EXIT_NO_UPDATE, True),
+    (Target('latest'), ['rpm-ostree', 'upgrade'], 1, True),
+])
+def test_deploy_exit_codes(target, argv, rc, fails):
+    # 77 is rpm-ostree's "nothing changed" for `upgrade`; `deploy` is never told to use it.
+    backend, runner = backend_on({tuple(argv): (rc, '', 'error: something\n' if rc == 1 else '')})
+    if fails:
+        with pytest.raises(CommandFailed) as caught:
+            backend.deploy(state_of(recorded(WORKSTATION)), target, None, DeployOptions())
+        assert caught.value.command.rc == rc
+    else:
+        backend.deploy(state_of(recorded(WORKSTATION)), target, None, DeployOptions())
+    assert argvs(runner) == [argv]
+
+
 def test_deploy_in_another_stateroot_and_sysroot():
     argv = ['rpm-ostree', 'deploy', NOT_DOWN, '--os=fedora-silverblue', '--sysroot=/mnt/sys root', 'version=33.22']
     backend, runner = backend_on({tuple(argv): (0, '')}, sysroot='/mnt/sys root', stateroot='fedora-silverblue')
