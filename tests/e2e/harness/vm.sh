@@ -34,6 +34,11 @@ image_dir() {  # the image this VM was created from (or the current cache one)
 }
 load_image_env() { local d; d=$(image_dir); # shellcheck disable=SC1091
   . "$d/image.env"; IMG=$d; }
+load_current_image_env() {  # the repo server always serves the latest build
+  local d; d=$(readlink -f "$CACHE/current" 2>/dev/null || true)
+  [ -n "$d" ] && [ -f "$d/.complete" ] || die "no built image (run tests/e2e/image/build.sh)"
+  # shellcheck disable=SC1091
+  . "$d/image.env"; IMG=$d; }
 
 free_port() {  # free_port PREFERRED -> a free 127.0.0.1 TCP port
   python3 - "$1" <<'EOF'
@@ -225,7 +230,7 @@ EOF
 # One HTTP server per port, shared by all VMs whose image points at that port
 # (the guest sees it as http://10.0.2.2:PORT/repo).  It serves a hardlinked
 # copy of the cached repo, so moving the branch never touches the cache.
-repo_port() { if [ -n "${1:-}" ]; then echo "$1"; else load_image_env; echo "$E2E_REPO_PORT"; fi; }
+repo_port() { if [ -n "${1:-}" ]; then echo "$1"; else load_current_image_env; echo "$E2E_REPO_PORT"; fi; }
 repo_state() { echo "$STATE_ROOT/_repo-$1"; }
 
 cmd_serve_repo() {
@@ -233,14 +238,15 @@ cmd_serve_repo() {
   while [ $# -gt 0 ]; do case $1 in
     --port) port=$2; shift;; --version) version=$2; shift;; --reset) reset=1;;
     *) die "serve-repo: unknown arg $1";; esac; shift; done
-  port=$(repo_port "$port"); load_image_env
+  port=$(repo_port "$port"); load_current_image_env
   local rs; rs=$(repo_state "$port")
   if [ -f "$rs/http.pid" ] && kill -0 "$(cat "$rs/http.pid")" 2>/dev/null; then
     log "repo server already running on 127.0.0.1:$port"; return 0
   fi
-  if [ -n "$reset" ] || [ ! -d "$rs/www/repo" ]; then
+  if [ -n "$reset" ] || [ ! -d "$rs/www/repo" ] || [ "$(cat "$rs/image" 2>/dev/null)" != "$IMG" ]; then
     rm -rf "$rs"; mkdir -p "$rs/www"
     cp -al "$IMG/repo" "$rs/www/repo"
+    echo "$IMG" > "$rs/image"
     rm -f "$rs/www/repo/summary" "$rs/www/repo/summary.sig"
     publish "$rs/www/repo" "$version"
   fi
@@ -271,7 +277,7 @@ publish() {  # publish REPO VERSION: point the branch at e2e/vVERSION
 cmd_publish() {  # publish VERSION [--port P]
   local v=${1:?publish VERSION (1-4)} port=""; shift
   [ "${1:-}" = "--port" ] && port=$2
-  port=$(repo_port "$port"); load_image_env
+  port=$(repo_port "$port"); load_current_image_env
   local rs; rs=$(repo_state "$port")
   [ -d "$rs/www/repo" ] || die "repo for port $port not prepared (run serve-repo)"
   publish "$rs/www/repo" "$v"
