@@ -76,6 +76,8 @@ class ActionModule(OsImageActionBase):
                 raise OsImageError('cleanup removed the booted deployment', host_state=after)
             result['changed'] = bool(cache_removed) or [d.as_dict() for d in after.deployments] != [
                 d.as_dict() for d in before.deployments]
+            # What the tool really removed (rpm-ostree may remove more than the one planned).
+            result['removed'] = [d.as_dict() for d in before.deployments if (d.checksum, d.serial) not in survivors]
         elif args['cache'] and self.check_mode:
             # Whether cached data exists is not known without removing it; say what would run.
             result['changed'] = True

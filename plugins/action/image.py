@@ -140,6 +140,7 @@ class ActionModule(OsImageActionBase):
                     target.describe(), resolved.timestamp, (before.booted or before.next_boot).timestamp),
                 host_state=before)
         elif self.check_mode:
+            backend.check_deploy(before, target, options)
             result['changed'] = True
             after = None
         else:

@@ -24,6 +24,9 @@ description:
   - O(rollback=true) removes the deployment kept to go back to, the first deployment after the booted one that is
     not staged, unless it is pinned. While an update is pending that is the deployment before the booted one, not
     the booted one itself (which RV(osimage.lifecycle.image_info#module:rollback) names then).
+  - C(rpm-ostree cleanup --pending) and C(--rollback) remove every unpinned deployment before, or after, the booted
+    one in its stateroot; RV(removed) lists what was really removed, read from the deployments afterwards
+    (in check mode, what the module plans). The cache cleanup of C(rpm-ostree) also runs C(--base).
   - On a O(sysroot), where nothing is booted, there is neither a pending nor a rollback deployment, so only
     O(cache=true) does anything.
   - "The commands run, by backend: C(rpm-ostree cleanup) with C(--pending), C(--rollback) and C(--repomd);

@@ -30,7 +30,7 @@ description:
     images only, so O(version), O(checksum) and O(ref) are not available with it; C(ostree) has no
     container images, so O(image) is not available with it.
   - Before anything changes, the module asks the tool what the target stands for without deploying it
-    (C(rpm-ostree upgrade --check) or C(rpm-ostree deploy --preview), C(bootc upgrade --check), a
+    (C(rpm-ostree upgrade --check), C(bootc upgrade --check), a
     metadata-only C(ostree pull)). When the next boot already is that target, nothing is run and the task
     reports no change; when the target was built before the deployment the host runs, the task fails unless
     O(allow_downgrade=true).
@@ -55,7 +55,7 @@ attributes:
     details:
       - In check mode the module reads the deployments, waits for a busy tool like in a real run, and asks
         the tool what the target stands for without deploying it (C(rpm-ostree upgrade --check) or
-        C(rpm-ostree deploy --preview), C(bootc upgrade --check), a metadata-only C(ostree pull), which
+        C(bootc upgrade --check), a metadata-only C(ostree pull), which
         may store the fetched commit metadata in the local repository). It refuses a downgrade like a real
         run does.
       - It predicts a change when the next boot is not the target, and returns as RV(after) the target as
@@ -88,9 +88,10 @@ options:
     description:
       - Follow this container image and deploy it (C([transport:]registry/name[:tag][@sha256:...])).
       - C(bootc switch) for C(bootc), which takes the transport from O(transport).
-      - C(rpm-ostree rebase) for C(rpm-ostree), which takes the transport from the reference itself,
-        for example C(ostree-unverified-registry:quay.io/fedora/fedora-coreos:stable)
-        or C(ostree-image-signed:registry:quay.io/fedora/fedora-coreos:stable).
+      - C(rpm-ostree rebase) for C(rpm-ostree), which takes the transport from the reference itself and
+        needs an C(ostree-*:) scheme, for example C(ostree-unverified-registry:quay.io/fedora/fedora-coreos:stable)
+        or C(ostree-image-signed:registry:quay.io/fedora/fedora-coreos:stable); a bare reference or
+        O(transport) fails there before anything runs, since the scheme chooses the signature policy.
       - Not available with C(ostree).
       - When the host already follows O(image), the task changes nothing unless the registry has a newer
         digest for it, which is then deployed.
@@ -115,7 +116,8 @@ options:
     description:
       - Fetch and stage the target, but lock the staged deployment's finalization so that the next
         reboot does not switch to it (C(--lock-finalization) of C(rpm-ostree) and C(ostree admin deploy),
-        C(bootc upgrade --download-only)). RV(after.finalization_locked) is then V(true).
+        C(bootc upgrade --download-only), bootc 1.12 or later; not with C(bootc switch)).
+        RV(after.finalization_locked) is then V(true).
       - A locked staged deployment of the target meets O(download_only=true) only, and a deployment that
         will really be booted meets O(download_only=false) only, so a later run with
         O(download_only=false) deploys the target again to unlock it.
@@ -128,7 +130,8 @@ options:
         nothing is booted).
       - Without it the module compares the build timestamps itself and refuses a downgrade before running
         anything, also in check mode; the error message names this option. When either timestamp is
-        unknown the module cannot tell and does not refuse.
+        unknown the module cannot tell and does not refuse; C(rpm-ostree) then still refuses an older
+        commit itself (C(--disallow-downgrade), or no C(--allow-downgrade) for C(rpm-ostree upgrade)).
     type: bool
     default: false
   bypass_driver:
@@ -144,6 +147,7 @@ options:
     description:
       - C(bootc) only. Verify O(image) against the container signature policy of the host
         (C(/etc/containers/policy.json)) when switching (C(bootc switch --enforce-container-sigpolicy)).
+      - It takes effect only when a switch runs; when the next boot already is O(image), nothing is run.
     type: bool
     default: false
   os:

@@ -179,6 +179,8 @@ rollback:
     - The deployment a rollback would make the default, or null.
     - When the next boot is the booted deployment, the first deployment after it that is neither booted nor staged;
       otherwise the booted one. Where nothing is booted, the second deployment.
+    - On C(bootc) hosts, the deployment C(bootc rollback) would boot (its C(status.rollback), or the booted one while
+      a rollback is queued), which may be null where the rule above would name a deployment.
   returned: always
   type: dict
   sample: {index: 1, stateroot: fedora-coreos, checksum: 4d0d..., version: 31.20200505.3.0, booted: true}

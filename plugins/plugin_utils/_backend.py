@@ -72,6 +72,11 @@ class Backend:
         """
         raise NotImplementedError
 
+    def check_deploy(self, state, target, options):
+        """Raise what ``deploy()`` would raise before running anything (a refusal, an unsupported
+        option), without running anything, so that check mode predicts a refusal too.
+        """
+
     def deploy(self, state, target, resolved, options):
         """Make ``target`` the next boot. ``options`` is a ``DeployOptions``.
 

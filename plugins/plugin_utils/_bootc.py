@@ -105,6 +105,9 @@ class BootcBackend(Backend):
         return Resolved(image=image, image_digest=newest.image_digest if nxt.image_digest else None,
                         version=newest.version, timestamp=newest.timestamp, up_to_date=up_to_date)
 
+    def check_deploy(self, state, target, options):
+        self.deploy_argv(state, target, options)
+
     def deploy(self, state, target, resolved, options):
         argv = self.deploy_argv(state, target, options)
         with failure_context(host_state=state):

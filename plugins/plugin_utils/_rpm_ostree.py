@@ -133,6 +133,9 @@ class RpmOstreeBackend(Backend):
             return Resolved(up_to_date=nxt.checksum == booted.checksum, **known)
         return Resolved(**dict(cached_update_fields(cached, after.booted or booted), **known))
 
+    def check_deploy(self, state, target, options):
+        self.deploy_argv(state, target, options)
+
     def deploy(self, state, target, resolved, options):
         argv = self.deploy_argv(state, target, options)
         staged_before = state.staged

@@ -534,6 +534,13 @@ def test_image_version_besides_zincati_fails_naming_bypass_driver_and_changes_no
     assert sent(target) == [STATUS_ARGV, STATUS_ARGV]
 
 
+def test_image_version_besides_zincati_in_check_mode_predicts_the_refusal():
+    target = rpm_ostree_host([recorded(CONTAINER)])
+    result = run_action('image', target, check_mode=True, version='43.20251108.3.0')
+    assert result['failed'] is True and 'bypass_driver: true' in result['msg']
+    assert sent(target) == [STATUS_ARGV]
+
+
 def test_image_version_with_bypass_driver():
     argv = ['rpm-ostree', 'deploy', NOT_DOWN, '--bypass-driver', 'version=43.20251108.3.0']
     after = new_deployment(recorded(CONTAINER), checksum=NEW_COMMIT, version='43.20251108.3.0', timestamp=1762837557 + 86400)
