@@ -67,7 +67,8 @@ step "assert: no python, v1 booted"
 VM ssh 'for p in /usr/bin/python* /usr/local/bin/python*; do [ -e "$p" ] && { echo "found $p"; exit 1; }; done; ! command -v python3' \
   || fail "python present in guest"
 booted_version() {
-  VM ssh "ostree admin status" | awk '/^\* /{b=1; next} b && /Version:/{print $2; exit} /^  [^ ]/{b=0}'
+  local out; out=$(VM ssh "ostree admin status") || return 1
+  awk '/^\* /{b=1; next} b && /Version:/{print $2; exit} /^  [^ ]/{b=0}' <<<"$out"
 }
 st=$(VM ssh 'ostree admin status'); echo "$st"
 [ "$(booted_version)" = 1 ] || fail "booted deployment is not version 1"
@@ -77,7 +78,8 @@ done_step
 
 step "ostree admin upgrade --stage (pull v2)"
 VM ssh 'ostree admin upgrade --stage' || fail "upgrade --stage failed"
-VM ssh 'ostree admin status' | tee /dev/stderr | grep -q '(staged)' || fail "nothing staged"
+st=$(VM ssh 'ostree admin status'); echo "$st"
+grep -q '(staged)' <<<"$st" || fail "nothing staged"
 done_step
 
 step "reboot into v2 (finalize-staged + boot)"
