@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # End-to-end smoke test of the OSTree test VM:
 #   build/reuse image -> boot v1 -> no python -> upgrade --stage to v2 (pulled
 #   from the host's HTTP repo) -> reboot -> v2 -> roll back to v1 with

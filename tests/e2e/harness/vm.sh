@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # e2e VM harness: runs OSTree guests under qemu (TCG only, never KVM) on the
 # controller, serves the ostree repo over HTTP, writes Ansible inventories.
 #

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Build (or reuse from cache) a bootable, OSTree-managed Debian bookworm disk
 # image without Python, plus an archive-mode ostree repo holding v1..v4.
 #
@@ -141,6 +141,7 @@ fi
 REPO=$WORK/out/repo
 mkdir -p "$WORK/out"
 ostree --repo="$REPO" init --mode=archive
+ostree --repo="$REPO" config set archive.zlib-level 1   # commit is CPU-bound; size matters little
 commit() {  # commit VERSION SUBJECT [extra --tree args...]
   local v=$1 subj=$2; shift 2
   ostree --repo="$REPO" commit --branch="$BRANCH" --subject="$subj" \

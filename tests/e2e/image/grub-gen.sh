@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Install-time GRUB config generator, used as OSTREE_GRUB2_EXEC by build.sh for
 # the first `ostree admin deploy` onto the (loop-mounted) disk: grub-mkconfig
 # cannot probe a loop device, so we write the menu from ostree's BLS entries.

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Turn an mmdebstrap'ed Debian bookworm root directory into an OSTree-compatible
 # tree (the "v1" content).  Runs on the build host, never inside the guest.
 #
