@@ -15,27 +15,9 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base imp
     state_after_failure,
     wait_until_idle,
 )
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import cleanup_plan
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import HostState
-
-
-def removable(state, pending, rollback):
-    """The deployments a cleanup removes: never the booted one nor a pinned one."""
-    chosen = []
-    booted = state.booted
-    if pending:
-        nxt = state.next_boot
-        if nxt is not None and booted is not None and nxt is not booted and not nxt.pinned:
-            chosen.append(nxt)
-    if rollback:
-        # The deployment kept to go back to: the first after the booted one that is not staged
-        # (with an update pending, the model's rollback is the booted deployment itself).
-        candidate = None
-        if booted is not None:
-            candidate = next((d for d in state.deployments[booted.index + 1:] if not d.staged), None)
-        if candidate is not None and candidate is not booted and not candidate.pinned and candidate not in chosen:
-            chosen.append(candidate)
-    return chosen
 
 
 class ActionModule(OsImageActionBase):
@@ -57,7 +39,7 @@ class ActionModule(OsImageActionBase):
     def run_on_host(self, args, runner, task_vars):
         backend = self.backend_for(args, runner)
         before = wait_until_idle(backend, args['lock_timeout'])
-        doomed = removable(before, args['pending'], args['rollback'])
+        doomed = cleanup_plan(before, args['pending'], args['rollback'])
         kept = [d.as_dict() for d in before.deployments if d.pinned and d not in doomed]
         result = {'changed': bool(doomed), 'backend': backend.name,
                   'removed': [d.as_dict() for d in doomed], 'kept_pinned': kept}

@@ -109,6 +109,26 @@ class Backend:
         raise NotImplementedError
 
 
+def cleanup_plan(state, pending, rollback):
+    """The deployments a cleanup removes: never the booted one nor a pinned one.
+
+    ``pending``: the next boot when it is not the booted deployment. ``rollback``: the deployment
+    kept to go back to, the first after the booted one that is not staged.
+    """
+    chosen = []
+    booted = state.booted
+    if booted is None:
+        return chosen
+    nxt = state.next_boot
+    if pending and nxt is not None and nxt is not booted and not nxt.pinned:
+        chosen.append(nxt)
+    if rollback:
+        candidate = next((d for d in state.deployments[booted.index + 1:] if not d.staged), None)
+        if candidate is not None and not candidate.pinned and candidate not in chosen:
+            chosen.append(candidate)
+    return chosen
+
+
 class Unsupported(OsImageError):
     """The backend cannot do what was asked; raised before anything changes."""
 

@@ -45,8 +45,10 @@ import posixpath
 import re
 import uuid
 
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _ostree_common
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend, Resolved, Target, Unsupported, cleanup_plan
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._parse import failure_context
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import (
     CHECKSUM_RE,
     DIGEST_RE,
@@ -126,6 +128,93 @@ exit 0
 def new_marker():
     """A line prefix that no output of the tools can start with by chance."""
     return '@@osimage-lifecycle-%s' % uuid.uuid4().hex
+
+
+# Reads commits of a history in one round trip: with $3 (a remote) set, first fetches the commit
+# metadata of $4 (a ref or a commit) from it; then, from the revision $5 back through at most $6
+# parents, prints each commit (`ostree show`: its Date line) and its "version" metadata. Every value
+# is a positional parameter: $1 the repository, $2 a marker line unique to this call.
+HISTORY_SCRIPT = r"""
+repo=$1
+marker=$2
+remote=$3
+what=$4
+rev=$5
+limit=$6
+LC_ALL=C.UTF-8
+export LC_ALL
+if [ -n "$remote" ]; then
+    ostree "--repo=$repo" pull --commit-metadata-only --depth="$limit" "$remote" "$what" >/dev/null || exit
+fi
+rev=$(ostree "--repo=$repo" rev-parse "$rev") || exit
+count=0
+while [ -n "$rev" ] && [ "$count" -lt "$limit" ]; do
+    printf '%s commit %s\n' "$marker" "$rev"
+    ostree "--repo=$repo" show -- "$rev" || exit
+    printf '%s version\n' "$marker"
+    ostree "--repo=$repo" show --print-metadata-key=version -- "$rev" 2>/dev/null
+    rev=$(ostree "--repo=$repo" rev-parse "$rev^" 2>/dev/null) || rev=
+    count=$((count + 1))
+done
+exit 0
+"""
+
+# The Boot Loader Specification entries of the sysroot ($1, "" for the running system) that the
+# bootloader reads now (boot/loader is a link to the current loader.N).
+BOOT_ENTRIES_SCRIPT = r"""
+marker=$2
+for entry in "$1"/boot/loader/entries/*.conf; do
+    test -f "$entry" || continue
+    printf '%s entry %s\n' "$marker" "${entry##*/}"
+    cat -- "$entry"
+done
+exit 0
+"""
+
+# How far back the history is searched for a version.
+VERSION_SEARCH_DEPTH = 200
+# ostree releases with `ostree admin set-default` and with finalization locking of staged deployments.
+SET_DEFAULT_SINCE = (2023, 6)
+LOCK_FINALIZATION_SINCE = (2023, 8)
+
+
+def parse_history(stdout, marker):
+    """The commits HISTORY_SCRIPT printed, newest first: dicts with checksum, timestamp, version."""
+    _status, sections = split_status_output(stdout, marker)
+    commits = []
+    for words, text in sections:
+        if words and words[0] == 'commit' and len(words) == 2 and CHECKSUM_RE.match(words[1]):
+            commits.append({'checksum': words[1], 'timestamp': parse_commit_date(text), 'version': None})
+        elif words == ['version'] and commits:
+            commits[-1]['version'] = parse_gvariant_string(text)
+    return commits
+
+
+def parse_boot_entries(stdout, marker):
+    """The ``options`` of each BLS entry by its position in the boot order (0 boots next).
+
+    ostree numbers its entries with the BLS key ``version``, the highest for the default deployment
+    (``ostree-<n>-<stateroot>.conf``, sysroot-deploy.c), so the order follows from it.
+    """
+    _status, sections = split_status_output(stdout, marker)
+    entries = []
+    for words, text in sections:
+        if not words or words[0] != 'entry':
+            continue
+        keys = {}
+        for line in text.splitlines():
+            key, _sep, value = line.strip().partition(' ')
+            if key:
+                keys[key] = value.strip()
+        if keys.get('version', '').isdigit():
+            entries.append((int(keys['version']), keys.get('options', '')))
+    entries.sort(reverse=True)
+    return [options for _version, options in entries]
+
+
+def split_kernel_arguments(options):
+    """The arguments of a BLS ``options`` line, without ostree's own ``ostree=`` argument."""
+    return [arg for arg in options.split() if not arg.startswith('ostree=')]
 
 
 def parse_tool_version(text):
@@ -453,31 +542,214 @@ class OstreeBackend(Backend):
         return build_state(records, per_deployment, lock_path=lock_path,
                            raw={'format': 'json' if '--json' in options else 'text', 'tool_version': self.tool_version})
 
-    def check_update(self, state):
+    # Reading commits -----------------------------------------------------------------------
+
+    def history(self, start, remote=None, fetch=None, limit=1, what=None):
+        """Commits from ``start`` back through at most ``limit`` parents, newest first (one round trip).
+
+        With ``remote``, the commit metadata of ``fetch`` (a ref or a commit) is fetched from it first.
+        Returns None when ``start`` does not resolve, or the metadata cannot be fetched.
+        """
+        marker = new_marker()
+        result = self.runner.run(
+            ['/bin/sh', '-c', HISTORY_SCRIPT, 'osimage-lifecycle', self.repo, marker, remote or '', fetch or '',
+             start, str(limit)], ok_rcs=None)
+        if result.rc != 0:
+            self.last_failure = result
+            return None
+        commits = parse_history(result.stdout, marker)
+        if not commits:
+            raise ParseError('reading the commits of %s printed none' % (what or start), command=result)
+        return commits
+
+    def origin_parts(self, state):
+        """``(remote, ref)`` the next boot follows; raises when it follows no refspec."""
         target = state.next_boot
         if target is None:
-            raise OsImageError('cannot check for an update: there is no deployment', host_state=state)
+            raise OsImageError('there is no deployment, so no origin to follow', host_state=state)
         if not target.origin:
             follows = 'the container image %s' % target.image if target.image else 'no origin refspec'
-            raise OsImageError(
-                'cannot check for an update with the ostree backend: the next boot deployment follows %s' % follows,
-                host_state=state)
+            raise OsImageError('the ostree backend cannot update a deployment that follows %s' % follows, host_state=state)
         match = REFSPEC_RE.match(target.origin)
         if not match:
-            raise OsImageError('cannot check for an update: invalid origin refspec %r' % target.origin, host_state=state)
-        remote, ref = match.group('remote'), match.group('ref')
-        repo_option = '--repo=%s' % self.repo
-        if remote:
-            self.runner.run(['ostree', repo_option, 'pull', '--commit-metadata-only', remote, ref],
-                            what='fetching the commit metadata of %s' % target.origin)
-        resolved = self.runner.run(['ostree', repo_option, 'rev-parse', target.origin],
-                                   what='resolving %s' % target.origin)
-        checksum = resolved.stdout.strip()
-        if not CHECKSUM_RE.match(checksum):
-            raise ParseError('ostree rev-parse printed no checksum', command=resolved)
-        # A commit without "version" metadata makes this fail; its version is then unknown.
-        shown = self.runner.run(['env', 'LC_ALL=%s' % UTF8_LOCALE, 'ostree', repo_option, 'show',
-                                 '--print-metadata-key=version', checksum], ok_rcs=None)
-        version = parse_gvariant_string(shown.stdout) if shown.rc == 0 else None
+            raise OsImageError('invalid origin refspec %r of the next boot' % target.origin, host_state=state)
+        return match.group('remote'), match.group('ref')
+
+    def check_update(self, state):
+        resolved = self.resolve(state, Target('latest'))
+        nxt = state.next_boot
+        newer = resolved.checksum != nxt.checksum and not (
+            resolved.timestamp and nxt.timestamp and resolved.timestamp <= nxt.timestamp)
         # The version and checksum are those of the commit the origin points to, update or not.
-        return update_info(checksum != target.checksum, version=version, checksum=checksum, image_digest=None)
+        return update_info(newer, version=resolved.version, checksum=resolved.checksum, image_digest=None)
+
+    def resolve(self, state, target):
+        if target.kind == 'image':
+            raise Unsupported('plain ostree deploys OSTree commits, not container images: use version, checksum or ref',
+                              host_state=state)
+        if target.kind == 'latest':
+            remote, ref = self.origin_parts(state)
+            spec = state.next_boot.origin
+            commits = self.history(spec, remote=remote, fetch=ref if remote else None, what=spec)
+            if commits is None:
+                raise OsImageError('cannot read the newest commit of %s: %s' % (spec, first_error(self.last_failure)),
+                                   command=self.last_failure, host_state=state)
+            return self._resolved(commits[0], origin=spec, state=state)
+        if target.kind == 'ref':
+            remote = target.remote
+            if remote is None and state.next_boot is not None and state.next_boot.origin:
+                remote = self.origin_parts(state)[0]
+            spec = '%s:%s' % (remote, target.ref) if remote else target.ref
+            commits = self.history(spec, remote=remote, fetch=target.ref, what=spec)
+            if commits is None:
+                raise OsImageError('parameter ref: %s is not known to the host or its remote (%s)' % (
+                    target.value, first_error(self.last_failure)), command=self.last_failure, host_state=state)
+            return self._resolved(commits[0], origin=spec, state=state)
+        if target.kind == 'checksum':
+            commits = self.history(target.value)
+            if commits is None:
+                remote = self._remote_or_none(state)
+                commits = self.history(target.value, remote=remote, fetch=target.value) if remote else None
+            if commits is None:
+                raise OsImageError('parameter checksum: commit %s is neither in the repository nor on the remote of '
+                                   'the next boot' % target.value, host_state=state)
+            return self._resolved(commits[0], state=state)
+        # version: search the history of the origin the next boot follows.
+        remote, ref = self.origin_parts(state)
+        spec = state.next_boot.origin
+        commits = self.history(spec, remote=remote, fetch=ref if remote else None, limit=VERSION_SEARCH_DEPTH, what=spec)
+        if commits is None:
+            raise OsImageError('cannot read the history of %s: %s' % (spec, first_error(self.last_failure)),
+                               command=self.last_failure, host_state=state)
+        found = next((c for c in commits if c['version'] == target.value), None)
+        if found is None:
+            raise OsImageError('parameter version: no commit with version %s in the last %d commits of %s' % (
+                target.value, len(commits), spec), host_state=state)
+        return self._resolved(found, state=state)
+
+    def _resolved(self, commit, state, origin=None):
+        nxt = state.next_boot
+        return Resolved(checksum=commit['checksum'], version=commit['version'], timestamp=commit['timestamp'],
+                        origin=origin or (nxt.origin if nxt else None),
+                        up_to_date=nxt is not None and nxt.checksum == commit['checksum'])
+
+    def _remote_or_none(self, state):
+        try:
+            return self.origin_parts(state)[0]
+        except OsImageError:
+            return None
+
+    # Changing deployments --------------------------------------------------------------------
+
+    def stages(self, state):
+        """A booted host stages new deployments (finalized at shutdown); a sysroot deploys at once."""
+        return state.booted is not None and not self.sysroot
+
+    def admin(self, verb, state, *options):
+        """``ostree admin <verb>`` with the sysroot and the stateroot of this backend."""
+        argv = ['ostree', 'admin', verb]
+        if self.sysroot:
+            argv.append('--sysroot=%s' % self.root)
+        stateroot = self.stateroot or (state.next_boot.stateroot if state.next_boot else None)
+        if stateroot and verb in ('upgrade', 'deploy'):
+            argv.append('--os=%s' % stateroot)
+        return argv + list(options)
+
+    def check_deploy(self, state, target, options):
+        if target.kind == 'image':
+            raise Unsupported('plain ostree deploys OSTree commits, not container images', host_state=state)
+        if options.download_only and not (self.stages(state) and self.tool_version >= LOCK_FINALIZATION_SINCE):
+            raise Unsupported(
+                'download_only needs a booted host and ostree %d.%d or later (this is %d.%d%s). Nothing was changed.' % (
+                    LOCK_FINALIZATION_SINCE + self.tool_version + (', a sysroot' if self.sysroot else '',)),
+                host_state=state)
+
+    def deploy(self, state, target, resolved, options):
+        self.check_deploy(state, target, options)
+        repo_option = '--repo=%s' % self.repo
+        stage = ['--stage'] if self.stages(state) else []
+        downgrade = ['--allow-downgrade'] if options.allow_downgrade else []
+        with failure_context(host_state=state):
+            if target.kind == 'ref':
+                remote, ref = resolved.origin.split(':', 1) if ':' in resolved.origin else (None, resolved.origin)
+                if remote:
+                    # The whole content first: a network failure stops here, before any deployment changes.
+                    self.runner.run(['ostree', repo_option, 'pull', remote, ref], what='downloading %s' % resolved.origin)
+                # Deploying a refspec makes it the origin of the new deployment.
+                argv = self.admin('deploy', state, *stage) + [resolved.origin]
+            else:
+                remote = self._remote_or_none(state)
+                if remote:
+                    self.runner.run(['ostree', repo_option, 'pull', remote, resolved.checksum],
+                                    what='downloading commit %s' % resolved.checksum)
+                # --override-commit keeps the origin refspec, so the host goes on following its branch;
+                # the next plain upgrade returns to the branch's newest commit.
+                override = [] if target.kind == 'latest' else ['--override-commit=%s' % resolved.checksum]
+                argv = self.admin('upgrade', state, '--deploy-only', *(stage + downgrade + override))
+            self.runner.run(argv, what='deploying %s (%s)' % (target.describe(), ' '.join(argv[:3])))
+        if options.download_only:
+            _ostree_common.set_finalization_locked(self.runner, state, True)
+
+    def rollback(self, state, deployment):
+        stage = ['--stage'] if self.stages(state) else []
+        with failure_context(host_state=state):
+            if self.tool_version >= SET_DEFAULT_SINCE:
+                self.runner.run(self.admin('set-default', state, str(deployment.index)),
+                                what='making deployment %d the default (ostree admin set-default)' % deployment.index)
+                return
+            # ostree before 2023.6 cannot reorder deployments: deploy that commit again, with the
+            # origin file of that deployment (so it follows what it followed) and every deployment kept.
+            argv = self.admin('deploy', state, *stage) + [
+                '--retain', '--origin-file=%s' % self.origin_file(deployment), deployment.checksum]
+            self.runner.run(argv, what='deploying %s again (ostree admin deploy)' % deployment.checksum)
+
+    def origin_file(self, deployment):
+        return posixpath.join(self.root, 'ostree', 'deploy', deployment.stateroot, 'deploy',
+                              '%s.%d.origin' % (deployment.checksum, deployment.serial))
+
+    def set_pinned(self, state, deployment, pinned):
+        _ostree_common.set_pinned(self.runner, state, deployment, pinned, deployment.index,
+                                  self.sysroot and self.root)
+
+    def cleanup(self, state, pending=False, rollback=False, cache=False):
+        doomed = cleanup_plan(state, pending, rollback)
+        _ostree_common.undeploy(self.runner, state, [d.index for d in doomed], self.sysroot and self.root)
+        if cache:
+            _ostree_common.prune(self.runner, state, self.sysroot and self.root)
+        return bool(cache)
+
+    def kernel_arguments(self, state):
+        nxt = state.next_boot
+        if nxt is None:
+            raise OsImageError('there is no deployment, so no kernel arguments', host_state=state)
+        if nxt.staged:
+            raise Unsupported('the next boot is a staged deployment, whose kernel arguments ostree writes only when '
+                              'it is finalized at shutdown: reboot first, or remove it with deployment_cleanup',
+                              host_state=state)
+        marker = new_marker()
+        root = '' if self.root == '/' else self.root
+        result = self.runner.run(['/bin/sh', '-c', BOOT_ENTRIES_SCRIPT, 'osimage-lifecycle', root, marker],
+                                 what='reading the boot loader entries')
+        entries = parse_boot_entries(result.stdout, marker)
+        if len(entries) != len(state.deployments):
+            raise ParseError('found %d boot loader entries for %d deployments' % (len(entries), len(state.deployments)),
+                             command=result, host_state=state)
+        return split_kernel_arguments(entries[0])
+
+    def set_kernel_arguments(self, state, append=(), delete=()):
+        nxt = state.next_boot
+        # A new deployment of the same commit with the changed arguments, written to the bootloader at
+        # once (not staged, so they can be read back), every deployment kept.
+        argv = self.admin('deploy', state) + ['--retain', '--origin-file=%s' % self.origin_file(nxt)]
+        argv += ['--karg-append=%s' % arg for arg in append] + ['--karg-delete=%s' % arg for arg in delete]
+        with failure_context(host_state=state):
+            self.runner.run(argv + [nxt.checksum], what='changing kernel arguments (ostree admin deploy)')
+
+
+def first_error(result):
+    """The first line of what a failed command said."""
+    text = (result.stderr or result.stdout) if result is not None else ''
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return 'no output'

@@ -29,14 +29,14 @@ die() { log "ERROR: $*"; exit 1; }
 image_dir() {  # the image this VM was created from (or the current cache one)
   local d
   if [ -f "$ST/image" ]; then d=$(cat "$ST/image"); else d=$(readlink -f "$CACHE/current" 2>/dev/null || true); fi
-  [ -n "$d" ] && [ -f "$d/.complete" ] || die "no built image (run tests/e2e/image/build.sh or 'vm.sh build')"
+  if [ -z "$d" ] || [ ! -f "$d/.complete" ]; then die "no built image (run tests/e2e/image/build.sh or 'vm.sh build')"; fi
   echo "$d"
 }
 load_image_env() { local d; d=$(image_dir); # shellcheck disable=SC1091
   . "$d/image.env"; IMG=$d; }
 load_current_image_env() {  # the repo server always serves the latest build
   local d; d=$(readlink -f "$CACHE/current" 2>/dev/null || true)
-  [ -n "$d" ] && [ -f "$d/.complete" ] || die "no built image (run tests/e2e/image/build.sh)"
+  if [ -z "$d" ] || [ ! -f "$d/.complete" ]; then die "no built image (run tests/e2e/image/build.sh)"; fi
   # shellcheck disable=SC1091
   . "$d/image.env"; IMG=$d; }
 
@@ -87,14 +87,16 @@ wait_ssh() {  # wait_ssh TIMEOUT [NOT_BOOT_ID]
 
 # ------------------------------------------------------------------ qemu + supervisor
 is_running() { [ -f "$ST/supervisor.pid" ] && kill -0 "$(cat "$ST/supervisor.pid")" 2>/dev/null; }
-qemu_pid() { [ -f "$ST/qemu.pid" ] && cat "$ST/qemu.pid" 2>/dev/null || true; }
+qemu_pid() { if [ -f "$ST/qemu.pid" ]; then cat "$ST/qemu.pid" 2>/dev/null || true; fi; }
 
-serial_tail() { [ -f "$ST/serial.log" ] && tail -n "${1:-60}" "$ST/serial.log" | tr -d '\r' | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' || true; }
+serial_tail() { if [ -f "$ST/serial.log" ]; then tail -n "${1:-60}" "$ST/serial.log" | tr -d '\r' | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' || true; fi; }
 
 run_qemu() {  # one boot; returns qemu's exit code
   local port; port=$(cat "$ST/ssh_port")
   # -no-reboot: a guest reboot ends this qemu; the supervisor starts a new one.
   # Serial goes to a chardev in append mode so serial.log spans all boots.
+  # E2E_QEMU_EXTRA holds further qemu options, split on blanks.
+  # shellcheck disable=SC2086
   qemu-system-x86_64 \
     -name "e2e-$NAME" \
     -machine q35,accel=tcg -cpu max -m "${E2E_VM_MEM:-1024}" -smp "${E2E_VM_CPUS:-2}" \
@@ -142,7 +144,7 @@ cmd_start() {
   local img
   if [ ! -f "$ST/disk.qcow2" ]; then
     img=$(readlink -f "$CACHE/current" 2>/dev/null || true)
-    [ -n "$img" ] && [ -f "$img/.complete" ] || die "no built image (run tests/e2e/image/build.sh)"
+    if [ -z "$img" ] || [ ! -f "$img/.complete" ]; then die "no built image (run tests/e2e/image/build.sh)"; fi
     echo "$img" > "$ST/image"
     # copy-on-write overlay: the pristine v1 disk is never written
     qemu-img create -q -f qcow2 -b "$img/disk-v1.raw" -F raw "$ST/disk.qcow2"
@@ -156,7 +158,7 @@ cmd_start() {
   rm -f "$ST/stop" "$ST/exit_reason"
   write_inventory
   setsid nohup "$SELF" -n "$NAME" _supervise </dev/null >>"$ST/supervisor.log" 2>&1 &
-  local i; for i in $(seq 50); do [ -f "$ST/qemu.pid" ] && break; sleep 0.1; done
+  for _ in $(seq 50); do [ -f "$ST/qemu.pid" ] && break; sleep 0.1; done
   log "started (ssh 127.0.0.1:$(cat "$ST/ssh_port"), state $ST)"
   [ -z "$wait" ] || wait_ssh
 }
@@ -164,16 +166,16 @@ cmd_start() {
 cmd_stop() {
   [ -d "$ST" ] || { log "no such VM"; return 0; }
   touch "$ST/stop"
-  local sp qp i
+  local sp qp
   sp=$(cat "$ST/supervisor.pid" 2>/dev/null || true)
   qp=$(qemu_pid)
   if [ -n "$qp" ] && kill -0 "$qp" 2>/dev/null; then
     kill -TERM "$qp" 2>/dev/null || true
-    for i in $(seq 50); do kill -0 "$qp" 2>/dev/null || break; sleep 0.2; done
+    for _ in $(seq 50); do kill -0 "$qp" 2>/dev/null || break; sleep 0.2; done
     kill -KILL "$qp" 2>/dev/null || true
   fi
   if [ -n "$sp" ]; then
-    for i in $(seq 50); do kill -0 "$sp" 2>/dev/null || break; sleep 0.2; done
+    for _ in $(seq 50); do kill -0 "$sp" 2>/dev/null || break; sleep 0.2; done
     kill -TERM "$sp" 2>/dev/null || true
   fi
   rm -f "$ST/supervisor.pid" "$ST/qemu.pid"
@@ -253,7 +255,7 @@ cmd_serve_repo() {
   setsid nohup python3 -m http.server --bind 127.0.0.1 --directory "$rs/www" "$port" \
     </dev/null >>"$rs/http.log" 2>&1 &
   echo $! > "$rs/http.pid"
-  local i; for i in $(seq 50); do
+  for _ in $(seq 50); do
     curl -sf -o /dev/null "http://127.0.0.1:$port/repo/config" && { log "repo served on 127.0.0.1:$port ($(cat "$rs/version" 2>/dev/null))"; return 0; }
     kill -0 "$(cat "$rs/http.pid")" 2>/dev/null || break
     sleep 0.2
@@ -291,7 +293,7 @@ cmd_stop_repo() {
   if [ -f "$rs/http.pid" ]; then
     local p; p=$(cat "$rs/http.pid")
     kill -TERM "$p" 2>/dev/null || true
-    local i; for i in $(seq 25); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    for _ in $(seq 25); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
     kill -KILL "$p" 2>/dev/null || true
     rm -f "$rs/http.pid"
   fi
@@ -344,7 +346,10 @@ case $cmd in
        # loaded host): retry a few times; any other status is the command's.
        rc=0
        for attempt in $(seq "$(( ${E2E_SSH_RETRIES:-3} + 1 ))"); do
-         rc=0; timeout --kill-after=5 "$SSH_CMD_TIMEOUT" ssh $(ssh_opts) root@127.0.0.1 "$@" || rc=$?
+         # ssh_opts prints options separated by blanks, meant to be split.
+         rc=0
+         # shellcheck disable=SC2046
+         timeout --kill-after=5 "$SSH_CMD_TIMEOUT" ssh $(ssh_opts) root@127.0.0.1 "$@" || rc=$?
          [ "$rc" -eq 255 ] || break
          log "ssh failed (255), attempt $attempt"; sleep 3
        done

@@ -134,7 +134,7 @@ log "fixing up tree for ostree"
 
 # no Python in the guest, ever
 if compgen -G "$ROOT/usr/bin/python3*" >/dev/null || compgen -G "$ROOT/usr/bin/python" >/dev/null; then
-  die "python found in the tree: $(ls "$ROOT"/usr/bin/python* | tr '\n' ' ')"
+  die "python found in the tree: $(find "$ROOT"/usr/bin -maxdepth 1 -name 'python*' | tr '\n' ' ')"
 fi
 
 # ------------------------------------------------------------------ ostree repo
@@ -195,7 +195,7 @@ parted -s "$DISK" mklabel msdos \
   mkpart primary ext4 385MiB 100%
 LOOP=$(losetup -f --show "$DISK")
 partx -a "$LOOP"   # losetup -P creates no partition nodes in this sandbox
-for i in $(seq 50); do [ -b "${LOOP}p2" ] && break; sleep 0.1; done
+for _ in $(seq 50); do [ -b "${LOOP}p2" ] && break; sleep 0.1; done
 [ -b "${LOOP}p2" ] || die "no partition nodes for $LOOP"
 mkfs.ext4 -q -L e2e-boot "${LOOP}p1"
 mkfs.ext4 -q -L e2e-root "${LOOP}p2"
@@ -219,6 +219,8 @@ ln -sfn loader.0 "$MNT/boot/loader"
 : > "$MNT/boot/loader.0/grub.cfg"
 ln -sfn ../loader/grub.cfg "$MNT/boot/grub/grub.cfg"
 
+# console=ttyS0,115200 is one argument: the comma is part of it.
+# shellcheck disable=SC2054
 KARGS=(root=LABEL=e2e-root rw console=ttyS0,115200 fsck.mode=skip
        "modprobe.blacklist=ahci,sr_mod,crc32_pclmul,crct10dif_pclmul,crc32c_intel,sha256_ssse3,kvm,kvm_amd,kvm_intel")
 OSTREE_GRUB2_EXEC="$HERE/grub-gen.sh" ostree admin deploy --sysroot="$MNT" --os="$OSNAME" \

@@ -6,7 +6,7 @@
 #
 # ostree calls: $OSTREE_GRUB2_EXEC -o /path/to/boot/loader.N/grub.cfg
 set -euo pipefail
-[ "${1:-}" = "-o" ] && [ -n "${2:-}" ] || { echo "usage: $0 -o OUT" >&2; exit 2; }
+if [ "${1:-}" != "-o" ] || [ -z "${2:-}" ]; then echo "usage: $0 -o OUT" >&2; exit 2; fi
 out=$2
 entries=$(dirname "$out")/entries
 {

@@ -12,13 +12,13 @@ R=${1:?rootdir}
 PUBKEY=${2:?pubkey file}
 [ -d "$R/usr/lib/modules" ] || { echo "tree-fixup: $R is not a root fs" >&2; exit 1; }
 
-kver=$(ls -1 "$R/usr/lib/modules" | sort -V | tail -n1)
+kver=$(find "$R/usr/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n1)
 [ -f "$R/usr/lib/modules/$kver/initramfs.img" ] || { echo "tree-fixup: no initramfs for $kver" >&2; exit 1; }
 if [ ! -f "$R/usr/lib/modules/$kver/vmlinuz" ]; then
   cp -a "$R/boot/vmlinuz-$kver" "$R/usr/lib/modules/$kver/vmlinuz"
 fi
 # /boot is the mount point of the separate boot partition: must be empty in the tree.
-rm -rf "$R"/boot/* "$R"/vmlinuz* "$R"/initrd.img*
+rm -rf "${R:?}"/boot/* "${R:?}"/vmlinuz* "${R:?}"/initrd.img*
 
 # ---------------------------------------------------------------- /etc content
 E=$R/etc
@@ -116,12 +116,12 @@ L /var/mail - - - - spool/mail
 L /var/lock - - - - ../run/lock
 EOF
 
-rm -rf "$R/var"
+rm -rf "${R:?}/var"
 mkdir -m 0755 "$R/var"
 for d in home opt srv mnt; do rm -rf "${R:?}/$d"; ln -s "var/$d" "$R/$d"; done
 rm -rf "$R/root"; ln -s var/roothome "$R/root"
-rm -rf "$R/media"; ln -s run/media "$R/media"
-rm -rf "$R/usr/local"; ln -s ../var/usrlocal "$R/usr/local"
+rm -rf "${R:?}/media"; ln -s run/media "$R/media"
+rm -rf "${R:?}/usr/local"; ln -s ../var/usrlocal "$R/usr/local"
 mkdir -p "$R/sysroot"
 rm -rf "$R/ostree"; ln -s sysroot/ostree "$R/ostree"
 # API filesystems: empty mount points (ostree commit refuses device nodes).

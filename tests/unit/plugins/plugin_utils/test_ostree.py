@@ -611,72 +611,82 @@ def test_missing_ostree():
 
 # --- check_update -------------------------------------------------------------------------------
 
-PULL_ARGV = ['ostree', '--repo=' + REPO, 'pull', '--commit-metadata-only', 'origin', 'exampleos/x86_64/stable']
-REV_PARSE_ARGV = ['ostree', '--repo=' + REPO, 'rev-parse', REFSPEC]
+HISTORY_MARKER = '@@osimage-lifecycle-history'
 
 
-def show_version_argv(checksum, repo=REPO):
-    return ['env', 'LC_ALL=C.UTF-8', 'ostree', '--repo=' + repo, 'show', '--print-metadata-key=version', checksum]
+@pytest.fixture
+def history_marker(monkeypatch):
+    monkeypatch.setattr(_ostree, 'new_marker', lambda: HISTORY_MARKER)
+
+
+def history_argv(start, remote='', fetch='', limit=1, repo=REPO):
+    return ['/bin/sh', '-c', _ostree.HISTORY_SCRIPT, 'osimage-lifecycle', repo, HISTORY_MARKER, remote, fetch, start, str(limit)]
+
+
+def history_output(*commits):
+    """What HISTORY_SCRIPT prints for commits given as (checksum, date text, version literal or '')."""
+    text = ''
+    for checksum, date, version in commits:
+        text += '%s commit %s\ncommit %s\nDate:  %s\n\n    subject\n\n%s version\n%s' % (
+            HISTORY_MARKER, checksum, checksum, date, HISTORY_MARKER, version + '\n' if version else '')
+    return text
 
 
 def two_deployments_state():
     return build_state(parse_status_text(read_case('status-two-deployments.txt')))
 
 
-def test_check_update_finds_a_newer_commit():
-    target = FakeTarget({
-        tuple(PULL_ARGV): (0, '1 metadata, 0 content objects imported; 0 bytes content written\n'),
-        tuple(REV_PARSE_ARGV): (0, V3 + '\n'),
-        tuple(show_version_argv(V3)): (0, read_case('metadata-version-3.0.txt')),
-    })
+LATEST_ARGV = history_argv(REFSPEC, 'origin', 'exampleos/x86_64/stable')
+
+
+def test_check_update_finds_a_newer_commit(history_marker):
+    target = FakeTarget({tuple(LATEST_ARGV): (0, history_output((V3, '2030-03-01 10:00:00 +0000', "'3.0'")))})
     runner = target.runner()
     update = OstreeBackend(runner, sysroot=SYSROOT).check_update(two_deployments_state())
     assert update == {'available': True, 'version': '3.0', 'checksum': V3, 'image_digest': None}
-    assert argvs(runner) == [PULL_ARGV, REV_PARSE_ARGV, show_version_argv(V3)]
+    # One round trip: fetch the metadata, read the commit and its version.
+    assert argvs(runner) == [LATEST_ARGV]
 
 
-def test_check_update_without_a_newer_commit():
-    target = FakeTarget({
-        tuple(PULL_ARGV): (0, '0 metadata, 0 content objects imported\n'),
-        tuple(REV_PARSE_ARGV): (0, V2 + '\n'),
-        tuple(show_version_argv(V2)): (0, "'2.0'\n"),
-    })
+def test_check_update_without_a_newer_commit(history_marker):
+    target = FakeTarget({tuple(LATEST_ARGV): (0, history_output((V2, '2024-02-01 10:00:00 +0000', "'2.0'")))})
     update = OstreeBackend(target.runner(), sysroot=SYSROOT).check_update(two_deployments_state())
     assert update == {'available': False, 'version': '2.0', 'checksum': V2, 'image_digest': None}
 
 
-def test_check_update_commit_without_version():
-    target = FakeTarget({
-        tuple(PULL_ARGV): (0, ''),
-        tuple(REV_PARSE_ARGV): (0, V3 + '\n'),
-        tuple(show_version_argv(V3)): (1, '', "error: No such metadata key 'version'\n"),
-    })
+def test_check_update_an_older_commit_on_the_remote_is_no_update(history_marker):
+    target = FakeTarget({tuple(LATEST_ARGV): (0, history_output((V3, '2001-01-01 00:00:00 +0000', "'0.1'")))})
+    state = two_deployments_state()
+    state.next_boot.timestamp = '2024-02-01T10:00:00Z'
+    update = OstreeBackend(target.runner(), sysroot=SYSROOT).check_update(state)
+    assert update == {'available': False, 'version': '0.1', 'checksum': V3, 'image_digest': None}
+
+
+def test_check_update_commit_without_version(history_marker):
+    target = FakeTarget({tuple(LATEST_ARGV): (0, history_output((V3, '2030-03-01 10:00:00 +0000', '')))})
     update = OstreeBackend(target.runner(), sysroot=SYSROOT).check_update(two_deployments_state())
     assert update == {'available': True, 'version': None, 'checksum': V3, 'image_digest': None}
 
 
-def test_check_update_local_ref_pulls_nothing():
+def test_check_update_local_ref_pulls_nothing(history_marker):
     state = build_state(parse_status_text(read_case('status-two-stateroots.txt')))
-    rev_parse = ['ostree', '--repo=/ostree/repo', 'rev-parse', 'otheros/local']
-    target = FakeTarget({
-        tuple(rev_parse): (0, LOCAL + '\n'),
-        tuple(show_version_argv(LOCAL, repo='/ostree/repo')): (0, "'7.1'\n"),
-    })
+    argv = history_argv('otheros/local', repo='/ostree/repo')
+    target = FakeTarget({tuple(argv): (0, history_output((LOCAL, '2024-02-01 10:00:00 +0000', "'7.1'")))})
     runner = target.runner()
     update = OstreeBackend(runner).check_update(state)
     assert update == {'available': False, 'version': '7.1', 'checksum': LOCAL, 'image_digest': None}
-    assert argvs(runner) == [rev_parse, show_version_argv(LOCAL, repo='/ostree/repo')]
+    assert argvs(runner) == [argv]
 
 
-def test_check_update_pull_failure():
-    target = FakeTarget({tuple(PULL_ARGV): (1, '', 'error: While fetching file:///gone: No such file or directory\n')})
-    with pytest.raises(CommandFailed) as caught:
+def test_check_update_pull_failure(history_marker):
+    target = FakeTarget({tuple(LATEST_ARGV): (1, '', 'error: While fetching file:///gone: No such file or directory\n')})
+    with pytest.raises(OsImageError) as caught:
         OstreeBackend(target.runner(), sysroot=SYSROOT).check_update(two_deployments_state())
-    assert 'fetching the commit metadata of %s' % REFSPEC in caught.value.msg
+    assert 'While fetching file:///gone' in caught.value.msg and caught.value.command.rc == 1
 
 
-def test_check_update_bad_rev_parse():
-    target = FakeTarget({tuple(PULL_ARGV): (0, ''), tuple(REV_PARSE_ARGV): (0, 'nonsense\n')})
+def test_check_update_prints_no_commit(history_marker):
+    target = FakeTarget({tuple(LATEST_ARGV): (0, 'nonsense\n')})
     with pytest.raises(ParseError):
         OstreeBackend(target.runner(), sysroot=SYSROOT).check_update(two_deployments_state())
 
