@@ -82,4 +82,4 @@ esac
 
 cd "${mirror}"
 log "ansible-test ${command} with ansible-core $("${venv}/bin/python" -c 'from ansible.release import __version__; print(__version__)' 2>/dev/null || echo "${version}") on Python ${python_version}"
-HOME="${ansible_test_home}" "${venv}/bin/ansible-test" "${command}" --venv --python "${python_version}" --requirements --color no "$@"
+HOME="${ansible_test_home}" "${venv}/bin/ansible-test" "${command}" --venv --python "${python_version}" --requirements --color no "$@" 2>&1 | stamp_steps

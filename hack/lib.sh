@@ -72,6 +72,19 @@ find_python() {
     die "no Python ${version} with venv support found (looked in ${pyenv_root}/versions and /usr/bin)"
 }
 
+# Copy stdin to stdout, with the time before each line that starts a step ("Running sanity test ...",
+# "Running <target> integration test role"), so that logs show where the time goes.
+stamp_steps() {
+    local line
+    while IFS= read -r line || [[ -n "${line}" ]]; do
+        if [[ "${line}" == Running\ * ]]; then
+            printf '[%(%H:%M:%S)T] %s\n' -1 "${line}"
+        else
+            printf '%s\n' "${line}"
+        fi
+    done
+}
+
 # Drop pip's warnings about index locations of the local pip configuration that do not exist.
 quiet_pip() {
     grep -v -E '^WARNING: Location .* is ignored' || true
