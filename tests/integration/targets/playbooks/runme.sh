@@ -15,16 +15,16 @@ export ANSIBLE_ROLES_PATH="$here/.."
 mkdir -p "$work"
 
 cleanup() {
-    ansible-playbook -i localhost, -c local "$here/teardown.yml" -e "work=$work" || true
+    ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$python" "$here/teardown.yml" -e "work=$work" || true
 }
 trap cleanup EXIT
 
-ansible-playbook -i localhost, -c local "$here/setup.yml" -e "work=$work"
+ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$python" "$here/setup.yml" -e "work=$work"
 inventory=$work/inventory.yml
 
 # status.yml: the fleet table, before the upgrade.
 ansible-playbook -i "$inventory" osimage.lifecycle.status -e "status_report_dir=$work/report-before"
-ansible-playbook -i localhost, -c local "$here/check_report.yml" -e "report=$work/report-before" -e next_boot=2.0
+ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$python" "$here/check_report.yml" -e "report=$work/report-before" -e next_boot=2.0
 
 # upgrade.yml in check mode changes nothing.
 status_before=$(for h in edge1 edge2; do ostree admin status "--sysroot=$work/$h/sysroot"; done)
@@ -46,4 +46,4 @@ status_after=$(for h in edge1 edge2; do ostree admin status "--sysroot=$work/$h/
 
 # status.yml after the upgrade: 3.0 is the next boot everywhere.
 ansible-playbook -i "$inventory" osimage.lifecycle.status -e "status_report_dir=$work/report-after"
-ansible-playbook -i localhost, -c local "$here/check_report.yml" -e "report=$work/report-after" -e next_boot=3.0
+ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$python" "$here/check_report.yml" -e "report=$work/report-after" -e next_boot=3.0
