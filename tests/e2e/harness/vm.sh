@@ -194,6 +194,21 @@ cmd_status() {
   fi
 }
 
+current_boot_console() {  # serial output of the current (last) boot only
+  [ -f "$ST/serial.log" ] || return 0
+  awk '/^===== e2e-harness: boot /{buf=""} {buf=buf $0 "\n"} END{printf "%s", buf}' "$ST/serial.log" | tr -d '\r'
+}
+wait_console() {  # wait until the current boot shows a login prompt on ttyS0
+  local t=${1:-$BOOT_TIMEOUT} start; start=$(date +%s)
+  while [ "$(( $(date +%s) - start ))" -lt "$t" ]; do
+    if current_boot_console | grep -aq 'login: *$'; then
+      log "console login prompt after $(( $(date +%s) - start ))s (boot $(cat "$ST/boots"))"; return 0; fi
+    is_running || { log "VM is not running"; return 1; }
+    sleep 2
+  done
+  log "no console login prompt after ${t}s"; serial_tail 40 >&2; return 1
+}
+
 cmd_reboot() {  # reboot from inside the guest, wait for a new boot id
   local t=${1:-$BOOT_TIMEOUT} old
   old=$(boot_id) || die "reboot: guest not reachable"
@@ -315,6 +330,8 @@ VM lifecycle (state in $STATE_ROOT/NAME/):
   ssh [CMD...]           run CMD (or a shell) as root in the guest (bounded)
   boot-id                print the guest's current boot id
   reboot [SECS]          'systemctl reboot' in the guest, wait for a new boot id
+  wait-console [SECS]    wait for the login prompt on the serial console of the
+                         current boot (for guests without working ssh, e.g. v4)
   stop                   kill qemu and the supervisor (disk is kept)
   destroy                stop and delete the VM's state dir
   status                 one line; exit 3 if not running
@@ -330,6 +347,9 @@ ostree repo server (shared per port; guest URL http://10.0.2.2:PORT/repo):
 EOF
 }
 
+# Parsed as one compound command, so editing this file cannot disturb a
+# running supervisor.
+{
 cmd=${1:-help}; shift || true
 case $cmd in
   build) exec "$E2E_DIR/image/build.sh" ;;
@@ -355,6 +375,7 @@ case $cmd in
        done
        exit "$rc" ;;
   boot-id) boot_id ;;
+  wait-console) [ -d "$ST" ] || die "no such VM"; wait_console "${1:-$BOOT_TIMEOUT}" ;;
   reboot) cmd_reboot "$@" ;;
   inventory) [ -f "$ST/ssh_port" ] || die "no such VM (start it first)"; write_inventory; echo "$ST/inventory.ini" ;;
   env) [ -f "$ST/ssh_port" ] || die "no such VM"; load_image_env
@@ -376,3 +397,5 @@ EOF
   help|-h|--help) usage ;;
   *) usage >&2; exit 2 ;;
 esac
+exit $?
+}
