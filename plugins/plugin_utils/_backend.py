@@ -11,6 +11,7 @@ model (``_model.HostState``). Plugins never build command lines themselves.
 from __future__ import annotations
 
 import json
+import re
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import NotImageBasedError, OsImageError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import iso_utc
@@ -18,13 +19,21 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import is
 BACKEND_CHOICES = ('auto', 'rpm-ostree', 'bootc', 'ostree')
 
 # One round trip learns which tools exist: this snippet is fixed and carries no user input.
+# It also prints the version line of `ostree --version` (" Version: '2022.7'", src/ostree/ot-main.c),
+# with shell builtins only, so that the ostree backend needs no second round trip to learn it.
 PROBE_SCRIPT = (
     'for tool in bootc rpm-ostree ostree; do '
     'if command -v "$tool" >/dev/null 2>&1; then echo "tool=$tool"; fi; '
     'done; '
     'if test -e /run/ostree-booted; then echo "ostree-booted=yes"; fi; '
+    'if command -v ostree >/dev/null 2>&1; then '
+    'ostree --version 2>/dev/null | while IFS= read -r line; do '
+    'case $line in *Version:*) echo "ostree-version=${line#*Version:}";; esac; '
+    'done; '
+    'fi; '
     'exit 0'
 )
+PROBED_OSTREE_VERSION_RE = re.compile(r"^ostree-version=\s*'?(\d+)\.(\d+)")
 
 
 class Backend:
@@ -211,6 +220,15 @@ def parse_probe(stdout):
     return tools, ostree_booted
 
 
+def parse_probed_ostree_version(stdout):
+    """``(year, release)`` of ostree from the probe's output, or None when it printed none."""
+    for line in stdout.splitlines():
+        match = PROBED_OSTREE_VERSION_RE.match(line.strip())
+        if match:
+            return int(match.group(1)), int(match.group(2))
+    return None
+
+
 def backend_class(name):
     # Imported here: each backend module imports this one for ``Backend``.
     if name == 'rpm-ostree':
@@ -246,7 +264,8 @@ def detect(runner, backend='auto', sysroot=None, stateroot=None):
         return backend_class(backend)(runner, sysroot=sysroot, stateroot=stateroot)
 
     probed = []
-    tools, ostree_booted = parse_probe(runner.run_script(PROBE_SCRIPT).stdout)
+    probe_output = runner.run_script(PROBE_SCRIPT).stdout
+    tools, ostree_booted = parse_probe(probe_output)
     probed.append('installed tools: %s' % (', '.join(sorted(tools)) or 'none of bootc, rpm-ostree, ostree'))
 
     if 'bootc' in tools and not sysroot:
@@ -259,7 +278,10 @@ def detect(runner, backend='auto', sysroot=None, stateroot=None):
     if 'rpm-ostree' in tools:
         return backend_class('rpm-ostree')(runner, sysroot=sysroot, stateroot=stateroot)
     if 'ostree' in tools and (ostree_booted or sysroot):
-        return backend_class('ostree')(runner, sysroot=sysroot, stateroot=stateroot)
+        found = backend_class('ostree')(runner, sysroot=sysroot, stateroot=stateroot)
+        # Spares the backend its own `ostree --version`.
+        found.preloaded_tool_version = parse_probed_ostree_version(probe_output)
+        return found
     probed.append('/run/ostree-booted: %s' % ('present' if ostree_booted else 'absent'))
     if sysroot:
         probed.append('sysroot: %s' % sysroot)

@@ -48,7 +48,6 @@ import uuid
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _ostree_common
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend, Resolved, Target, Unsupported, cleanup_plan
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._parse import failure_context
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import (
     CHECKSUM_RE,
     DIGEST_RE,
@@ -57,6 +56,8 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import (
     iso_utc,
     update_info,
 )
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._parse import failure_context, split_kernel_command_line
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import first_line
 
 # First ostree release with `ostree admin status --json`.
 STATUS_JSON_SINCE = (2025, 3)
@@ -117,6 +118,9 @@ for origin in "$root"/ostree/deploy/*/deploy/*.origin; do
         ostree "--repo=$repo" show --print-metadata-key=ostree.manifest-digest -- "$checksum"
     fi
 done
+if [ -z "$root" ] && [ -e /run/ostree/staged-deployment-locked ]; then
+    printf '\n%s staged-locked\n' "$marker"
+fi
 if lock=$(stat -c '%d %i' -- "$root/ostree/lock" 2>/dev/null); then
     printf '\n%s lock %s\n' "$marker" "$lock"
     grep -F -- ":${lock#* } " /proc/locks
@@ -130,91 +134,289 @@ def new_marker():
     return '@@osimage-lifecycle-%s' % uuid.uuid4().hex
 
 
-# Reads commits of a history in one round trip: with $3 (a remote) set, first fetches the commit
-# metadata of $4 (a ref or a commit) from it; then, from the revision $5 back through at most $6
-# parents, prints each commit (`ostree show`: its Date line) and its "version" metadata. Every value
-# is a positional parameter: $1 the repository, $2 a marker line unique to this call.
-HISTORY_SCRIPT = r"""
-repo=$1
-marker=$2
-remote=$3
-what=$4
-rev=$5
-limit=$6
-LC_ALL=C.UTF-8
-export LC_ALL
-if [ -n "$remote" ]; then
-    ostree "--repo=$repo" pull --commit-metadata-only --depth="$limit" "$remote" "$what" >/dev/null || exit
-fi
-rev=$(ostree "--repo=$repo" rev-parse "$rev") || exit
-count=0
-while [ -n "$rev" ] && [ "$count" -lt "$limit" ]; do
-    printf '%s commit %s\n' "$marker" "$rev"
-    ostree "--repo=$repo" show -- "$rev" || exit
-    printf '%s version\n' "$marker"
-    ostree "--repo=$repo" show --print-metadata-key=version -- "$rev" 2>/dev/null
-    rev=$(ostree "--repo=$repo" rev-parse "$rev^" 2>/dev/null) || rev=
-    count=$((count + 1))
-done
-exit 0
-"""
-
-# The Boot Loader Specification entries of the sysroot ($1, "" for the running system) that the
-# bootloader reads now (boot/loader is a link to the current loader.N).
-BOOT_ENTRIES_SCRIPT = r"""
-marker=$2
-for entry in "$1"/boot/loader/entries/*.conf; do
-    test -f "$entry" || continue
-    printf '%s entry %s\n' "$marker" "${entry##*/}"
-    cat -- "$entry"
-done
-exit 0
-"""
-
-# How far back the history is searched for a version.
-VERSION_SEARCH_DEPTH = 200
-# ostree releases with `ostree admin set-default` and with finalization locking of staged deployments.
+# First ostree release of each command or option the operations use where it differs by release
+# (upstream ostreedev/ostree, src/ostree/ot-admin-builtin-*.c):
+# `ostree admin deploy --stage --lock-finalization` (commit baf838de; a hidden option until 2023.8).
+LOCK_FINALIZATION_OPTION_SINCE = (2022, 2)
+# `ostree admin set-default INDEX` (3cd3251a).
 SET_DEFAULT_SINCE = (2023, 6)
+# `ostree admin lock-finalization [--unlock]`, with the lock kept in the staged deployment's state
+# (28cc7618). Before it, the lock is the file /run/ostree/staged-deployment-locked only, which
+# 2023.7 removes when a deployment is staged again (ac69c707) and earlier releases leave in place.
 LOCK_FINALIZATION_SINCE = (2023, 8)
 
+# Where a booted host keeps its staged deployment until shutdown (_OSTREE_SYSROOT_RUNSTATE_STAGED):
+# a GVariant of type a{sv} with "target" and "merge-deployment" (each a{sv} with "name",
+# "<checksum>.<serial>", and "osname") and, when the kernel arguments were given, "kargs" (as).
+STAGED_DEPLOYMENT_FILE = '/run/ostree/staged-deployment'
 
-def parse_history(stdout, marker):
-    """The commits HISTORY_SCRIPT printed, newest first: dicts with checksum, timestamp, version."""
-    _status, sections = split_status_output(stdout, marker)
+# Reads commits in one round trip: with $2 (a remote) and $3 (a ref or a commit) set, it first
+# fetches the commit metadata of $3 from $2, through $4 parents (-1: all) -- always, or with $7
+# "missing" only when $6 is not in the repository yet; then prints revision $6 with
+# `ostree $5` ("show" for one commit, "log" for its history). Every value is a positional
+# parameter: $1 the repository.
+COMMIT_SCRIPT = r'''
+repo=$1
+remote=$2
+fetch=$3
+depth=$4
+verb=$5
+rev=$6
+when=$7
+LC_ALL=C.UTF-8
+export LC_ALL
+if [ -n "$remote" ] && [ -n "$fetch" ]; then
+    if [ "$when" != missing ] || ! ostree "--repo=$repo" show "$rev" >/dev/null 2>&1; then
+        ostree "--repo=$repo" pull --commit-metadata-only "--depth=$depth" "$remote" "$fetch" >/dev/null || exit
+    fi
+fi
+exec ostree "--repo=$repo" "$verb" "$rev"
+'''
+
+# Reads what the kernel arguments of the deployments are in, in one round trip: the Boot Loader
+# Specification entries the bootloader reads now (boot/loader links to the current loader.N), the
+# boot links their `ostree=` argument names (ostree/boot.N/<stateroot>/<bootcsum>/<bootserial>,
+# each a link to its deployment), and on the running system the staged deployment's state, in hex
+# (a binary GVariant). $1 the sysroot ("" for the running system), $2 a marker unique to this call.
+BOOT_SCRIPT = r'''
+root=${1%/}
+marker=$2
+for entry in "$root"/boot/loader/entries/*.conf; do
+    test -f "$entry" || continue
+    printf '\n%s entry %s\n' "$marker" "${entry##*/}"
+    cat -- "$entry"
+done
+for link in "$root"/ostree/boot.[01]/*/*/*; do
+    test -L "$link" || continue
+    printf '\n%s bootlink\n%s\n' "$marker" "${link#"$root"}"
+    readlink -- "$link"
+done
+if [ -z "$root" ] && [ -f /run/ostree/staged-deployment ]; then
+    printf '\n%s staged\n' "$marker"
+    od -An -v -tx1 /run/ostree/staged-deployment
+fi
+exit 0
+'''
+
+# Runs `ostree admin deploy --origin-file=<file>` with an origin file it writes first: $1 "copy"
+# copies the origin file $2 of a deployment without its transient state (the group
+# [libostree-transient], which holds the pin, and the keys override-commit and unlocked, as
+# ostree_deployment_origin_remove_transient_state() drops them), $1 "refspec" writes the origin of
+# refspec $2, as `ostree admin deploy REFSPEC` would. The other parameters are the options and the
+# commit of `ostree admin deploy`. The file is removed afterwards.
+DEPLOY_SCRIPT = r'''
+mode=$1
+source=$2
+shift 2
+origin=$(mktemp) || exit
+case $mode in
+    copy)
+        awk '
+            /^[ \t]*\[/ { group = $0; sub(/^[ \t]+/, "", group); sub(/[ \t]+$/, "", group) }
+            group == "[libostree-transient]" { next }
+            group == "[origin]" && /^[ \t]*(override-commit|unlocked)[ \t]*=/ { next }
+            { print }
+        ' "$source" >"$origin"
+        ;;
+    refspec)
+        printf '[origin]\nrefspec=%s\n' "$source" >"$origin"
+        ;;
+    *)
+        false
+        ;;
+esac
+status=$?
+if [ "$status" -eq 0 ]; then
+    ostree admin deploy "--origin-file=$origin" "$@"
+    status=$?
+fi
+rm -f -- "$origin"
+exit "$status"
+'''
+
+COMMIT_LINE_RE = re.compile(r'^commit (?P<checksum>[0-9a-f]{64})\s*$')
+DEPLOY_LINK_RE = re.compile(r'(?:^|/)deploy/(?P<stateroot>[^/]+)/deploy/(?P<checksum>[0-9a-f]{64})\.(?P<serial>\d+)/?$')
+HEX_BYTE_RE = re.compile(r'^[0-9a-f]{2}$')
+
+
+def parse_commits(text):
+    """The commits ``ostree show`` or ``ostree log`` printed, newest first.
+
+    Each is a dict with ``checksum``, ``parent``, ``timestamp`` (ISO 8601 UTC) and ``version``. The
+    format is dump_commit() of src/ostree/ot-dump.c: ``commit <checksum>``, then ``Parent:``,
+    ``ContentChecksum:``, ``Date:`` and ``Version:`` lines, each at the start of a line; the subject
+    and body follow indented by four blanks, so they cannot be taken for those lines.
+    """
     commits = []
-    for words, text in sections:
-        if words and words[0] == 'commit' and len(words) == 2 and CHECKSUM_RE.match(words[1]):
-            commits.append({'checksum': words[1], 'timestamp': parse_commit_date(text), 'version': None})
-        elif words == ['version'] and commits:
-            commits[-1]['version'] = parse_gvariant_string(text)
+    for raw_line in (text or '').splitlines():
+        line = raw_line.rstrip('\r')
+        header = COMMIT_LINE_RE.match(line)
+        if header:
+            commits.append({'checksum': header.group('checksum'), 'parent': None, 'timestamp': None, 'version': None})
+            continue
+        if not commits or line.startswith(' '):
+            continue
+        key, sep, value = line.partition(':')
+        if not sep:
+            continue
+        if key == 'Parent':
+            commits[-1]['parent'] = value.strip() or None
+        elif key == 'Date':
+            commits[-1]['timestamp'] = parse_commit_date(line)
+        elif key == 'Version':
+            # "Version: %s": one blank, then the version as it is.
+            commits[-1]['version'] = value[1:] if value.startswith(' ') else value
     return commits
 
 
-def parse_boot_entries(stdout, marker):
-    """The ``options`` of each BLS entry by its position in the boot order (0 boots next).
+def parse_boot_sections(stdout, marker):
+    """What ``BOOT_SCRIPT`` printed: ``(entries, bootlinks, staged)``.
 
-    ostree numbers its entries with the BLS key ``version``, the highest for the default deployment
-    (``ostree-<n>-<stateroot>.conf``, sysroot-deploy.c), so the order follows from it.
+    ``entries`` maps each BLS entry's file name to its keys (``options``, ``title``...: a BLS entry
+    is one ``key value`` pair a line, ``#`` starts a comment); ``bootlinks`` maps each boot link
+    (``/ostree/boot.N/...``, as ``ostree=`` names it) to ``(stateroot, checksum, serial)`` of its
+    deployment; ``staged`` is the staged deployment's state (bytes) or None.
     """
-    _status, sections = split_status_output(stdout, marker)
-    entries = []
+    _before, sections = split_status_output(stdout, marker)
+    entries, bootlinks, staged = {}, {}, None
     for words, text in sections:
-        if not words or words[0] != 'entry':
-            continue
-        keys = {}
-        for line in text.splitlines():
-            key, _sep, value = line.strip().partition(' ')
-            if key:
-                keys[key] = value.strip()
-        if keys.get('version', '').isdigit():
-            entries.append((int(keys['version']), keys.get('options', '')))
-    entries.sort(reverse=True)
-    return [options for _version, options in entries]
+        kind = words[0] if words else None
+        if kind == 'entry' and len(words) == 2:
+            keys = {}
+            for line in text.splitlines():
+                line = line.strip()
+                if not line or line.startswith('#'):
+                    continue
+                key, _sep, value = line.partition(' ')
+                keys.setdefault(key, value.strip())
+            entries[words[1]] = keys
+        elif kind == 'bootlink':
+            lines = [line for line in text.splitlines() if line.strip()]
+            match = DEPLOY_LINK_RE.search(lines[1].strip()) if len(lines) == 2 else None
+            if match:
+                bootlinks[lines[0].strip()] = (match.group('stateroot'), match.group('checksum'), int(match.group('serial')))
+        elif kind == 'staged':
+            hex_bytes = text.split()
+            if not all(HEX_BYTE_RE.match(byte) for byte in hex_bytes):
+                raise ParseError('the staged deployment state is not the hexadecimal dump od printed')
+            staged = bytes(int(byte, 16) for byte in hex_bytes)
+    return entries, bootlinks, staged
 
 
-def split_kernel_arguments(options):
-    """The arguments of a BLS ``options`` line, without ostree's own ``ostree=`` argument."""
-    return [arg for arg in options.split() if not arg.startswith('ostree=')]
+def is_internal_karg(argument):
+    """Whether ostree writes the argument itself for each deployment.
+
+    ``ostree=/ostree/boot.N/...`` names the deployment to boot, and ``init=/ostree/boot.N/...``
+    replaces a missing initramfs (install_deployment_kernel in src/libostree/ostree-sysroot-deploy.c).
+    Both differ for every deployment, and ostree replaces them when it writes a deployment.
+    """
+    key, _sep, value = argument.partition('=')
+    return key == 'ostree' or (key == 'init' and value.startswith('/ostree/boot.'))
+
+
+# --- GVariant, the serialisation of the staged deployment's state ----------------------------
+# Only what that state uses: a{sv}, as, s, b. The format (GVariant specification, "Serialisation"):
+# a container of variable-size children ends with their end offsets ("framing offsets", little
+# endian, 1, 2, 4 or 8 bytes wide as the container's size needs); a variant is its value, a zero
+# byte and its type string. A child starts at the next multiple of its alignment (8 for {sv}).
+
+def _offset_width(size):
+    if size <= 0xff:
+        return 1
+    if size <= 0xffff:
+        return 2
+    if size <= 0xffffffff:
+        return 4
+    return 8
+
+
+def _read_offset(data, position, width):
+    return int.from_bytes(data[position:position + width], 'little')
+
+
+def _aligned(position, alignment):
+    return (position + alignment - 1) // alignment * alignment
+
+
+def gvariant_array(data, alignment):
+    """The serialised children of an array of variable-size children."""
+    size = len(data)
+    if size == 0:
+        return []
+    width = _offset_width(size)
+    table = _read_offset(data, size - width, width)
+    if table > size - width or (size - table) % width:
+        raise ParseError('GVariant array with a broken offset table')
+    children = []
+    start = 0
+    for position in range(table, size, width):
+        end = _read_offset(data, position, width)
+        start = _aligned(start, alignment)
+        if not start <= end <= table:
+            raise ParseError('GVariant array with a child out of bounds')
+        children.append(data[start:end])
+        start = end
+    return children
+
+
+def gvariant_string(data):
+    if not data or data[-1:] != b'\0':
+        raise ParseError('GVariant string without its terminating zero byte')
+    return data[:-1].decode('utf-8', errors='surrogateescape')
+
+
+def gvariant_vardict(data):
+    """An ``a{sv}``: each key to ``(type string, serialised value)``."""
+    result = {}
+    for entry in gvariant_array(data, 8):
+        width = _offset_width(len(entry))
+        key_end = _read_offset(entry, len(entry) - width, width)
+        if key_end > len(entry) - width:
+            raise ParseError('GVariant dictionary entry with a broken key offset')
+        variant = entry[_aligned(key_end, 8):len(entry) - width]
+        separator = variant.rfind(b'\0')
+        if separator < 0:
+            raise ParseError('GVariant variant without a type')
+        result[gvariant_string(entry[:key_end])] = (variant[separator + 1:].decode('ascii', errors='replace'),
+                                                   variant[:separator])
+    return result
+
+
+def gvariant_value(vardict, key, expected):
+    """The value of ``key`` in a parsed ``a{sv}``, decoded for type ``expected``; None when absent."""
+    if key not in vardict:
+        return None
+    vtype, data = vardict[key]
+    if vtype != expected:
+        raise ParseError('%s in the staged deployment state is of type %s, not %s' % (key, vtype, expected))
+    if expected == 's':
+        return gvariant_string(data)
+    if expected == 'as':
+        return [gvariant_string(child) for child in gvariant_array(data, 1)]
+    if expected == 'b':
+        return data == b'\x01'
+    if expected == 'a{sv}':
+        return gvariant_vardict(data)
+    raise ValueError('unsupported GVariant type %s' % expected)
+
+
+def parse_staged_state(data):
+    """The staged deployment's state: dict with ``target`` and ``merge`` (``(stateroot, checksum,
+    serial)`` or None) and ``kargs`` (list, or None when the merge deployment's apply)."""
+    state = gvariant_vardict(data)
+
+    def deployment(key):
+        fields = gvariant_value(state, key, 'a{sv}')
+        if fields is None:
+            return None
+        name = gvariant_value(fields, 'name', 's') or ''
+        match = re.match(r'^([0-9a-f]{64})\.(\d+)$', name)
+        if not match:
+            raise ParseError('the staged deployment state names no deployment in %s: %r' % (key, name))
+        return gvariant_value(fields, 'osname', 's'), match.group(1), int(match.group(2))
+
+    return {'target': deployment('target'), 'merge': deployment('merge-deployment'),
+            'kargs': gvariant_value(state, 'kargs', 'as')}
 
 
 def parse_tool_version(text):
@@ -422,13 +624,15 @@ def split_status_output(stdout, marker):
 def parse_details(sections):
     """What the sections of ``STATUS_SCRIPT`` tell beyond the status.
 
-    Returns ``(per_deployment, lock_held)``: ``per_deployment`` maps ``(stateroot, checksum, serial)``
-    to a dict with ``origin_file`` (the keys of its ``[origin]`` group), ``timestamp`` and
-    ``image_digest``.
+    Returns ``(per_deployment, lock_held, staged_locked)``: ``per_deployment`` maps
+    ``(stateroot, checksum, serial)`` to a dict with ``origin_file`` (the keys of its ``[origin]``
+    group), ``timestamp`` and ``image_digest``; ``staged_locked`` tells that the running system has
+    the finalization lock file of its staged deployment.
     """
     per_deployment = {}
     current = None
     lock_held = False
+    staged_locked = False
     for words, text in sections:
         kind = words[0] if words else None
         if kind == 'deployment' and len(words) == 2:
@@ -443,7 +647,9 @@ def parse_details(sections):
                 per_deployment[current]['image_digest'] = digest
         elif kind == 'lock' and len(words) == 3:
             lock_held = lock_is_held(' '.join(words[1:]), text.splitlines())
-    return per_deployment, lock_held
+        elif kind == 'staged-locked':
+            staged_locked = True
+    return per_deployment, lock_held, staged_locked
 
 
 def _deployment_key(relative_path):
@@ -454,8 +660,14 @@ def _deployment_key(relative_path):
     return match.group('stateroot'), match.group('checksum'), int(match.group('serial'))
 
 
-def build_state(records, per_deployment=None, lock_path=None, raw=None):
-    """The ``HostState`` of parsed status records and the details read beside them."""
+def build_state(records, per_deployment=None, lock_path=None, raw=None, staged_locked=False):
+    """The ``HostState`` of parsed status records and the details read beside them.
+
+    ``staged_locked``: the legacy lock file ``/run/ostree/staged-deployment-locked`` exists. ostree
+    creates it for ``ostree admin deploy --stage --lock-finalization`` and leaves the staged
+    deployment unapplied at shutdown while it exists, in every release; ``ostree admin status``
+    shows ``(finalization locked)`` only from 2023.8 on.
+    """
     per_deployment = per_deployment or {}
     deployments = []
     for record in records:
@@ -476,7 +688,7 @@ def build_state(records, per_deployment=None, lock_path=None, raw=None):
             booted=record['booted'],
             staged=record['staged'],
             pinned=record['pinned'],
-            finalization_locked=record['finalization_locked'],
+            finalization_locked=record['finalization_locked'] or (staged_locked and record['staged']),
             serial=record['serial'],
         ))
     transaction = ['ostree sysroot lock held', lock_path] if lock_path else None
@@ -492,6 +704,10 @@ class OstreeBackend(Backend):
     def __init__(self, runner, sysroot=None, stateroot=None):
         super().__init__(runner, sysroot=sysroot, stateroot=stateroot)
         self._tool_version = None
+        # ``(year, release)`` that detection's probe read, sparing ``ostree --version``.
+        self.preloaded_tool_version = None
+        # The last read of the boot loader entries: ``(state, read)``.
+        self._boot_read = None
 
     @property
     def root(self):
@@ -504,6 +720,8 @@ class OstreeBackend(Backend):
     @property
     def tool_version(self):
         """``(year, release)`` of the target's ostree, read once per backend instance."""
+        if self._tool_version is None and self.preloaded_tool_version is not None:
+            self._tool_version = tuple(self.preloaded_tool_version)
         if self._tool_version is None:
             result = self.runner.run(['ostree', '--version'], what='finding the version of ostree (ostree --version)')
             version = parse_tool_version(result.stdout)
@@ -537,107 +755,126 @@ class OstreeBackend(Backend):
                 records = parse_status_text(status_text)
         except ParseError as err:
             raise ParseError(err.msg, command=result) from err
-        per_deployment, lock_held = parse_details(sections)
+        per_deployment, lock_held, staged_locked = parse_details(sections)
         lock_path = posixpath.join(self.root, 'ostree', 'lock') if lock_held else None
-        return build_state(records, per_deployment, lock_path=lock_path,
+        return build_state(records, per_deployment, lock_path=lock_path, staged_locked=staged_locked,
                            raw={'format': 'json' if '--json' in options else 'text', 'tool_version': self.tool_version})
+
+    # Busy ------------------------------------------------------------------------------------
+
+    def busy(self, state):
+        transaction = state.transaction
+        if not transaction:
+            return None
+        lock_path = transaction[-1] if isinstance(transaction, (list, tuple)) else transaction
+        return ('another process holds the OSTree sysroot lock %s, as ostree admin commands and rpm-ostreed do '
+                'while they change deployments' % lock_path)
 
     # Reading commits -----------------------------------------------------------------------
 
-    def history(self, start, remote=None, fetch=None, limit=1, what=None):
-        """Commits from ``start`` back through at most ``limit`` parents, newest first (one round trip).
+    def stateroot_for(self, state):
+        """The stateroot the operations work in: ``os``, else the one of the next boot."""
+        if self.stateroot:
+            return self.stateroot
+        nxt = state.next_boot
+        return nxt.stateroot if nxt is not None else None
 
-        With ``remote``, the commit metadata of ``fetch`` (a ref or a commit) is fetched from it first.
-        Returns None when ``start`` does not resolve, or the metadata cannot be fetched.
-        """
-        marker = new_marker()
-        result = self.runner.run(
-            ['/bin/sh', '-c', HISTORY_SCRIPT, 'osimage-lifecycle', self.repo, marker, remote or '', fetch or '',
-             start, str(limit)], ok_rcs=None)
-        if result.rc != 0:
-            self.last_failure = result
-            return None
-        commits = parse_history(result.stdout, marker)
-        if not commits:
-            raise ParseError('reading the commits of %s printed none' % (what or start), command=result)
-        return commits
+    def base_deployment(self, state):
+        """The next boot of the stateroot: the deployment whose origin and kernel arguments a new one keeps."""
+        stateroot = self.stateroot_for(state)
+        return next((d for d in state.deployments if d.stateroot == stateroot), None)
 
-    def origin_parts(self, state):
-        """``(remote, ref)`` the next boot follows; raises when it follows no refspec."""
-        target = state.next_boot
-        if target is None:
-            raise OsImageError('there is no deployment, so no origin to follow', host_state=state)
-        if not target.origin:
-            follows = 'the container image %s' % target.image if target.image else 'no origin refspec'
-            raise OsImageError('the ostree backend cannot update a deployment that follows %s' % follows, host_state=state)
-        match = REFSPEC_RE.match(target.origin)
+    def followed_refspec(self, state, deployment, doing):
+        """``(refspec, remote, ref)`` that ``deployment`` follows; raises when it follows no refspec."""
+        if deployment is None:
+            where = ' in stateroot %s' % self.stateroot if self.stateroot else ''
+            raise OsImageError('cannot %s: there is no deployment%s' % (doing, where), host_state=state)
+        if not deployment.origin:
+            follows = 'the container image %s' % deployment.image if deployment.image else 'no origin refspec'
+            raise OsImageError('cannot %s with the ostree backend: the next boot deployment follows %s' % (doing, follows),
+                               host_state=state)
+        match = REFSPEC_RE.match(deployment.origin)
         if not match:
-            raise OsImageError('invalid origin refspec %r of the next boot' % target.origin, host_state=state)
-        return match.group('remote'), match.group('ref')
+            raise OsImageError('cannot %s: invalid origin refspec %r' % (doing, deployment.origin), host_state=state)
+        return deployment.origin, match.group('remote'), match.group('ref')
+
+    def read_commits(self, rev, remote=None, fetch=None, history=False, when='always'):
+        """Run ``COMMIT_SCRIPT``: ``(CommandResult, commits newest first)``, no commits when it failed."""
+        argv = ['/bin/sh', '-c', COMMIT_SCRIPT, 'osimage-lifecycle', self.repo, remote or '', (fetch or '') if remote else '',
+                '-1' if history else '0', 'log' if history else 'show', rev, when]
+        result = self.runner.run(argv, ok_rcs=None)
+        commits = parse_commits(result.stdout) if result.rc == 0 else []
+        if result.rc == 0 and not commits:
+            raise ParseError('ostree %s %s printed no commit' % (argv[8], rev), command=result)
+        return result, commits
 
     def check_update(self, state):
-        resolved = self.resolve(state, Target('latest'))
-        nxt = state.next_boot
-        newer = resolved.checksum != nxt.checksum and not (
-            resolved.timestamp and nxt.timestamp and resolved.timestamp <= nxt.timestamp)
+        base = self.base_deployment(state)
+        resolved = self.resolve(state, Target('latest'), doing='check for an update')
+        # An older commit on the remote (its ref went back) is no update; ostree itself refuses it
+        # without --allow-downgrade (ostree_sysroot_upgrader_check_timestamps).
+        older = bool(resolved.timestamp and base.timestamp and resolved.timestamp < base.timestamp)
         # The version and checksum are those of the commit the origin points to, update or not.
-        return update_info(newer, version=resolved.version, checksum=resolved.checksum, image_digest=None)
+        return update_info(resolved.checksum != base.checksum and not older, version=resolved.version,
+                           checksum=resolved.checksum, image_digest=None)
 
-    def resolve(self, state, target):
+    def resolve(self, state, target, doing=None):
+        """Find the commit of ``target`` with one round trip (``COMMIT_SCRIPT``), deploying nothing.
+
+        The commit metadata fetched from the remote stays in the repository (a metadata-only pull
+        also moves the remote's ref there, as ``ostree admin upgrade`` does).
+        """
         if target.kind == 'image':
-            raise Unsupported('plain ostree deploys OSTree commits, not container images: use version, checksum or ref',
-                              host_state=state)
-        if target.kind == 'latest':
-            remote, ref = self.origin_parts(state)
-            spec = state.next_boot.origin
-            commits = self.history(spec, remote=remote, fetch=ref if remote else None, what=spec)
-            if commits is None:
-                raise OsImageError('cannot read the newest commit of %s: %s' % (spec, first_error(self.last_failure)),
-                                   command=self.last_failure, host_state=state)
-            return self._resolved(commits[0], origin=spec, state=state)
+            raise Unsupported('plain ostree deploys OSTree commits, not container images: give version, checksum or '
+                              'ref instead of image. Nothing was changed.', host_state=state)
+        base = self.base_deployment(state)
         if target.kind == 'ref':
-            remote = target.remote
-            if remote is None and state.next_boot is not None and state.next_boot.origin:
-                remote = self.origin_parts(state)[0]
-            spec = '%s:%s' % (remote, target.ref) if remote else target.ref
-            commits = self.history(spec, remote=remote, fetch=target.ref, what=spec)
-            if commits is None:
-                raise OsImageError('parameter ref: %s is not known to the host or its remote (%s)' % (
-                    target.value, first_error(self.last_failure)), command=self.last_failure, host_state=state)
-            return self._resolved(commits[0], origin=spec, state=state)
+            return self.resolve_ref(state, target, base)
         if target.kind == 'checksum':
-            commits = self.history(target.value)
-            if commits is None:
-                remote = self._remote_or_none(state)
-                commits = self.history(target.value, remote=remote, fetch=target.value) if remote else None
-            if commits is None:
-                raise OsImageError('parameter checksum: commit %s is neither in the repository nor on the remote of '
-                                   'the next boot' % target.value, host_state=state)
-            return self._resolved(commits[0], state=state)
-        # version: search the history of the origin the next boot follows.
-        remote, ref = self.origin_parts(state)
-        spec = state.next_boot.origin
-        commits = self.history(spec, remote=remote, fetch=ref if remote else None, limit=VERSION_SEARCH_DEPTH, what=spec)
-        if commits is None:
-            raise OsImageError('cannot read the history of %s: %s' % (spec, first_error(self.last_failure)),
-                               command=self.last_failure, host_state=state)
-        found = next((c for c in commits if c['version'] == target.value), None)
+            return self.resolve_checksum(state, target, base)
+        refspec, remote, ref = self.followed_refspec(state, base, doing or 'deploy %s' % target.describe())
+        if target.kind == 'latest':
+            result, commits = self.read_commits(refspec, remote=remote, fetch=ref)
+            if not commits:
+                raise OsImageError('cannot read the newest commit of %s: %s' % (refspec, first_line(result.stderr)),
+                                   command=result, host_state=state)
+            return commit_resolved(commits[0], refspec)
+        # A version: the history of the origin ref, all its commit metadata fetched in the same round trip.
+        result, commits = self.read_commits(refspec, remote=remote, fetch=ref, history=True)
+        if not commits:
+            raise OsImageError('parameter version: cannot read the history of %s: %s' % (refspec, first_line(result.stderr)),
+                               command=result, host_state=state)
+        found = next((commit for commit in commits if commit['version'] == target.value), None)
         if found is None:
-            raise OsImageError('parameter version: no commit with version %s in the last %d commits of %s' % (
-                target.value, len(commits), spec), host_state=state)
-        return self._resolved(found, state=state)
+            raise OsImageError('parameter version: no commit with version %s in the history of %s (%d commits)' % (
+                target.value, refspec, len(commits)), host_state=state)
+        return commit_resolved(found, refspec)
 
-    def _resolved(self, commit, state, origin=None):
-        nxt = state.next_boot
-        return Resolved(checksum=commit['checksum'], version=commit['version'], timestamp=commit['timestamp'],
-                        origin=origin or (nxt.origin if nxt else None),
-                        up_to_date=nxt is not None and nxt.checksum == commit['checksum'])
+    def resolve_ref(self, state, target, base):
+        remote = target.remote
+        if remote is None and base is not None and base.origin:
+            # Without a remote, the remote of the current origin is kept.
+            match = REFSPEC_RE.match(base.origin)
+            remote = match.group('remote') if match else None
+        refspec = '%s:%s' % (remote, target.ref) if remote else target.ref
+        result, commits = self.read_commits(refspec, remote=remote, fetch=target.ref)
+        if not commits:
+            raise OsImageError('parameter ref: cannot find %s%s: %s' % (
+                refspec, ' on remote %s' % remote if remote else ' in the repository', first_line(result.stderr)),
+                command=result, host_state=state)
+        return commit_resolved(commits[0], refspec)
 
-    def _remote_or_none(self, state):
-        try:
-            return self.origin_parts(state)[0]
-        except OsImageError:
-            return None
+    def resolve_checksum(self, state, target, base):
+        # The commit may be in the repository already, or on the remote of the current origin.
+        origin = base.origin if base is not None else None
+        match = REFSPEC_RE.match(origin) if origin else None
+        remote = match.group('remote') if match else None
+        result, commits = self.read_commits(target.value, remote=remote, fetch=target.value, when='missing')
+        if not commits:
+            raise OsImageError('parameter checksum: commit %s is neither in the repository%s: %s' % (
+                target.value, ' nor on remote %s' % remote if remote else ' (and the next boot follows no remote)',
+                first_line(result.stderr)), command=result, host_state=state)
+        return commit_resolved(commits[0], origin)
 
     # Changing deployments --------------------------------------------------------------------
 
@@ -645,111 +882,193 @@ class OstreeBackend(Backend):
         """A booted host stages new deployments (finalized at shutdown); a sysroot deploys at once."""
         return state.booted is not None and not self.sysroot
 
-    def admin(self, verb, state, *options):
-        """``ostree admin <verb>`` with the sysroot and the stateroot of this backend."""
-        argv = ['ostree', 'admin', verb]
-        if self.sysroot:
-            argv.append('--sysroot=%s' % self.root)
-        stateroot = self.stateroot or (state.next_boot.stateroot if state.next_boot else None)
-        if stateroot and verb in ('upgrade', 'deploy'):
-            argv.append('--os=%s' % stateroot)
-        return argv + list(options)
-
     def check_deploy(self, state, target, options):
         if target.kind == 'image':
-            raise Unsupported('plain ostree deploys OSTree commits, not container images', host_state=state)
-        if options.download_only and not (self.stages(state) and self.tool_version >= LOCK_FINALIZATION_SINCE):
-            raise Unsupported(
-                'download_only needs a booted host and ostree %d.%d or later (this is %d.%d%s). Nothing was changed.' % (
-                    LOCK_FINALIZATION_SINCE + self.tool_version + (', a sysroot' if self.sysroot else '',)),
-                host_state=state)
+            raise Unsupported('plain ostree deploys OSTree commits, not container images: give version, checksum or '
+                              'ref instead of image. Nothing was changed.', host_state=state)
+        if options.download_only and not self.stages(state):
+            raise Unsupported('download_only locks the finalization of a staged deployment, and only a booted host '
+                              'stages deployments, not a sysroot. Nothing was changed.', host_state=state)
+        if options.download_only and self.tool_version < LOCK_FINALIZATION_OPTION_SINCE:
+            raise Unsupported('download_only needs ostree %d.%d or later (ostree admin deploy --lock-finalization); '
+                              'this host has ostree %d.%d. Nothing was changed.' % (
+                                  LOCK_FINALIZATION_OPTION_SINCE + self.tool_version), host_state=state)
+        if target.kind != 'ref':
+            self.followed_refspec(state, self.base_deployment(state), 'deploy %s' % target.describe())
 
     def deploy(self, state, target, resolved, options):
-        self.check_deploy(state, target, options)
-        repo_option = '--repo=%s' % self.repo
-        stage = ['--stage'] if self.stages(state) else []
-        downgrade = ['--allow-downgrade'] if options.allow_downgrade else []
-        with failure_context(host_state=state):
-            if target.kind == 'ref':
-                remote, ref = resolved.origin.split(':', 1) if ':' in resolved.origin else (None, resolved.origin)
-                if remote:
-                    # The whole content first: a network failure stops here, before any deployment changes.
-                    self.runner.run(['ostree', repo_option, 'pull', remote, ref], what='downloading %s' % resolved.origin)
-                # Deploying a refspec makes it the origin of the new deployment.
-                argv = self.admin('deploy', state, *stage) + [resolved.origin]
-            else:
-                remote = self._remote_or_none(state)
-                if remote:
-                    self.runner.run(['ostree', repo_option, 'pull', remote, resolved.checksum],
-                                    what='downloading commit %s' % resolved.checksum)
-                # --override-commit keeps the origin refspec, so the host goes on following its branch;
-                # the next plain upgrade returns to the branch's newest commit.
-                override = [] if target.kind == 'latest' else ['--override-commit=%s' % resolved.checksum]
-                argv = self.admin('upgrade', state, '--deploy-only', *(stage + downgrade + override))
-            self.runner.run(argv, what='deploying %s (%s)' % (target.describe(), ' '.join(argv[:3])))
-        if options.download_only:
-            _ostree_common.set_finalization_locked(self.runner, state, True)
+        """``ostree pull`` of the commit, then ``ostree admin deploy`` of it.
 
-    def rollback(self, state, deployment):
-        stage = ['--stage'] if self.stages(state) else []
+        A new deployment of the commit ``resolve()`` found, so that what is deployed is what check
+        mode predicted. For the latest commit, a version or a commit it keeps the origin of the
+        stateroot's next boot (so the host goes on following its branch) and for ``ref`` it follows
+        that refspec; it keeps the next boot's kernel arguments in both cases.
+        """
+        self.check_deploy(state, target, options)
+        base = self.base_deployment(state)
+        if target.kind == 'ref':
+            refspec, origin = resolved.origin, ('refspec', resolved.origin)
+        else:
+            refspec = self.followed_refspec(state, base, 'deploy %s' % target.describe())[0]
+            origin = ('copy', self.origin_file(base))
+        staged = state.staged
+        if (staged is not None and self.stages(state) and self.tool_version >= LOCK_FINALIZATION_SINCE
+                and (staged.checksum, staged.origin) == (resolved.checksum, refspec)
+                and staged.finalization_locked != options.download_only):
+            # The staged deployment is the target and only its lock differs.
+            _ostree_common.set_finalization_locked(self.runner, state, options.download_only)
+            return
+        kargs = self.deployment_kernel_arguments(state, base) if base is not None else None
+        remote = REFSPEC_RE.match(refspec).group('remote')
+        if remote:
+            # All the content first: a network failure stops here, before any deployment changes.
+            with failure_context(host_state=state):
+                self.runner.run(['ostree', '--repo=%s' % self.repo, 'pull', remote, resolved.checksum],
+                                what='downloading commit %s from remote %s (ostree pull)' % (resolved.checksum, remote))
+        self.write_deployment(state, resolved.checksum, origin, self.stateroot_for(state), kargs,
+                              locked=options.download_only)
+
+    def write_deployment(self, state, checksum, origin, stateroot, kargs, locked=False):
+        """``ostree admin deploy`` of ``checksum`` through ``DEPLOY_SCRIPT`` (``origin``: its mode and source).
+
+        Staged on a booted host, at once on a sysroot. ``kargs`` (without ostree's own) replace the
+        kernel arguments ostree would take from the merge deployment (the booted one, which is not
+        the next boot while an update is pending); None keeps ostree's default.
+        """
+        stage = self.stages(state)
+        staged = state.staged if stage else None
+        if staged is not None and self.tool_version < LOCK_FINALIZATION_SINCE and (staged.finalization_locked or locked):
+            # Before 2023.8 the lock is only a file, which staging again keeps (2023.6 and older)
+            # or removes (2023.7): remove the staged deployment and its lock first
+            # (ostree_sysroot_write_deployments deletes both).
+            _ostree_common.undeploy(self.runner, state, [staged.index])
+        options = ['--sysroot=%s' % self.root] if self.sysroot else []
+        options += (['--stage'] if stage else []) + (['--lock-finalization'] if locked else [])
+        options.append('--os=%s' % stateroot)
+        if kargs is not None:
+            options += ['--karg-none'] + ['--karg-append=%s' % argument for argument in kargs]
+        argv = ['/bin/sh', '-c', DEPLOY_SCRIPT, 'osimage-lifecycle', origin[0], origin[1]] + options + [checksum]
         with failure_context(host_state=state):
-            if self.tool_version >= SET_DEFAULT_SINCE:
-                self.runner.run(self.admin('set-default', state, str(deployment.index)),
-                                what='making deployment %d the default (ostree admin set-default)' % deployment.index)
-                return
-            # ostree before 2023.6 cannot reorder deployments: deploy that commit again, with the
-            # origin file of that deployment (so it follows what it followed) and every deployment kept.
-            argv = self.admin('deploy', state, *stage) + [
-                '--retain', '--origin-file=%s' % self.origin_file(deployment), deployment.checksum]
-            self.runner.run(argv, what='deploying %s again (ostree admin deploy)' % deployment.checksum)
+            self.runner.run(argv, what='deploying commit %s (ostree admin deploy %s)' % (checksum, ' '.join(options)))
 
     def origin_file(self, deployment):
         return posixpath.join(self.root, 'ostree', 'deploy', deployment.stateroot, 'deploy',
                               '%s.%d.origin' % (deployment.checksum, deployment.serial))
 
+    def rollback(self, state, deployment):
+        """``ostree admin set-default`` where ostree has it (2023.6+), which moves the deployment first.
+
+        Older ostree cannot reorder deployments. To make the booted deployment the next boot again,
+        the deployments before it (pending or staged updates) are removed; any other deployment is
+        deployed again: its commit, with its origin and kernel arguments, staged on a booted host.
+        """
+        if self.tool_version >= SET_DEFAULT_SINCE:
+            argv = _ostree_common.admin_argv('set-default', self.sysroot and self.root) + [str(deployment.index)]
+            with failure_context(host_state=state):
+                self.runner.run(argv, what='making deployment %d the next boot (ostree admin set-default)' % deployment.index)
+            return
+        booted = state.booted
+        if booted is not None and deployment.index == booted.index:
+            ahead = state.deployments[:booted.index]
+            pinned = [d for d in ahead if d.pinned]
+            if pinned:
+                raise Unsupported(
+                    'ostree %d.%d cannot reorder deployments (ostree admin set-default came in 2023.6), so the booted '
+                    'deployment becomes the next boot again by removing the deployments before it, and deployment %d '
+                    '(%s) is pinned: unpin it first. Nothing was changed.' % (
+                        self.tool_version + (pinned[0].index, pinned[0].checksum)), host_state=state)
+            _ostree_common.undeploy(self.runner, state, [d.index for d in ahead], self.sysroot and self.root)
+            return
+        kargs = self.deployment_kernel_arguments(state, deployment)
+        self.write_deployment(state, deployment.checksum, ('copy', self.origin_file(deployment)), deployment.stateroot,
+                              kargs)
+
     def set_pinned(self, state, deployment, pinned):
-        _ostree_common.set_pinned(self.runner, state, deployment, pinned, deployment.index,
-                                  self.sysroot and self.root)
+        # `ostree admin status` lists the deployments in ostree's order: the index is ostree's.
+        _ostree_common.set_pinned(self.runner, state, deployment, pinned, deployment.index, self.sysroot and self.root)
 
     def cleanup(self, state, pending=False, rollback=False, cache=False):
+        """``ostree admin undeploy`` of the planned deployments (a staged one too), ``ostree admin cleanup`` for the cache."""
         doomed = cleanup_plan(state, pending, rollback)
         _ostree_common.undeploy(self.runner, state, [d.index for d in doomed], self.sysroot and self.root)
         if cache:
             _ostree_common.prune(self.runner, state, self.sysroot and self.root)
         return bool(cache)
 
-    def kernel_arguments(self, state):
-        nxt = state.next_boot
-        if nxt is None:
-            raise OsImageError('there is no deployment, so no kernel arguments', host_state=state)
-        if nxt.staged:
-            raise Unsupported('the next boot is a staged deployment, whose kernel arguments ostree writes only when '
-                              'it is finalized at shutdown: reboot first, or remove it with deployment_cleanup',
-                              host_state=state)
+    # Kernel arguments ------------------------------------------------------------------------
+
+    def read_boot(self, state):
+        """What ``BOOT_SCRIPT`` reads, once per state: ``(CommandResult, entries, bootlinks, staged)``."""
+        if self._boot_read is not None and self._boot_read[0] is state:
+            return self._boot_read[1]
         marker = new_marker()
         root = '' if self.root == '/' else self.root
-        result = self.runner.run(['/bin/sh', '-c', BOOT_ENTRIES_SCRIPT, 'osimage-lifecycle', root, marker],
-                                 what='reading the boot loader entries')
-        entries = parse_boot_entries(result.stdout, marker)
-        if len(entries) != len(state.deployments):
-            raise ParseError('found %d boot loader entries for %d deployments' % (len(entries), len(state.deployments)),
-                             command=result, host_state=state)
-        return split_kernel_arguments(entries[0])
+        with failure_context(host_state=state):
+            result = self.runner.run(['/bin/sh', '-c', BOOT_SCRIPT, 'osimage-lifecycle', root, marker],
+                                     what='reading the boot loader entries')
+            read = (result,) + parse_boot_sections(result.stdout, marker)
+        self._boot_read = (state, read)
+        return read
+
+    def boot_options(self, state, deployment):
+        """All kernel arguments of ``deployment``, ostree's own included.
+
+        A finalized deployment's are the ``options`` of its BLS entry, the one whose ``ostree=``
+        names the boot link to it. A staged deployment has no entry before shutdown: its arguments
+        are the ``kargs`` of its state when they were given, else those of the merge deployment,
+        which ostree copies when it finalizes it (sysroot_finalize_deployment).
+        """
+        result, entries, bootlinks, staged = self.read_boot(state)
+        wanted = (deployment.stateroot, deployment.checksum, deployment.serial)
+        with failure_context(command=result, host_state=state):
+            if deployment.staged:
+                if staged is None:
+                    raise ParseError('the staged deployment has no state in %s' % STAGED_DEPLOYMENT_FILE)
+                staged_state = parse_staged_state(staged)
+                if staged_state['target'] != wanted:
+                    raise ParseError('%s describes deployment %r, not the staged %r' % (
+                        STAGED_DEPLOYMENT_FILE, staged_state['target'], wanted))
+                if staged_state['kargs'] is not None:
+                    return staged_state['kargs']
+                if staged_state['merge'] is None:
+                    return []
+                wanted = staged_state['merge']
+            for name in sorted(entries):
+                options = split_kernel_command_line(entries[name].get('options', ''))
+                links = [argument.partition('=')[2] for argument in options if argument.startswith('ostree=')]
+                if links and bootlinks.get(links[0]) == wanted:
+                    return options
+            raise ParseError('no boot loader entry of deployment %s.%d (stateroot %s) under boot/loader/entries' % (
+                wanted[1], wanted[2], wanted[0]))
+
+    def deployment_kernel_arguments(self, state, deployment):
+        """The kernel arguments of ``deployment`` that users set, without ostree's own."""
+        return [argument for argument in self.boot_options(state, deployment) if not is_internal_karg(argument)]
+
+    def kernel_arguments(self, state):
+        base = self.base_deployment(state)
+        if base is None:
+            raise OsImageError('there is no deployment%s, so no kernel arguments' % (
+                ' in stateroot %s' % self.stateroot if self.stateroot else ''), host_state=state)
+        return self.deployment_kernel_arguments(state, base)
 
     def set_kernel_arguments(self, state, append=(), delete=()):
-        nxt = state.next_boot
-        # A new deployment of the same commit with the changed arguments, written to the bootloader at
-        # once (not staged, so they can be read back), every deployment kept.
-        argv = self.admin('deploy', state) + ['--retain', '--origin-file=%s' % self.origin_file(nxt)]
-        argv += ['--karg-append=%s' % arg for arg in append] + ['--karg-delete=%s' % arg for arg in delete]
-        with failure_context(host_state=state):
-            self.runner.run(argv + [nxt.checksum], what='changing kernel arguments (ostree admin deploy)')
+        """A new deployment of the next boot's commit, its origin and the changed arguments.
+
+        ``--karg-none`` and one ``--karg-append`` for each argument: the whole list, so that the
+        arguments are those of the next boot and not those of the booted deployment ostree would
+        start from, and since ``--karg-delete`` takes one argument only before ostree 2023.8.
+        """
+        if not append and not delete:
+            return
+        base = self.base_deployment(state)
+        current = self.kernel_arguments(state)
+        wanted = [argument for argument in current if argument not in delete]
+        wanted += [argument for argument in append if argument not in wanted]
+        self.write_deployment(state, base.checksum, ('copy', self.origin_file(base)), base.stateroot, wanted,
+                              locked=base.staged and base.finalization_locked)
 
 
-def first_error(result):
-    """The first line of what a failed command said."""
-    text = (result.stderr or result.stdout) if result is not None else ''
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
-    return 'no output'
+def commit_resolved(commit, origin):
+    """The ``Resolved`` of a commit that ``parse_commits`` read."""
+    return Resolved(checksum=commit['checksum'], version=commit['version'], timestamp=commit['timestamp'], origin=origin)

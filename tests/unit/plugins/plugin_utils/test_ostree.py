@@ -113,6 +113,9 @@ RECORDED_STATUS = {
     'status-after-metadata-pull.txt': [R_CONTAINER, R_LOCAL, R_V2, R_V1_PINNED],
     # Without an origin, ostree prints no source title either.
     'status-origin-none.txt': [R_CONTAINER, dict(R_LOCAL, origin=None, source_title=None), R_V2, R_V1_PINNED],
+    # After the operations' deploy script deployed 2.0 again with its origin (record.sh, its end).
+    'status-after-deploy-script.txt': [record('exampleos', V2, '2.0', REFSPEC, serial=1), R_CONTAINER,
+                                       dict(R_LOCAL, origin=None, source_title=None), R_V1_PINNED],
 }
 
 
@@ -563,14 +566,14 @@ def test_json_2025_3_gets_the_origin_from_the_origin_file(fixed_marker):
 
 
 def test_details_from_rpm_ostree_layering():
-    per_deployment, lock_held = parse_details([
+    per_deployment, lock_held, staged_locked = parse_details([
         (['deployment', 'fedora/deploy/%s.0' % C1], '[origin]\nbaserefspec=%s\npackages=vim\n' % FEDORA),
         (['commit'], 'commit %s\nDate:  2024-01-01 10:00:00 +0000\n' % C1),
         # What follows a path that names no deployment belongs to no deployment.
         (['deployment', 'not-a-deployment'], ''),
         (['commit'], 'commit %s\nDate:  2030-01-01 10:00:00 +0000\n' % C1),
     ])
-    assert not lock_held
+    assert not lock_held and not staged_locked
     state = build_state([record('fedora', C1, '1.0', None)], per_deployment)
     assert state.deployments[0].origin == FEDORA
     assert state.deployments[0].timestamp == '2024-01-01T10:00:00Z'
@@ -611,36 +614,27 @@ def test_missing_ostree():
 
 # --- check_update -------------------------------------------------------------------------------
 
-HISTORY_MARKER = '@@osimage-lifecycle-history'
+def commit_argv(rev, remote='', fetch='', depth='0', verb='show', when='always', repo=REPO):
+    """The argv of COMMIT_SCRIPT (see test_ostree_operations for the script's recorded runs)."""
+    return ['/bin/sh', '-c', _ostree.COMMIT_SCRIPT, 'osimage-lifecycle', repo, remote, fetch, depth, verb, rev, when]
 
 
-@pytest.fixture
-def history_marker(monkeypatch):
-    monkeypatch.setattr(_ostree, 'new_marker', lambda: HISTORY_MARKER)
-
-
-def history_argv(start, remote='', fetch='', limit=1, repo=REPO):
-    return ['/bin/sh', '-c', _ostree.HISTORY_SCRIPT, 'osimage-lifecycle', repo, HISTORY_MARKER, remote, fetch, start, str(limit)]
-
-
-def history_output(*commits):
-    """What HISTORY_SCRIPT prints for commits given as (checksum, date text, version literal or '')."""
-    text = ''
-    for checksum, date, version in commits:
-        text += '%s commit %s\ncommit %s\nDate:  %s\n\n    subject\n\n%s version\n%s' % (
-            HISTORY_MARKER, checksum, checksum, date, HISTORY_MARKER, version + '\n' if version else '')
-    return text
+def show_output(checksum, date, version=None):
+    """What `ostree show` prints for a commit (dump_commit of src/ostree/ot-dump.c)."""
+    return 'commit %s\nContentChecksum:  %s\nDate:  %s\n%s\n    subject\n\n' % (
+        checksum, 'c' * 64, date, 'Version: %s\n' % version if version is not None else '')
 
 
 def two_deployments_state():
     return build_state(parse_status_text(read_case('status-two-deployments.txt')))
 
 
-LATEST_ARGV = history_argv(REFSPEC, 'origin', 'exampleos/x86_64/stable')
+LATEST_ARGV = commit_argv(REFSPEC, 'origin', 'exampleos/x86_64/stable')
 
 
-def test_check_update_finds_a_newer_commit(history_marker):
-    target = FakeTarget({tuple(LATEST_ARGV): (0, history_output((V3, '2030-03-01 10:00:00 +0000', "'3.0'")))})
+def test_check_update_finds_a_newer_commit():
+    # The recorded run of the script on the scratch sysroot after 3.0 was published.
+    target = FakeTarget({tuple(LATEST_ARGV): (0, read_case('commit-script-latest.txt'))})
     runner = target.runner()
     update = OstreeBackend(runner, sysroot=SYSROOT).check_update(two_deployments_state())
     assert update == {'available': True, 'version': '3.0', 'checksum': V3, 'image_digest': None}
@@ -648,44 +642,47 @@ def test_check_update_finds_a_newer_commit(history_marker):
     assert argvs(runner) == [LATEST_ARGV]
 
 
-def test_check_update_without_a_newer_commit(history_marker):
-    target = FakeTarget({tuple(LATEST_ARGV): (0, history_output((V2, '2024-02-01 10:00:00 +0000', "'2.0'")))})
+def test_check_update_without_a_newer_commit():
+    target = FakeTarget({tuple(LATEST_ARGV): (0, read_case('show-2.0.txt'))})
     update = OstreeBackend(target.runner(), sysroot=SYSROOT).check_update(two_deployments_state())
     assert update == {'available': False, 'version': '2.0', 'checksum': V2, 'image_digest': None}
 
 
-def test_check_update_an_older_commit_on_the_remote_is_no_update(history_marker):
-    target = FakeTarget({tuple(LATEST_ARGV): (0, history_output((V3, '2001-01-01 00:00:00 +0000', "'0.1'")))})
+def test_check_update_an_older_commit_on_the_remote_is_no_update():
+    target = FakeTarget({tuple(LATEST_ARGV): (0, show_output(V3, '2001-01-01 00:00:00 +0000', '0.1'))})
     state = two_deployments_state()
     state.next_boot.timestamp = '2024-02-01T10:00:00Z'
     update = OstreeBackend(target.runner(), sysroot=SYSROOT).check_update(state)
     assert update == {'available': False, 'version': '0.1', 'checksum': V3, 'image_digest': None}
+    # The same commit time is no downgrade for ostree either (_ostree_compare_timestamps).
+    target = FakeTarget({tuple(LATEST_ARGV): (0, show_output(V3, '2024-02-01 10:00:00 +0000', '2.1'))})
+    assert OstreeBackend(target.runner(), sysroot=SYSROOT).check_update(state)['available'] is True
 
 
-def test_check_update_commit_without_version(history_marker):
-    target = FakeTarget({tuple(LATEST_ARGV): (0, history_output((V3, '2030-03-01 10:00:00 +0000', '')))})
+def test_check_update_commit_without_version():
+    target = FakeTarget({tuple(LATEST_ARGV): (0, show_output(V3, '2030-03-01 10:00:00 +0000'))})
     update = OstreeBackend(target.runner(), sysroot=SYSROOT).check_update(two_deployments_state())
     assert update == {'available': True, 'version': None, 'checksum': V3, 'image_digest': None}
 
 
-def test_check_update_local_ref_pulls_nothing(history_marker):
+def test_check_update_local_ref_pulls_nothing():
     state = build_state(parse_status_text(read_case('status-two-stateroots.txt')))
-    argv = history_argv('otheros/local', repo='/ostree/repo')
-    target = FakeTarget({tuple(argv): (0, history_output((LOCAL, '2024-02-01 10:00:00 +0000', "'7.1'")))})
+    argv = commit_argv('otheros/local', repo='/ostree/repo')
+    target = FakeTarget({tuple(argv): (0, read_case('commit-script-local-ref.txt'))})
     runner = target.runner()
     update = OstreeBackend(runner).check_update(state)
     assert update == {'available': False, 'version': '7.1', 'checksum': LOCAL, 'image_digest': None}
     assert argvs(runner) == [argv]
 
 
-def test_check_update_pull_failure(history_marker):
+def test_check_update_pull_failure():
     target = FakeTarget({tuple(LATEST_ARGV): (1, '', 'error: While fetching file:///gone: No such file or directory\n')})
     with pytest.raises(OsImageError) as caught:
         OstreeBackend(target.runner(), sysroot=SYSROOT).check_update(two_deployments_state())
     assert 'While fetching file:///gone' in caught.value.msg and caught.value.command.rc == 1
 
 
-def test_check_update_prints_no_commit(history_marker):
+def test_check_update_prints_no_commit():
     target = FakeTarget({tuple(LATEST_ARGV): (0, 'nonsense\n')})
     with pytest.raises(ParseError):
         OstreeBackend(target.runner(), sysroot=SYSROOT).check_update(two_deployments_state())

@@ -45,12 +45,15 @@ record_status() {  # $1: case name
     ostree admin status "--sysroot=$sysroot" >"$cases/status-$1.txt"
 }
 
-# The backend's own status script, read from its source without importing it.
+# The backend's own scripts, read from its source without importing it.
 plugin=$cases/../../../../../plugins/plugin_utils/_ostree.py
-status_script=$(python3 -c 'import ast, sys
+script_of() {  # $1: the name of the script's constant
+    python3 -c 'import ast, sys
 for node in ast.parse(open(sys.argv[1]).read()).body:
-    if isinstance(node, ast.Assign) and node.targets[0].id == "STATUS_SCRIPT":
-        print(node.value.value)' "$plugin")
+    if isinstance(node, ast.Assign) and node.targets[0].id == sys.argv[2]:
+        print(node.value.value)' "$plugin" "$1"
+}
+status_script=$(script_of STATUS_SCRIPT)
 marker=@@osimage-lifecycle-recorded
 
 record_script() {  # $1: case name; run as the backend runs it on this ostree (text, with --sysroot)
@@ -152,3 +155,71 @@ record_status after-metadata-pull
 # A deployment whose origin file was removed.
 rm "$sysroot"/ostree/deploy/otheros/deploy/*.origin
 record_status origin-none || echo "status without origin file failed" >"$cases/status-origin-none.txt"
+
+# --- The operations' scripts, run as the backend runs them ------------------------------------
+commit_script=$(script_of COMMIT_SCRIPT)
+boot_script=$(script_of BOOT_SCRIPT)
+deploy_script=$(script_of DEPLOY_SCRIPT)
+
+run_commit_script() {  # $1: case name, then remote, fetch, depth, verb, rev, when
+    local name=$1
+    shift
+    local rc=0
+    /bin/sh -c "$commit_script" osimage-lifecycle "$repo" "$@" >"$cases/commit-script-$name.txt" \
+        2>"$cases/commit-script-$name.stderr" || rc=$?
+    echo "$rc" >"$cases/commit-script-$name.rc"
+}
+# The newest commit of the origin (3.0, whose metadata only was fetched above), its history,
+# a version search's history after fetching all commit metadata, and what fails.
+run_commit_script latest origin "$ref" 0 show "origin:$ref" always
+run_commit_script history origin "$ref" -1 log "origin:$ref" always
+run_commit_script local-commit origin "$(ostree "--repo=$repo" rev-parse "origin:$ref^")" 0 show \
+    "$(ostree "--repo=$repo" rev-parse "origin:$ref^")" missing
+run_commit_script unknown-commit origin 1111111111111111111111111111111111111111111111111111111111111111 0 show \
+    1111111111111111111111111111111111111111111111111111111111111111 missing
+run_commit_script unknown-ref origin no/such/ref 0 show origin:no/such/ref always
+run_commit_script unknown-remote gone "$ref" 0 show "gone:$ref" always
+run_commit_script local-ref '' '' 0 show otheros/local always
+
+# The boot entries and links of the four deployments of two stateroots.
+/bin/sh -c "$boot_script" osimage-lifecycle "$sysroot" "$marker" >"$cases/boot-script-four-deployments.txt"
+
+# A new deployment of 2.0 with its origin (the pin and other transient keys dropped) and other
+# kernel arguments, as set_kernel_arguments and rollback run it; then the entries again.
+v2=$(ostree "--repo=$repo" rev-parse "origin:$ref^")
+printf '[origin]\nrefspec=origin:%s\noverride-commit=%s\nunlocked=hotfix\n\n[libostree-transient]\npinned=true\n' \
+    "$ref" "$v2" >"$work/transient.origin"
+cp "$work/transient.origin" "$cases/deploy-script-source.origin"
+/bin/sh -c "$deploy_script" osimage-lifecycle copy "$work/transient.origin" "--sysroot=$sysroot" --os=exampleos \
+    --karg-none --karg-append=root=/dev/null '--karg-append=dyndbg="file foo.c +p"' --karg-append=quiet "$v2" \
+    >/dev/null
+ostree admin status "--sysroot=$sysroot" >"$cases/status-after-deploy-script.txt"
+cat "$sysroot"/ostree/deploy/exampleos/deploy/"$v2".1.origin >"$cases/deploy-script-copied.origin"
+/bin/sh -c "$boot_script" osimage-lifecycle "$sysroot" "$marker" >"$cases/boot-script-after-deploy-script.txt"
+/bin/sh -c "$deploy_script" osimage-lifecycle refspec "origin:$ref" "--sysroot=$sysroot" --os=exampleos "$v2" >/dev/null
+cat "$sysroot"/ostree/deploy/exampleos/deploy/"$v2".2.origin >"$cases/deploy-script-refspec.origin"
+
+# The state of a staged deployment (/run/ostree/staged-deployment), which only a booted host has:
+# serialised with GLib itself (python3-gi) the way ostree_sysroot_stage_tree_with_options builds it,
+# with and without the "kargs" that `ostree admin deploy --karg*` gives, in the hexadecimal dump that
+# BOOT_SCRIPT prints.
+/usr/bin/python3 - "$cases" "$(ostree "--repo=$repo" rev-parse "origin:$ref")" "$v2" <<'PYTHON'
+import subprocess, sys
+import gi
+gi.require_version('GLib', '2.0')
+from gi.repository import GLib
+cases, staged, merge = sys.argv[1:4]
+def deployment(checksum, serial):
+    return GLib.Variant('a{sv}', {'name': GLib.Variant('s', '%s.%d' % (checksum, serial)),
+                                  'osname': GLib.Variant('s', 'exampleos'),
+                                  'bootcsum': GLib.Variant('s', 'e' * 64)})
+for name, kargs in (('kargs', ['root=/dev/null', 'dyndbg="file foo.c +p"', 'console=ttyS0,115200']), ('no-kargs', None)):
+    state = {'target': deployment(staged, 0), 'merge-deployment': deployment(merge, 0)}
+    if kargs:
+        state['kargs'] = GLib.Variant('as', kargs)
+    data = bytes(GLib.Variant('a{sv}', state).get_data_as_bytes().get_data())
+    dump = subprocess.run(['od', '-An', '-v', '-tx1'], input=data, capture_output=True, check=True).stdout
+    with open('%s/staged-deployment-%s.od.txt' % (cases, name), 'wb') as handle:
+        handle.write(dump)
+PYTHON
+
