@@ -62,6 +62,9 @@ mirror="$(sync_mirror "${venv}" "ansible-${version}")"
 
 case "${command}" in
     sanity)
+        # ansible-test would silently honour these; the project allows no exceptions to sanity tests
+        exceptions="$(find "${mirror}/tests/sanity" -maxdepth 1 \( -name 'ignore-*.txt' -o -name 'skip-*.txt' \) -printf 'tests/sanity/%f\n' 2>/dev/null)"
+        [[ -z "${exceptions}" ]] || die "sanity exceptions are not allowed; remove ${exceptions//$'\n'/, } and fix the findings instead"
         # without it ansible-test skips the shellcheck test with a mere warning
         "${REPO_ROOT}/hack/ensure-apt-packages.sh" shellcheck
         ;;
@@ -80,6 +83,6 @@ case "${command}" in
         ;;
 esac
 
-cd "${mirror}"
+cd "${mirror}" || die "cannot enter ${mirror}"
 log "ansible-test ${command} with ansible-core $("${venv}/bin/python" -c 'from ansible.release import __version__; print(__version__)' 2>/dev/null || echo "${version}") on Python ${python_version}"
 HOME="${ansible_test_home}" "${venv}/bin/ansible-test" "${command}" --venv --python "${python_version}" --requirements --color no "$@" 2>&1 | stamp_steps

@@ -43,7 +43,7 @@ CFG
 export GALAXY_IMPORTER_CONFIG="${work}/galaxy-importer.cfg"
 
 log "galaxy-importer $(python -c 'from importlib.metadata import version; print(version("galaxy-importer"))')"
-cd "${work}"
+cd "${work}" || die "cannot enter ${work}"
 status=0
 python -m galaxy_importer.main "${tarball}" 2>&1 | tee "${work}/importer.log" || status=$?
 if [[ ${status} -ne 0 ]]; then

@@ -13,7 +13,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 venv="$(ensure_requirements_venv lint "${REPO_ROOT}/tests/requirements-lint.txt")"
 mirror="$(sync_mirror "${venv}" lint)"
-cd "${mirror}"
+cd "${mirror}" || die "cannot enter ${mirror}"
 # ansible-lint runs offline (.ansible-lint), so it does not install the collection it lints: make
 # osimage.lifecycle resolvable from the mirror's ansible_collections/ folder instead.
 export ANSIBLE_COLLECTIONS_PATH="${BUILD_DIR}/lint${ANSIBLE_COLLECTIONS_PATH:+:${ANSIBLE_COLLECTIONS_PATH}}"
