@@ -10,6 +10,7 @@
 #   make lint                      ansible-lint --profile production + antsibull-changelog lint
 #   make importer                  ansible-galaxy collection build + galaxy-importer on the tarball
 #   make e2e                       end-to-end tests (tests/e2e/run.sh)
+#   make bench                     benchmarks (bench/), written to docs/benchmarks.md and docs/benchmarks.png
 #   make clean                     remove build/ (keeps the cached venvs); make clean-venvs removes those
 #
 # Variables: ANSIBLE_VERSIONS="2.16 2.19 2.21"; JOBS=2 (gates run at once by `make test`);
@@ -29,7 +30,7 @@ UNITS_ARGS ?=
 INTEGRATION_ARGS ?=
 export JOBS
 
-.PHONY: help test gates sanity units integration lint importer e2e deps clean clean-venvs
+.PHONY: help test gates sanity units integration lint importer e2e bench bench-p1 deps clean clean-venvs
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -64,6 +65,18 @@ importer:
 # Hook for the end-to-end tests (qemu VM harness in tests/e2e); `make test` runs it when tests/e2e/run.sh exists.
 e2e:
 	@if [[ -f tests/e2e/run.sh ]]; then bash tests/e2e/run.sh; else echo "e2e: tests/e2e/run.sh does not exist yet: nothing to run"; fi
+
+# Benchmarks: ratios against the plain commands, measured in one run (docs/benchmarks.md).
+# They use the ansible-core 2.19 venv of the gates; matplotlib draws the plot.
+BENCH_PYTHON := .venv/bench/bin/python
+$(BENCH_PYTHON):
+	python3 -m venv .venv/bench
+	.venv/bench/bin/pip install --quiet 'ansible-core==2.19.*' matplotlib
+bench-p1: $(BENCH_PYTHON)
+	hack/ensure-apt-packages.sh ostree
+	ANSIBLE_BIN_DIR=.venv/bench/bin $(BENCH_PYTHON) bench/p1_task_overhead.py
+bench: bench-p1
+	$(BENCH_PYTHON) bench/report.py
 
 # Debian packages the gates need (integration targets: ostree; sanity: shellcheck). The gates install them on demand too.
 deps:
