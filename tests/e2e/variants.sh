@@ -46,7 +46,7 @@ done_step
 step "assert: v3 booted, degraded, e2e-broken failed"
 [ "$(VM ssh cat /usr/lib/e2e-version)" = 3 ] || fail "not on v3"
 # is-system-running may still say "starting" for a moment
-for i in $(seq 30); do
+for _ in $(seq 30); do
   state=$(VM ssh 'systemctl is-system-running' || true)
   [ "$state" = starting ] || break; sleep 3
 done
@@ -60,7 +60,7 @@ VM publish 4 --port "$RP"
 VM ssh 'ostree admin upgrade --stage'
 VM ssh 'systemctl reboot' >/dev/null 2>&1 || true
 # wait for the next boot to start, then for its console login prompt
-for i in $(seq 120); do [ "$(cat "$E2E_DIR/.state/$E2E_VM/boots")" -ge 3 ] && break; sleep 2; done
+for _ in $(seq 120); do [ "$(cat "$E2E_DIR/.state/$E2E_VM/boots")" -ge 3 ] && break; sleep 2; done
 VM wait-console
 done_step
 
