@@ -11,7 +11,9 @@
 #   build/logs/<gate>.log          full output of each gate
 #   build/results/<gate>.status    "<rc> <seconds>" of each gate, read by hack/summary.sh
 
-set -euo pipefail
+set -Eeuo pipefail
+# A failing command ends the script (set -e); say which, or the gate fails without a word.
+trap 'log "ERROR: ${BASH_SOURCE[0]:-$0}:${LINENO}: \"${BASH_COMMAND}\" failed (exit $?)"' ERR
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-${REPO_ROOT}/build}"
