@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Check the "bad" image versions behave as designed (slow: two upgrades+reboots):
 #   v3 "unhealthy":   boots, ssh works, e2e-broken.service failed, system degraded
 #   v4 "unreachable": boots to a console login prompt, but sshd never answers
