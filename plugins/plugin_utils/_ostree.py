@@ -202,21 +202,29 @@ exit 0
 # copies the origin file $2 of a deployment without its transient state (the group
 # [libostree-transient], which holds the pin, and the keys override-commit and unlocked, as
 # ostree_deployment_origin_remove_transient_state() drops them), $1 "refspec" writes the origin of
-# refspec $2, as `ostree admin deploy REFSPEC` would. The other parameters are the options and the
-# commit of `ostree admin deploy`. The file is removed afterwards.
+# refspec $2, as `ostree admin deploy REFSPEC` would. With $3 set, it then removes deployment $3
+# (`ostree admin undeploy`: a staged deployment and its finalization lock), after the copy, as the
+# origin copied may be that deployment's. The other parameters are the options and the commit of
+# `ostree admin deploy`. The file is removed afterwards.
 DEPLOY_SCRIPT = r'''
 mode=$1
 source=$2
-shift 2
+undeploy=$3
+shift 3
 origin=$(mktemp) || exit
 case $mode in
     copy)
-        awk '
-            /^[ \t]*\[/ { group = $0; sub(/^[ \t]+/, "", group); sub(/[ \t]+$/, "", group) }
-            group == "[libostree-transient]" { next }
-            group == "[origin]" && /^[ \t]*(override-commit|unlocked)[ \t]*=/ { next }
-            { print }
-        ' "$source" >"$origin"
+        if [ -r "$source" ]; then
+            awk '
+                /^[ \t]*\[/ { group = $0; sub(/^[ \t]+/, "", group); sub(/[ \t]+$/, "", group) }
+                group == "[libostree-transient]" { next }
+                group == "[origin]" && /^[ \t]*(override-commit|unlocked)[ \t]*=/ { next }
+                { print }
+            ' "$source" >"$origin"
+        else
+            echo "error: cannot read the origin file $source" >&2
+            false
+        fi
         ;;
     refspec)
         printf '[origin]\nrefspec=%s\n' "$source" >"$origin"
@@ -226,6 +234,10 @@ case $mode in
         ;;
 esac
 status=$?
+if [ "$status" -eq 0 ] && [ -n "$undeploy" ]; then
+    ostree admin undeploy "$undeploy"
+    status=$?
+fi
 if [ "$status" -eq 0 ]; then
     ostree admin deploy "--origin-file=$origin" "$@"
     status=$?
@@ -377,8 +389,8 @@ def gvariant_vardict(data):
         separator = variant.rfind(b'\0')
         if separator < 0:
             raise ParseError('GVariant variant without a type')
-        result[gvariant_string(entry[:key_end])] = (variant[separator + 1:].decode('ascii', errors='replace'),
-                                                   variant[:separator])
+        result[gvariant_string(entry[:key_end])] = (
+            variant[separator + 1:].decode('ascii', errors='replace'), variant[:separator])
     return result
 
 
@@ -937,19 +949,22 @@ class OstreeBackend(Backend):
         """
         stage = self.stages(state)
         staged = state.staged if stage else None
+        undeploy = ''
         if staged is not None and self.tool_version < LOCK_FINALIZATION_SINCE and (staged.finalization_locked or locked):
             # Before 2023.8 the lock is only a file, which staging again keeps (2023.6 and older)
             # or removes (2023.7): remove the staged deployment and its lock first
             # (ostree_sysroot_write_deployments deletes both).
-            _ostree_common.undeploy(self.runner, state, [staged.index])
+            undeploy = str(staged.index)
         options = ['--sysroot=%s' % self.root] if self.sysroot else []
         options += (['--stage'] if stage else []) + (['--lock-finalization'] if locked else [])
         options.append('--os=%s' % stateroot)
         if kargs is not None:
             options += ['--karg-none'] + ['--karg-append=%s' % argument for argument in kargs]
-        argv = ['/bin/sh', '-c', DEPLOY_SCRIPT, 'osimage-lifecycle', origin[0], origin[1]] + options + [checksum]
+        argv = ['/bin/sh', '-c', DEPLOY_SCRIPT, 'osimage-lifecycle', origin[0], origin[1], undeploy] + options + [checksum]
+        what = 'deploying commit %s (%sostree admin deploy %s)' % (
+            checksum, 'ostree admin undeploy %s, then ' % undeploy if undeploy else '', ' '.join(options))
         with failure_context(host_state=state):
-            self.runner.run(argv, what='deploying commit %s (ostree admin deploy %s)' % (checksum, ' '.join(options)))
+            self.runner.run(argv, what=what)
 
     def origin_file(self, deployment):
         return posixpath.join(self.root, 'ostree', 'deploy', deployment.stateroot, 'deploy',

@@ -94,8 +94,8 @@ def boot_argv(sysroot=SYSROOT):
     return ['/bin/sh', '-c', BOOT_SCRIPT, 'osimage-lifecycle', sysroot or '', RECORDED_MARKER]
 
 
-def deploy_argv(mode, source, *options):
-    return ['/bin/sh', '-c', DEPLOY_SCRIPT, 'osimage-lifecycle', mode, source] + list(options)
+def deploy_argv(mode, source, *options, undeploy=''):
+    return ['/bin/sh', '-c', DEPLOY_SCRIPT, 'osimage-lifecycle', mode, source, undeploy] + list(options)
 
 
 def origin_path(checksum, serial=0, stateroot='exampleos', sysroot=SYSROOT):
@@ -426,27 +426,20 @@ def test_deploy_on_a_booted_host_stages():
     assert argvs(runner) == [boot_argv(None), pull_argv(V3, sysroot=None), deploy]
 
 
-@pytest.mark.parametrize('version, expected', [
-    ((2022, 2), 'undeploy first'),
-    (OLD, 'undeploy first'),
-    ((2023, 7), 'undeploy first'),
-    ((2023, 8), 'stage only'),
-    (NEW, 'stage only'),
-])
-def test_download_only_over_a_staged_deployment(version, expected):
-    # The staged deployment of 3.0 (the recorded state) is replaced by a locked one of 3.1.
+@pytest.mark.parametrize('version, undeploy', [((2022, 2), '0'), (OLD, '0'), ((2023, 7), '0'), ((2023, 8), ''), (NEW, '')])
+def test_download_only_over_a_staged_deployment(version, undeploy):
+    # The staged deployment of 3.0 (the recorded state) is replaced by a locked one of 3.1. Before
+    # 2023.8 the script removes the staged deployment and its lock file first, after copying its origin.
     state = booted_host(staged_v3())
     new = 'e' * 64
     resolved = _backend.Resolved(checksum=new, version='3.1', origin=REFSPEC)
-    undeploy = ['ostree', 'admin', 'undeploy', '0']
     deploy = deploy_argv('copy', origin_path(V3, sysroot=None), '--stage', '--lock-finalization', '--os=exampleos',
                          '--karg-none', '--karg-append=root=/dev/null', '--karg-append=dyndbg="file foo.c +p"',
-                         '--karg-append=console=ttyS0,115200', new)
-    backend, runner = backend_on(booted_answers(pull_argv(new, sysroot=None), undeploy, deploy, staged='kargs'),
+                         '--karg-append=console=ttyS0,115200', new, undeploy=undeploy)
+    backend, runner = backend_on(booted_answers(pull_argv(new, sysroot=None), deploy, staged='kargs'),
                                  version=version, sysroot=None)
     backend.deploy(state, Target('latest'), resolved, DeployOptions(download_only=True))
-    middle = [undeploy] if expected == 'undeploy first' else []
-    assert argvs(runner) == [boot_argv(None), pull_argv(new, sysroot=None)] + middle + [deploy]
+    assert argvs(runner) == [boot_argv(None), pull_argv(new, sysroot=None), deploy]
 
 
 @pytest.mark.parametrize('locked, command', [(False, ['ostree', 'admin', 'lock-finalization']),
@@ -460,14 +453,12 @@ def test_only_the_lock_differs_from_2023_8(locked, command):
 
 def test_unlock_before_2023_8_deploys_again_without_the_lock_file():
     state = booted_host(staged_v3(locked=True))
-    undeploy = ['ostree', 'admin', 'undeploy', '0']
     deploy = deploy_argv('copy', origin_path(V3, sysroot=None), '--stage', '--os=exampleos', '--karg-none',
-                         '--karg-append=root=UUID=1234', '--karg-append=rw', '--karg-append=quiet', V3)
-    backend, runner = backend_on(booted_answers(pull_argv(V3, sysroot=None), undeploy, deploy, staged='no-kargs'),
-                                 sysroot=None)
+                         '--karg-append=root=UUID=1234', '--karg-append=rw', '--karg-append=quiet', V3, undeploy='0')
+    backend, runner = backend_on(booted_answers(pull_argv(V3, sysroot=None), deploy, staged='no-kargs'), sysroot=None)
     backend.deploy(state, Target('latest'), latest_resolved(), DeployOptions())
     # Without kargs in its state the staged deployment gets the merge deployment's (2.0's) arguments.
-    assert argvs(runner) == [boot_argv(None), pull_argv(V3, sysroot=None), undeploy, deploy]
+    assert argvs(runner) == [boot_argv(None), pull_argv(V3, sysroot=None), deploy]
 
 
 @pytest.mark.parametrize('sysroot, version, message', [
@@ -608,6 +599,27 @@ def test_kernel_arguments_of_the_recorded_sysroot():
     assert argvs(runner) == [boot_argv()]
 
 
+E2E_KARGS = ['root=LABEL=e2e-root', 'rw', 'console=ttyS0,115200', 'fsck.mode=skip',
+             'modprobe.blacklist=ahci,sr_mod,crc32_pclmul,crct10dif_pclmul,crc32c_intel,sha256_ssse3,kvm,kvm_amd,kvm_intel']
+
+
+@pytest.mark.parametrize('name, staged_version, kargs', [
+    # Staged by the kargs module: its state holds the arguments.
+    ('staged-kargs', '2', E2E_KARGS + ['quiet', 'loglevel=3']),
+    # Staged by `ostree admin upgrade --stage`: the booted (merge) deployment's, quiet added before.
+    ('staged-upgrade', '3', E2E_KARGS + ['quiet']),
+])
+def test_booted_host_recorded_on_the_e2e_vm(name, staged_version, kargs):
+    status = ['/bin/sh', '-c', _ostree.STATUS_SCRIPT, 'osimage-lifecycle', '', RECORDED_MARKER]
+    backend, runner = backend_on({tuple(status): (0, read_case('vm-script-%s.txt' % name)),
+                                  tuple(boot_argv(None)): (0, read_case('vm-boot-script-%s.txt' % name))}, sysroot=None)
+    state = backend.status()
+    assert [(d.version, d.staged, d.booted, d.finalization_locked) for d in state.deployments] == [
+        (staged_version, True, False, False), (str(int(staged_version) - 1), False, True, False)]
+    assert backend.kernel_arguments(state) == kargs
+    assert argvs(runner) == [status, boot_argv(None)]
+
+
 def test_kernel_arguments_of_a_staged_deployment():
     backend, runner = backend_on(booted_answers(staged='kargs'), sysroot=None)
     assert backend.kernel_arguments(booted_host(staged_v3())) == [
@@ -646,15 +658,15 @@ def test_set_kernel_arguments_on_a_sysroot():
     assert argvs(runner) == [boot_argv(), deploy]
 
 
-@pytest.mark.parametrize('version, undeploy_first', [(OLD, True), (NEW, False)])
-def test_set_kernel_arguments_keeps_a_staged_deployment_locked(version, undeploy_first):
+@pytest.mark.parametrize('version, undeploy', [(OLD, '0'), (NEW, '')])
+def test_set_kernel_arguments_keeps_a_staged_deployment_locked(version, undeploy):
     state = booted_host(staged_v3(locked=True))
-    undeploy = ['ostree', 'admin', 'undeploy', '0']
     deploy = deploy_argv('copy', origin_path(V3, sysroot=None), '--stage', '--lock-finalization', '--os=exampleos',
-                         '--karg-none', '--karg-append=root=/dev/null', '--karg-append=console=ttyS0,115200', V3)
-    backend, runner = backend_on(booted_answers(undeploy, deploy, staged='kargs'), version=version, sysroot=None)
+                         '--karg-none', '--karg-append=root=/dev/null', '--karg-append=console=ttyS0,115200', V3,
+                         undeploy=undeploy)
+    backend, runner = backend_on(booted_answers(deploy, staged='kargs'), version=version, sysroot=None)
     backend.set_kernel_arguments(state, delete=['dyndbg="file foo.c +p"'])
-    assert argvs(runner) == [boot_argv(None)] + ([undeploy] if undeploy_first else []) + [deploy]
+    assert argvs(runner) == [boot_argv(None), deploy]
 
 
 def test_set_kernel_arguments_with_nothing_to_change_runs_nothing():
@@ -711,3 +723,13 @@ def test_hostile_values_never_reach_the_host(module, args):
         run_action(module, target, backend='ostree', sysroot=SYSROOT, **args)
     assert ('parameter %s' % name) in str(caught.value) or ('parameter arguments[1]' in str(caught.value))
     assert target.command_lines == []
+
+
+def test_the_finalization_lock_file_locks_the_staged_deployment():
+    # ostree before 2023.8 prints no "(finalization locked)"; the lock is the file only.
+    text = read_case('vm-script-staged-upgrade.txt') + '\n%s staged-locked\n' % RECORDED_MARKER
+    status = ['/bin/sh', '-c', _ostree.STATUS_SCRIPT, 'osimage-lifecycle', '', RECORDED_MARKER]
+    backend, runner = backend_on({tuple(status): (0, text)}, sysroot=None)
+    state = backend.status()
+    assert [d.finalization_locked for d in state.deployments] == [True, False]
+    assert state.staged.as_dict()['finalization_locked'] is True

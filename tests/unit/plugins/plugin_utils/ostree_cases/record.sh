@@ -223,3 +223,9 @@ for name, kargs in (('kargs', ['root=/dev/null', 'dyndbg="file foo.c +p"', 'cons
         handle.write(dump)
 PYTHON
 
+
+# vm-*.txt are not made here: they are what STATUS_SCRIPT and BOOT_SCRIPT printed on the booted
+# OSTree host of tests/e2e (Debian 12, ostree 2022.7), run as root with "" and this marker, while a
+# deployment was staged: vm-*-staged-kargs.txt after the kargs module staged 2 with other kernel
+# arguments (so its state holds "kargs"), vm-*-staged-upgrade.txt after `ostree admin upgrade --stage`
+# staged 3 (so its state holds none, and the merge deployment's apply).
