@@ -21,5 +21,6 @@ class ActionModule(OsImageActionBase):
         result = state.as_dict()
         result['changed'] = False
         if args['check_update']:
-            result['update'] = backend.check_update(state)
+            # Not 'update', which Jinja resolves to the dict method (result.update.available fails).
+            result['update_check'] = backend.check_update(state)
         return result

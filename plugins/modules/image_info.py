@@ -45,7 +45,7 @@ attributes:
 options:
   check_update:
     description:
-      - Also ask whether an update is available and return it as RV(update).
+      - Also ask whether an update is available and return it as RV(update_check).
       - C(rpm-ostree upgrade --check), C(bootc upgrade --check), or for C(ostree) a metadata-only pull
         of the origin ref of the next boot compared with the commit it boots. Deployments are never
         changed; C(ostree) and C(rpm-ostree) may store the fetched metadata in the local repository.
@@ -202,8 +202,10 @@ update_driver:
   returned: always
   type: str
   sample: Zincati
-update:
-  description: Whether an update is available, with O(check_update=true).
+update_check:
+  description:
+    - Whether an update is available, with O(check_update=true).
+    - Named so, not C(update), because C(result.update) would be the method of a dictionary in Jinja.
   returned: when O(check_update=true)
   type: dict
   contains:

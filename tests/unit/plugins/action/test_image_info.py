@@ -76,7 +76,7 @@ def check_contract(result, check_update):
     """Every key documented as returned is there with its documented type, and nothing else is."""
     documented = dict(RETURN)
     if not check_update:
-        del documented['update']
+        del documented['update_check']
     check_keys(result, documented, 'result')
     assert set(result) == set(documented) | {'changed'}
     assert result['changed'] is False
@@ -119,7 +119,7 @@ def test_rpm_ostree_container_host_without_update():
     check_contract(result, check_update=True)
     assert result['update_driver'] == 'Zincati'
     assert result['booted']['image_digest'] == 'sha256:ca99893c80a7b84dd84d4143bd27538207c2f38ab6647a58d9c8caa251f9a087'
-    assert result['update'] == {'available': False, 'version': None, 'checksum': None, 'image_digest': None}
+    assert result['update_check'] == {'available': False, 'version': None, 'checksum': None, 'image_digest': None}
 
 
 def test_bootc_host_with_an_update():
@@ -130,8 +130,8 @@ def test_bootc_host_with_an_update():
     assert result['backend'] == 'bootc'
     assert result['booted']['image'] == 'quay.io/centos-bootc/centos-bootc:stream9'
     assert result['transaction'] is None and result['update_driver'] is None
-    assert result['update']['available'] is True
-    assert result['update']['version'] == 'stream9.20240901.0'
+    assert result['update_check']['available'] is True
+    assert result['update_check']['version'] == 'stream9.20240901.0'
 
 
 def test_bootc_host_with_staged_update_in_check_mode():
