@@ -30,7 +30,8 @@ description:
   - On a O(sysroot), where nothing is booted, there is neither a pending nor a rollback deployment, so only
     O(cache=true) does anything.
   - "The commands run, by backend: C(rpm-ostree cleanup) with C(--pending), C(--rollback) and C(--repomd);
-    for C(bootc) and C(ostree), C(ostree admin undeploy) of the deployments to remove, and C(ostree admin
+    for C(bootc) and C(ostree), C(ostree admin undeploy) of the deployments to remove (a staged one too,
+    with its finalization lock), and C(ostree admin
     cleanup). After the command the module reads the deployments again; RV(ignore:changed) is decided by
     comparing the deployment lists before and after, and by whether the backend reports removing cached data."
 author:

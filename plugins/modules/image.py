@@ -24,8 +24,14 @@ description:
     C(rpm-ostree upgrade) for the latest version of the current origin, C(rpm-ostree deploy) for
     O(version) or O(checksum), C(rpm-ostree rebase) for O(ref) or O(image);
     C(bootc upgrade) for the latest version of the image the host follows, C(bootc switch) for O(image);
-    C(ostree pull) of the commit followed by C(ostree admin deploy --stage) (without C(--stage) on a
-    O(sysroot)) for the latest commit of the origin ref, O(checksum), O(version) or O(ref)."
+    for C(ostree), C(ostree pull) of the commit found, then C(ostree admin deploy) of that commit
+    (C(--stage) on a booted host). For the latest commit, O(version) and O(checksum) the new deployment
+    gets the origin of the stateroot's next boot, without its transient state (its pin), so the host goes
+    on following its branch; for O(ref) its origin is that refspec. It also gets the kernel arguments of
+    that next boot, not those of the booted deployment (C(--karg-none) and C(--karg-append)). Like
+    C(ostree admin deploy), ostree then keeps the booted deployment, the first deployment of the
+    stateroot (where nothing is booted) and pinned ones, and removes the other deployments of the
+    stateroot."
   - A backend that cannot reach a kind of target fails before changing anything. C(bootc) follows container
     images only, so O(version), O(checksum) and O(ref) are not available with it; C(ostree) has no
     container images, so O(image) is not available with it.
@@ -71,8 +77,9 @@ options:
   version:
     description:
       - Deploy this version (the C(version) metadata of the OSTree commit) of the origin the next boot follows.
-      - C(rpm-ostree deploy) with that version; for C(ostree), the commit of that version in the history of
-        the origin ref. Not available with C(bootc).
+      - C(rpm-ostree deploy) with that version; for C(ostree), the newest commit of that version in the
+        history of the origin ref, whose commit metadata is all fetched first
+        (C(ostree pull --commit-metadata-only --depth=-1)). Not available with C(bootc).
       - Letters, digits, colons and C(. _ + ~ -) only, starting with a letter or a digit.
       - Mutually exclusive with O(checksum), O(image) and O(ref). Without any of the four the module
         deploys the latest version of the origin the next boot follows.
@@ -80,7 +87,8 @@ options:
   checksum:
     description:
       - Deploy this OSTree commit (64 hexadecimal digits) of the origin the next boot follows.
-      - C(rpm-ostree deploy) with that commit; for C(ostree) the commit is pulled and deployed.
+      - C(rpm-ostree deploy) with that commit; for C(ostree) the commit, from the host's repository or else
+        from the remote of the origin the next boot follows, is deployed with that origin.
         Not available with C(bootc).
       - Mutually exclusive with O(version), O(image) and O(ref).
     type: str
@@ -107,8 +115,8 @@ options:
   ref:
     description:
       - Follow this OSTree refspec (C([remote:]path/of/ref)) and deploy its latest commit.
-      - C(rpm-ostree rebase) for C(rpm-ostree); for C(ostree) the ref is pulled and deployed with that
-        origin. Not available with C(bootc).
+      - C(rpm-ostree rebase) for C(rpm-ostree); for C(ostree) the newest commit of the ref is pulled and
+        deployed with the refspec as its origin. Not available with C(bootc).
       - Without a remote, the remote of the current origin is kept.
       - Mutually exclusive with O(version), O(checksum) and O(image).
     type: str
@@ -116,7 +124,12 @@ options:
     description:
       - Fetch and stage the target, but lock the staged deployment's finalization so that the next
         reboot does not switch to it (C(--lock-finalization) of C(rpm-ostree) and C(ostree admin deploy),
-        C(bootc upgrade --download-only), bootc 1.12 or later; not with C(bootc switch)).
+        ostree 2022.2 or later; C(bootc upgrade --download-only), bootc 1.12 or later; not with C(bootc switch)).
+      - Before ostree 2023.8 the lock is only the file C(/run/ostree/staged-deployment-locked), which staging
+        again does not reliably set or clear, so the C(ostree) backend then removes a staged deployment
+        (C(ostree admin undeploy)) before it stages the target locked, or unlocked over a locked one; from
+        2023.8 on it changes only the lock (C(ostree admin lock-finalization)) when the staged deployment
+        already is the target.
         RV(after.finalization_locked) is then V(true).
       - A locked staged deployment of the target meets O(download_only=true) only, and a deployment that
         will really be booted meets O(download_only=false) only, so a later run with
@@ -132,6 +145,7 @@ options:
         anything, also in check mode; the error message names this option. When either timestamp is
         unknown the module cannot tell and does not refuse; C(rpm-ostree) then still refuses an older
         commit itself (C(--disallow-downgrade), or no C(--allow-downgrade) for C(rpm-ostree upgrade)).
+        C(ostree show) always gives the C(ostree) backend both timestamps.
     type: bool
     default: false
   bypass_driver:

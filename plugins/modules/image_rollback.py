@@ -43,8 +43,14 @@ description:
     on a O(sysroot) a rollback counts as queued when the first deployment was built before the second."
   - With O(checksum) the deployment of that commit becomes the next boot, whatever its age; the task changes
     nothing when the next boot already is a deployment of that commit.
-  - "The commands run, by backend: C(rpm-ostree rollback); C(bootc rollback); for C(ostree), the deployments
-    are reordered with C(ostree admin). After the command the module reads the deployments again and fails,
+  - "The commands run, by backend: C(rpm-ostree rollback); C(bootc rollback); for C(ostree),
+    C(ostree admin set-default), which moves the deployment first (ostree 2023.6 or later).
+    Older ostree cannot reorder deployments: the booted deployment becomes the next boot again by removing
+    the deployments before it (C(ostree admin undeploy); the task fails, changing nothing, when one of them
+    is pinned), and any other deployment is deployed again (C(ostree admin deploy), staged on a booted host)
+    with its commit, its origin and its kernel arguments, but not its pin; like any new deployment it gets
+    the C(/etc) changes of the booted deployment, and ostree keeps the booted deployment, the first deployment
+    of the stateroot and pinned ones. After the command the module reads the deployments again and fails,
     with the host's state, when the next boot is not the deployment asked for."
 author:
   - osimage.lifecycle developers (@osimage)

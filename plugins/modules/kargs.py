@@ -23,8 +23,12 @@ description:
     replace another value of the same key (C(console=ttyS0) is appended next to an existing C(console=tty0)),
     and V(absent) of C(console) does not delete C(console=tty0).
   - "The commands run, by backend: C(rpm-ostree kargs) with C(--append) and C(--delete), which makes a new
-    pending deployment; for C(ostree), a new deployment of the next boot's commit with the changed arguments
-    (C(ostree admin deploy)). After the command the module reads the arguments again and fails, with the
+    pending deployment; for C(ostree), a new deployment of the next boot's commit with its origin and the
+    whole changed list of arguments (C(ostree admin deploy --karg-none --karg-append=...), staged on a booted
+    host, and locked when the staged deployment it replaces was). The C(ostree) backend reads the arguments
+    from the next boot's Boot Loader Specification entry (C(boot/loader/entries)), or for a staged deployment
+    from C(/run/ostree/staged-deployment); ostree's own C(ostree=) argument is neither returned nor changed.
+    After the command the module reads the arguments again and fails, with the
     host's state, when they are not as asked."
   - "C(bootc) hosts are not supported and the task fails there before changing anything: their kernel
     arguments are part of the image (files in C(/usr/lib/bootc/kargs.d) of the image), so change the image
