@@ -251,9 +251,10 @@ repo_port() { if [ -n "${1:-}" ]; then echo "$1"; else load_current_image_env; e
 repo_state() { echo "$STATE_ROOT/_repo-$1"; }
 
 cmd_serve_repo() {
-  local port="" version=${E2E_SERVE_VERSION:-2} reset=""
+  local port="" version=${E2E_SERVE_VERSION:-2} reset="" stop_after=()
   while [ $# -gt 0 ]; do case $1 in
     --port) port=$2; shift;; --version) version=$2; shift;; --reset) reset=1;;
+    --stop-after-objects) stop_after=(--stop-after-objects "$2"); shift;;
     *) die "serve-repo: unknown arg $1";; esac; shift; done
   port=$(repo_port "$port"); load_current_image_env
   local rs; rs=$(repo_state "$port")
@@ -267,8 +268,8 @@ cmd_serve_repo() {
     rm -f "$rs/www/repo/summary" "$rs/www/repo/summary.sig"
     publish "$rs/www/repo" "$version"
   fi
-  setsid nohup python3 -m http.server --bind 127.0.0.1 --directory "$rs/www" "$port" \
-    </dev/null >>"$rs/http.log" 2>&1 &
+  setsid nohup python3 "$HARNESS_DIR/repo_server.py" --bind 127.0.0.1 --directory "$rs/www" \
+    "${stop_after[@]}" "$port" </dev/null >>"$rs/http.log" 2>&1 &
   echo $! > "$rs/http.pid"
   for _ in $(seq 50); do
     curl -sf -o /dev/null "http://127.0.0.1:$port/repo/config" && { log "repo served on 127.0.0.1:$port ($(cat "$rs/version" 2>/dev/null))"; return 0; }
@@ -339,9 +340,11 @@ VM lifecycle (state in $STATE_ROOT/NAME/):
   env                    print shell variables describing the VM
   serial [N]             last N lines of the serial console (all boots)
 ostree repo server (shared per port; guest URL http://10.0.2.2:PORT/repo):
-  serve-repo [--port P] [--version N] [--reset]
+  serve-repo [--port P] [--version N] [--reset] [--stop-after-objects K]
                          serve a copy of the built repo on 127.0.0.1:P with the
-                         branch at vN (default 2); --reset re-copies it
+                         branch at vN (default 2); --reset re-copies it;
+                         --stop-after-objects: the server exits in the middle of
+                         the pull that asks for object K+1 (outage scenario)
   stop-repo [--port P]   stop it (simulated outage); serve-repo restarts it
   publish N [--port P]   point the served branch at vN (1..4)
 EOF

@@ -45,6 +45,9 @@ ensure_tools() {
     [qemu-img]=qemu-utils [grub-install]=grub2-common [mkfs.ext4]=e2fsprogs
     [parted]=parted [partx]=util-linux [losetup]=mount [ssh-keygen]=openssh-client
     [ssh]=openssh-client [sha256sum]=coreutils [flock]=util-linux [curl]=curl
+    # grub-install finds the disk of /boot's loop partition with udevadm; without it:
+    # "cannot find a GRUB drive for /dev/loop0p1" (a fresh machine has no udev)
+    [udevadm]=udev
   )
   for c in "${!pkg[@]}"; do command -v "$c" >/dev/null 2>&1 || need+=("${pkg[$c]}"); done
   [ -d /usr/lib/grub/i386-pc ] || need+=(grub-pc-bin)

@@ -1,0 +1,473 @@
+#!/usr/bin/env python3
+# Copyright (c) osimage.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""End-to-end scenarios of osimage.lifecycle on real, booted, python-free OSTree guests.
+
+Run by tests/e2e/run.sh (which sets up ansible-core and the image); see tests/e2e/README.md.
+Every scenario drives the collection's playbooks with ansible-playbook over SSH and then asserts
+what the guest boots, twice: with ``ostree admin status`` read over plain ssh, and with the
+collection's own ``image_info``.  One guest goes through the scenarios in an order in which each
+starts from what the one before left:
+
+  v1  check mode of the whole upgrade play            nothing changes
+  v1  hostile and malformed input                     clear errors, nothing changes
+  v1  the repo stops in the middle of a pull          clear failure, deployments unchanged
+  v1  killed after staging, before the reboot         v2 staged; boot id unchanged
+  v2  the re-run                                      no download again, rebooted, verified, healthy
+  v1  the rollback playbook                           the previous image booted again, healthy
+  v1  unhealthy v3                                    health fails, automatic rollback, v1 again
+  v1  v4 never comes back (sshd disabled), 2 hosts    the rollout stops, the other host untouched
+
+Exit status 0 when every scenario passed.  ``E2E_SCENARIOS=name,name`` runs a subset (the
+state each needs must then be there already); ``E2E_KEEP=1`` leaves the VMs running.
+"""
+
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+E2E_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(os.path.dirname(E2E_DIR))
+VM_SH = os.path.join(E2E_DIR, 'harness', 'vm.sh')
+STATE_ROOT = os.environ.get('E2E_STATE_DIR', os.path.join(E2E_DIR, '.state'))
+LOG_DIR = os.environ.get('E2E_LOG_DIR', os.path.join(REPO_ROOT, 'build', 'e2e'))
+PLAYBOOKS = os.path.join(REPO_ROOT, 'playbooks')
+E2E_PLAYBOOKS = os.path.join(E2E_DIR, 'playbooks')
+REPO_PORT = os.environ.get('E2E_REPO_PORT', '8480')
+HTTP_LOG = os.path.join(STATE_ROOT, '_repo-%s' % REPO_PORT, 'http.log')
+
+VM_A = 'e2e-a'
+VM_B = 'e2e-b'
+
+# Settings every run of the upgrade playbook gets: TCG guests are slow, and a broken image should
+# fail its health check in about a minute, not in the default five.
+UPGRADE_VARS = {
+    'upgrade_reboot_timeout': 900,
+    'upgrade_health_timeout': 120,
+    'upgrade_health_interval': 5,
+    'upgrade_min_free_mb': 100,
+}
+ROLLBACK_VARS = {
+    'rollback_reboot_timeout': 900,
+    'rollback_health_timeout': 120,
+}
+
+
+class ScenarioFailed(Exception):
+    pass
+
+
+def log(message):
+    sys.stdout.write('[e2e %s] %s\n' % (time.strftime('%H:%M:%S'), message))
+    sys.stdout.flush()
+
+
+def expect(condition, message):
+    if not condition:
+        raise ScenarioFailed(message)
+
+
+def run(argv, timeout=None, check=True, env=None):
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
+                          env=env, stdin=subprocess.DEVNULL, check=False)
+    if check and proc.returncode != 0:
+        raise ScenarioFailed('%s failed (rc %s):\n%s' % (shlex.join(argv), proc.returncode, proc.stdout[-4000:]))
+    return proc
+
+
+def vm(name, *args, timeout=1200, check=True):
+    return run([VM_SH, '-n', name] + list(args), timeout=timeout, check=check)
+
+
+def guest(name, command, check=True):
+    """Run a shell command in the guest over plain ssh (not through Ansible)."""
+    return vm(name, 'ssh', command, check=check).stdout
+
+
+def boot_id(name):
+    return guest(name, 'cat /proc/sys/kernel/random/boot_id').strip()
+
+
+def ostree_status(name):
+    return guest(name, 'ostree admin status')
+
+
+def booted_commit(status_text):
+    """The checksum of the booted deployment in `ostree admin status` text (``* stateroot checksum.serial``)."""
+    for line in status_text.splitlines():
+        match = re.match(r'^\* \S+ ([0-9a-f]{64})\.\d+', line)
+        if match:
+            return match.group(1)
+    return None
+
+
+def staged_commit(status_text):
+    for line in status_text.splitlines():
+        match = re.match(r'^[* ] \S+ ([0-9a-f]{64})\.\d+ \(staged\)', line)
+        if match:
+            return match.group(1)
+    return None
+
+
+def object_requests():
+    """How many content objects (files, directory trees and metadata) the repo server has sent so far."""
+    if not os.path.exists(HTTP_LOG):
+        return 0
+    with open(HTTP_LOG, encoding='utf-8', errors='replace') as handle:
+        return sum(1 for line in handle if re.search(r'GET /repo/objects/\S+\.(filez|dirtree|dirmeta) ', line))
+
+
+class Ansible:
+    """ansible-playbook and ansible, on the ansible-core that run.sh set up, logging every run."""
+
+    def __init__(self):
+        self.count = 0
+        os.makedirs(LOG_DIR, exist_ok=True)
+        self.env = dict(os.environ)
+        self.env.update({
+            'ANSIBLE_HOST_KEY_CHECKING': 'False',
+            'ANSIBLE_CALLBACK_RESULT_FORMAT': 'json',
+            'ANSIBLE_NOCOLOR': '1',
+            'ANSIBLE_TIMEOUT': '30',
+            'ANSIBLE_RETRY_FILES_ENABLED': 'False',
+            'ANSIBLE_PIPELINING': 'True',
+        })
+
+    def _log_path(self, label):
+        self.count += 1
+        return os.path.join(LOG_DIR, '%02d-%s.log' % (self.count, re.sub(r'[^A-Za-z0-9_.-]+', '-', label)))
+
+    def playbook(self, label, inventory, playbook, extra_vars=None, check_mode=False, timeout=3600):
+        argv = ['ansible-playbook', '-v', '-i', inventory, playbook]
+        if extra_vars:
+            argv += ['-e', json.dumps(extra_vars)]
+        if check_mode:
+            argv.append('--check')
+        path = self._log_path(label)
+        log('%s: %s (log %s)' % (label, shlex.join(argv), os.path.relpath(path, REPO_ROOT)))
+        started = time.monotonic()
+        proc = run(argv, timeout=timeout, check=False, env=self.env)
+        with open(path, 'w', encoding='utf-8') as handle:
+            handle.write(proc.stdout)
+        log('%s: rc %s after %.0fs' % (label, proc.returncode, time.monotonic() - started))
+        return proc
+
+    def start_playbook(self, label, inventory, playbook, extra_vars):
+        """Start ansible-playbook in its own process group; returns (Popen, log path)."""
+        argv = ['ansible-playbook', '-v', '-i', inventory, playbook, '-e', json.dumps(extra_vars)]
+        path = self._log_path(label)
+        log('%s: %s in the background (log %s)' % (label, shlex.join(argv), os.path.relpath(path, REPO_ROOT)))
+        # pylint: disable-next=consider-using-with
+        handle = open(path, 'w', encoding='utf-8')
+        proc = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=self.env, start_new_session=True)
+        handle.close()
+        return proc, path
+
+    def image_info(self, inventory, host):
+        """The collection's image_info of one host, through the real connection."""
+        argv = ['ansible', '-i', inventory, host, '-o', '-m', 'osimage.lifecycle.image_info']
+        proc = run(argv, timeout=600, check=False, env=self.env)
+        match = re.search(r'^%s \| SUCCESS => (\{.*\})\s*$' % re.escape(host), proc.stdout, re.MULTILINE)
+        expect(match, 'image_info failed on %s:\n%s' % (host, proc.stdout[-3000:]))
+        return json.loads(match.group(1))
+
+
+def upgrade_results(output):
+    """Each host's last upgrade_result fact, from the -v output of the upgrade playbook."""
+    results = {}
+    for match in re.finditer(r'^ok: \[([^\]]+)\] => (\{.*"upgrade_result".*\})\s*$', output, re.MULTILINE):
+        results[match.group(1)] = json.loads(match.group(2))['ansible_facts']['upgrade_result']
+    return results
+
+
+class Suite:
+    def __init__(self):
+        self.ansible = Ansible()
+        self.commits = {}
+        self.inventory = None
+        self.results = []
+
+    # ------------------------------------------------------------------ setup
+    def setup(self):
+        log('serve the repo with the branch at v2, boot %s (v1)' % VM_A)
+        vm(VM_A, 'stop-repo', check=False)
+        vm(VM_A, 'serve-repo', '--reset', '--version', '2')
+        vm(VM_A, 'stop', check=False)
+        vm(VM_A, 'start', '--fresh', '--wait')
+        self.inventory = vm(VM_A, 'inventory').stdout.strip().splitlines()[-1]
+        env_lines = vm(VM_A, 'env').stdout.splitlines()
+        for line in env_lines:
+            match = re.match(r'^E2E_COMMIT_V(\d)=([0-9a-f]{64})$', line)
+            if match:
+                self.commits[match.group(1)] = match.group(2)
+        expect(len(self.commits) == 4, 'image.env does not name the commits v1..v4: %s' % env_lines)
+        python = guest(VM_A, 'for p in /usr/bin/python* /usr/local/bin/python*; do [ -e "$p" ] && echo "$p"; done; '
+                       'command -v python3 python || true')
+        expect(python.strip() == '', 'the guest has Python, which these tests must not rely on: %s' % python)
+
+    def version_of(self, checksum):
+        for version, commit in self.commits.items():
+            if commit == checksum:
+                return version
+        return '?'
+
+    def assert_boots(self, name, inventory, version, staged=None):
+        """ostree admin status and image_info agree that ``name`` booted ``version`` (and has ``staged``)."""
+        status = ostree_status(name)
+        booted = booted_commit(status)
+        expect(booted == self.commits[version], '%s: ostree admin status says v%s is booted, expected v%s:\n%s'
+               % (name, self.version_of(booted), version, status))
+        expect(staged_commit(status) == (self.commits[staged] if staged else None),
+               '%s: staged deployment is not %s:\n%s' % (name, 'v%s' % staged if staged else 'none', status))
+        info = self.ansible.image_info(inventory, name)
+        expect(info['backend'] == 'ostree', 'image_info: backend %r' % info['backend'])
+        expect(info['booted']['checksum'] == self.commits[version] and info['booted']['version'] == version,
+               'image_info: booted is %s' % info['booted'])
+        if staged:
+            expect(info['staged'] and info['staged']['checksum'] == self.commits[staged],
+                   'image_info: staged is %s' % info['staged'])
+            expect(info['reboot_required'], 'image_info: reboot_required is false with a staged deployment')
+        else:
+            expect(info['staged'] is None, 'image_info: staged is %s' % info['staged'])
+        return status, info
+
+    def unchanged(self, name, status_before, boot_id_before, what):
+        status = ostree_status(name)
+        expect(status == status_before, '%s changed the deployments:\nbefore:\n%s\nafter:\n%s'
+               % (what, status_before, status))
+        expect(boot_id(name) == boot_id_before, '%s rebooted the host' % what)
+
+    def upgrade(self, label, extra=None, check_mode=False, inventory=None):
+        extra_vars = dict(UPGRADE_VARS)
+        extra_vars.update(extra or {})
+        return self.ansible.playbook(label, inventory or self.inventory, os.path.join(PLAYBOOKS, 'upgrade.yml'),
+                                     extra_vars, check_mode=check_mode)
+
+    # ------------------------------------------------------------------ scenarios
+    def check_mode(self):
+        status, dummy = self.assert_boots(VM_A, self.inventory, '1')
+        before = boot_id(VM_A)
+        objects = object_requests()
+        proc = self.upgrade('check-mode', check_mode=True)
+        expect(proc.returncode == 0, 'the upgrade play failed in check mode:\n%s' % proc.stdout[-3000:])
+        expect(re.search(r'changed=[1-9]', proc.stdout), 'check mode did not predict a change (v2 is available)')
+        self.unchanged(VM_A, status, before, 'check mode of the upgrade play')
+        expect(object_requests() == objects, 'check mode downloaded content objects')
+
+    def hostile_input(self):
+        status = ostree_status(VM_A)
+        before = boot_id(VM_A)
+        guest(VM_A, 'rm -f /tmp/pwned')
+        cases = [
+            ({'upgrade_version': '2; touch /tmp/pwned'}, 'version'),
+            ({'upgrade_ref': 'e2e:$(touch /tmp/pwned)'}, 'ref'),
+            ({'upgrade_checksum': '`touch /tmp/pwned`'}, 'checksum'),
+            ({'upgrade_version': '99.0'}, 'version'),
+            ({'upgrade_checksum': '0' * 64}, 'checksum'),
+            ({'upgrade_ref': 'e2e:no/such/branch'}, 'ref'),
+            ({'upgrade_version': '2', 'upgrade_checksum': self.commits['2']}, 'upgrade_'),
+            ({'upgrade_min_free_mb': 'lots'}, 'upgrade_min_free_mb'),
+        ]
+        for extra, named in cases:
+            proc = self.upgrade('hostile-%s' % '-'.join(extra), extra)
+            expect(proc.returncode != 0, 'the upgrade play accepted %s' % extra)
+            failure = '\n'.join(line for line in proc.stdout.splitlines() if line.startswith(('fatal:', 'failed:')))
+            expect(named in failure, 'the error for %s does not name %r:\n%s' % (extra, named, failure[-2000:]))
+            log('  %s -> %s' % (extra, failure.splitlines()[0][:300] if failure else '?'))
+        self.unchanged(VM_A, status, before, 'hostile input')
+        expect(guest(VM_A, 'if [ -e /tmp/pwned ]; then echo yes; fi').strip() == '', 'a command in the input ran')
+
+    def repo_outage(self):
+        status = ostree_status(VM_A)
+        before = boot_id(VM_A)
+        vm(VM_A, 'stop-repo')
+        vm(VM_A, 'serve-repo', '--stop-after-objects', '1')
+        try:
+            proc = self.upgrade('repo-outage', {'upgrade_skip_preflight_health': True})
+        finally:
+            vm(VM_A, 'stop-repo')
+            vm(VM_A, 'serve-repo')
+        expect(proc.returncode != 0, 'the upgrade succeeded although the repo went away in the middle of the pull')
+        with open(HTTP_LOG, encoding='utf-8', errors='replace') as handle:
+            expect('outage: stopping in the middle of a pull' in handle.read(), 'the repo server did not stop mid-pull')
+        failure = [line for line in proc.stdout.splitlines() if line.startswith(('fatal:', 'failed:'))]
+        log('  failure: %s' % (failure[0][:400] if failure else '?'))
+        expect(any(VM_A in line and 'pull' in line for line in failure), 'the failure does not say the pull failed')
+        self.unchanged(VM_A, status, before, 'the failed pull')
+        results = upgrade_results(proc.stdout)
+        expect(results.get(VM_A, {}).get('status') == 'failed', 'upgrade_result: %s' % results.get(VM_A))
+
+    def killed_after_staging(self):
+        before = boot_id(VM_A)
+        extra_vars = dict(UPGRADE_VARS)
+        extra_vars['upgrade_pre_reboot_tasks'] = os.path.join(E2E_PLAYBOOKS, 'hang_before_reboot.yml')
+        proc, path = self.ansible.start_playbook('killed-after-staging', self.inventory,
+                                                 os.path.join(PLAYBOOKS, 'upgrade.yml'), extra_vars)
+        deadline = time.monotonic() + 1800
+        while True:
+            with open(path, encoding='utf-8', errors='replace') as handle:
+                output = handle.read()
+            if 'E2E | hold the play before its reboot' in output:
+                break
+            if proc.poll() is not None:
+                raise ScenarioFailed('the upgrade play ended before the reboot:\n%s' % output[-3000:])
+            expect(time.monotonic() < deadline, 'the upgrade play did not reach the reboot in 30 minutes')
+            time.sleep(2)
+        log('  the play is about to reboot: kill it')
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        expect(boot_id(VM_A) == before, 'the host rebooted although the play was killed before the reboot')
+        self.assert_boots(VM_A, self.inventory, '1', staged='2')
+
+        objects = object_requests()
+        proc = self.upgrade('rerun-after-kill')
+        expect(proc.returncode == 0, 'the re-run failed:\n%s' % proc.stdout[-3000:])
+        fetched = object_requests() - objects
+        log('  content objects fetched by the re-run: %s' % fetched)
+        expect(fetched == 0, 'the re-run downloaded %s content objects again' % fetched)
+        result = upgrade_results(proc.stdout).get(VM_A, {})
+        log('  upgrade_result: %s' % json.dumps(result, sort_keys=True))
+        expect(result.get('status') == 'upgraded', 'upgrade_result status: %s' % result.get('status'))
+        expect(result['from']['checksum'] == self.commits['1'] and result['to']['checksum'] == self.commits['2'],
+               'upgrade_result from/to: %s -> %s' % (result['from'], result['to']))
+        expect(set(result['timings']) >= {'preflight', 'stage', 'reboot', 'verify', 'health', 'total'},
+               'upgrade_result timings: %s' % result['timings'])
+        expect(boot_id(VM_A) != before, 'the host was not rebooted')
+        self.assert_boots(VM_A, self.inventory, '2')
+
+    def rollback_playbook(self):
+        proc = self.ansible.playbook('rollback', self.inventory, os.path.join(PLAYBOOKS, 'rollback.yml'), ROLLBACK_VARS)
+        expect(proc.returncode == 0, 'the rollback playbook failed:\n%s' % proc.stdout[-3000:])
+        self.assert_boots(VM_A, self.inventory, '1')
+
+    def unhealthy_image(self):
+        vm(VM_A, 'publish', '3')
+        proc = self.upgrade('unhealthy-v3')
+        expect(proc.returncode != 0, 'the upgrade to the unhealthy v3 did not fail')
+        result = upgrade_results(proc.stdout).get(VM_A, {})
+        log('  upgrade_result: %s' % json.dumps(result, sort_keys=True))
+        expect(result.get('status') == 'rolled_back', 'upgrade_result status: %s' % result.get('status'))
+        expect(result.get('failed_phase') == 'health', 'failed phase: %s' % result.get('failed_phase'))
+        expect(result['to']['checksum'] == self.commits['3'] and result['back']['checksum'] == self.commits['1'],
+               'from -> to -> back: %s -> %s -> %s' % (result['from'], result['to'], result['back']))
+        failure = [line for line in proc.stdout.splitlines() if line.startswith(('fatal:', 'failed:'))]
+        summary = [line for line in failure if 'rolled back' in line]
+        expect(summary, 'no failure summary with the rollback:\n%s' % '\n'.join(failure))
+        log('  %s' % summary[-1][:500])
+        self.assert_boots(VM_A, self.inventory, '1')
+
+    def unreachable_after_reboot(self):
+        vm(VM_B, 'stop', check=False)
+        vm(VM_B, 'start', '--fresh', '--wait')
+        vm(VM_A, 'publish', '4')
+        inventory_b = vm(VM_B, 'inventory').stdout.strip().splitlines()[-1]
+        before_b = boot_id(VM_B)
+        fleet = self._fleet_inventory([(VM_A, self.inventory), (VM_B, inventory_b)])
+        proc = self.upgrade('unreachable-v4', {'upgrade_serial': [1], 'upgrade_reboot_timeout': 300},
+                            inventory=fleet)
+        expect(proc.returncode != 0, 'the rollout did not fail although the canary never came back')
+        result = upgrade_results(proc.stdout).get(VM_A, {})
+        log('  upgrade_result of %s: %s' % (VM_A, json.dumps(result, sort_keys=True)))
+        expect(result.get('status') == 'failed' and result.get('failed_phase') == 'reboot',
+               'upgrade_result of the canary: %s' % result)
+        expect('did not come back' in result.get('message', '') and self.commits['4'] in result.get('message', ''),
+               'the message does not say the host is unreachable with what is staged: %s' % result.get('message'))
+        expect(re.search(r'PLAY \[Reboot into the new image[^\n]*\n', proc.stdout), 'play 2 did not run')
+        expect(boot_id(VM_B) == before_b, 'the rollout rebooted %s after the canary failed' % VM_B)
+        # play 1 staged v4 on every host; the host the rollout did not reach still boots v1
+        self.assert_boots(VM_B, inventory_b, '1', staged='4')
+        log('  %s: booted v1, v4 staged but not rebooted into; %s left unreachable' % (VM_B, VM_A))
+
+    @staticmethod
+    def _fleet_inventory(members):
+        """One inventory of several VMs (their own inventories list one host each, with the same group vars)."""
+        hosts, group_vars = [], []
+        for name, path in members:
+            with open(path, encoding='utf-8') as handle:
+                text = handle.read()
+            line = re.search(r'^%s .*$' % re.escape(name), text, re.MULTILINE).group(0)
+            key = re.search(r'^ansible_ssh_private_key_file=(.*)$', text, re.MULTILINE).group(1)
+            hosts.append('%s ansible_ssh_private_key_file=%s' % (line, key))
+            if not group_vars:
+                group_vars = [var for var in text.split('[e2e:vars]', 1)[1].strip().splitlines()
+                              if not var.startswith(('ansible_ssh_private_key_file=', 'e2e_vm_name=', 'e2e_state_dir='))]
+        fd, path = tempfile.mkstemp(prefix='fleet-', suffix='.ini', dir=LOG_DIR)
+        with os.fdopen(fd, 'w', encoding='utf-8') as handle:
+            handle.write('[e2e]\n%s\n\n[e2e:vars]\n%s\n' % ('\n'.join(hosts), '\n'.join(group_vars)))
+        return path
+
+    SCENARIOS = ['check_mode', 'hostile_input', 'repo_outage', 'killed_after_staging', 'rollback_playbook',
+                 'unhealthy_image', 'unreachable_after_reboot']
+
+    def main(self):
+        wanted = [name for name in os.environ.get('E2E_SCENARIOS', '').split(',') if name] or self.SCENARIOS
+        unknown = sorted(set(wanted) - set(self.SCENARIOS))
+        if unknown:
+            log('unknown scenarios: %s (known: %s)' % (', '.join(unknown), ', '.join(self.SCENARIOS)))
+            return 2
+        started = time.monotonic()
+        try:
+            self.setup()
+            self.results.append(('setup', True, time.monotonic() - started))
+        except (ScenarioFailed, subprocess.SubprocessError) as err:
+            log('setup FAILED: %s' % err)
+            self.results.append(('setup', False, time.monotonic() - started))
+            wanted = []
+        for name in wanted:
+            log('=== scenario %s' % name)
+            scenario_started = time.monotonic()
+            try:
+                getattr(self, name)()
+                ok = True
+            except (ScenarioFailed, subprocess.SubprocessError, KeyError, TypeError) as err:
+                ok = False
+                log('scenario %s FAILED: %s' % (name, err))
+                if not isinstance(err, ScenarioFailed):
+                    traceback.print_exc(file=sys.stdout)
+                for vm_name in (VM_A, VM_B):
+                    tail = vm(vm_name, 'serial', '30', check=False).stdout
+                    log('serial console of %s:\n%s' % (vm_name, tail))
+            self.results.append((name, ok, time.monotonic() - scenario_started))
+            log('=== scenario %s: %s in %.0fs' % (name, 'passed' if ok else 'FAILED', time.monotonic() - scenario_started))
+            if not ok:
+                # The scenarios build on each other: what follows a failure would only fail for its sake.
+                break
+        return self.report(wanted, started)
+
+    def report(self, wanted, started):
+        done = {name for name, dummy, dummy2 in self.results}
+        passed = sum(1 for dummy, ok, dummy2 in self.results if ok)
+        failed = sum(1 for dummy, ok, dummy2 in self.results if not ok)
+        skipped = [name for name in wanted if name not in done]
+        sys.stdout.write('\n##### e2e scenarios\n')
+        for name, ok, seconds in self.results:
+            sys.stdout.write('  %-28s %-7s %5.0fs\n' % (name, 'passed' if ok else 'FAILED', seconds))
+        for name in skipped:
+            sys.stdout.write('  %-28s not run\n' % name)
+        sys.stdout.write('  total %.0fs\n' % (time.monotonic() - started))
+        sys.stdout.write('e2e: %s passed, %s failed, %s not run\n' % (passed, failed, len(skipped)))
+        return 0 if failed == 0 and not skipped else 1
+
+
+def main():
+    suite = Suite()
+    try:
+        return suite.main()
+    finally:
+        if not os.environ.get('E2E_KEEP'):
+            for name in (VM_A, VM_B):
+                vm(name, 'stop', check=False)
+            vm(VM_A, 'stop-repo', check=False)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
