@@ -9,6 +9,7 @@
 #   make sanity-2.19               one gate, one version (also units-X, integration-X)
 #   make lint                      ansible-lint --profile production + antsibull-changelog lint
 #   make importer                  ansible-galaxy collection build + galaxy-importer on the tarball
+#   make demo                      the whole lifecycle on a real python-free OSTree VM (tests/e2e/demo.sh; root)
 #   make e2e                       end-to-end tests (tests/e2e/run.sh)
 #   make bench                     benchmarks (bench/), written to docs/benchmarks.md and docs/benchmarks.png
 #   make clean                     remove build/ (keeps the cached venvs); make clean-venvs removes those
@@ -30,7 +31,7 @@ UNITS_ARGS ?=
 INTEGRATION_ARGS ?=
 export JOBS
 
-.PHONY: help test gates sanity units integration lint importer e2e bench bench-p1 deps clean clean-venvs
+.PHONY: help test gates sanity units integration lint importer demo e2e bench bench-p1 deps clean clean-venvs
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -61,6 +62,10 @@ lint:
 
 importer:
 	hack/importer.sh
+
+# v1 -> v2 upgraded, v3 unhealthy -> rolled back to v2, status table; installs what it needs.
+demo:
+	bash tests/e2e/demo.sh
 
 # Hook for the end-to-end tests (qemu VM harness in tests/e2e); `make test` runs it when tests/e2e/run.sh exists.
 e2e:
