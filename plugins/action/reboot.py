@@ -71,9 +71,25 @@ class ActionModule(OsImageActionBase):
             'elapsed': round(time.monotonic() - started, 1),
         }
         if args['read_state']:
-            state = self.backend_for({'backend': args['backend']}, runner).status()
-            result['state'] = state.as_dict()
+            result['state'] = self._read_state(runner, args, started, result).as_dict()
         return result
+
+    def _read_state(self, runner, args, started, result):
+        """The deployments of the new boot, read again until the deadline while the fresh boot's ssh or
+        update tool is not ready yet (a read at the first answer of the boot id can still fail)."""
+        deadline = started + args['reboot_timeout']
+        while True:
+            try:
+                return self.backend_for({'backend': args['backend']}, runner).status()
+            except (AnsibleError, OsImageError) as err:
+                if time.monotonic() + 2 >= deadline:
+                    raise OsImageError(
+                        'the host came back with a new boot id, but its deployments could not be read within %s '
+                        'seconds (reboot_timeout): %s' % (args['reboot_timeout'], str(err).strip()),
+                        extra=dict(result, changed=True)) from err
+                display.vvv('osimage.lifecycle.reboot: reading the deployments again: %s' % err)
+                self._reset_connection()
+                time.sleep(2)
 
     def _wait_for_new_boot(self, runner, boot_id_before, args, started):
         deadline = started + args['reboot_timeout']
