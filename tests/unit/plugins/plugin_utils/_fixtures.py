@@ -5,15 +5,21 @@
 """Where the recorded upstream outputs (``../shared/fixtures`` seen from the collection root) are.
 
 They are other projects' data and are never copied into the collection, so tests that use them
-skip when they are not found. ``OSIMAGE_SHARED_FIXTURES`` names the folder explicitly (plain pytest;
-``ansible-test units`` does not pass the environment on); otherwise it is looked for as
+skip when they are not found. ``OSIMAGE_SHARED_FIXTURES`` names the folder explicitly, and then it is
+the only place looked at: set it to a folder that does not exist (``OSIMAGE_SHARED_FIXTURES=none``)
+to run the tests as a user without ``../shared`` would. It works with plain pytest only
+(``ansible-test units`` does not pass the environment on). Otherwise the folder is looked for as
 ``shared/fixtures`` in the folders above the test file, both where the file really is (the collection
 may be a symlink inside an ``ansible_collections`` tree) and where it was imported from.
+
+The state cases written for this collection (``rpm_ostree_cases/``, ``bootc_cases/``) are not
+fixtures: they are part of the collection and always run.
 """
 
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 import yaml
@@ -25,7 +31,9 @@ TOOLS = ('rpm-ostree', 'bootc')
 def candidate_dirs():
     explicit = os.environ.get(ENV_VAR)
     if explicit:
+        # Named explicitly: nowhere else, so that a missing folder means "no fixtures".
         yield explicit
+        return
     here = os.path.dirname(os.path.abspath(__file__))
     for start in (os.path.realpath(here), here):
         # `shared/fixtures` beside each folder above this one, nearest first: the collection root's
@@ -120,3 +128,55 @@ def expected_deployment(index, checksum, version, timestamp, stateroot, origin=N
         'origin': origin, 'image': image, 'image_digest': image_digest, 'booted': booted, 'staged': staged,
         'pinned': pinned, 'finalization_locked': finalization_locked,
     }
+
+
+# The state cases of this collection ------------------------------------------------------------
+
+CASES_ROOT = os.path.dirname(os.path.abspath(__file__))
+ISO_UTC_RE = re.compile(r'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$')
+
+
+def case_paths(folder):
+    """Every ``*.json`` of a case folder beside this file (``rpm_ostree_cases``, ``bootc_cases``), sorted."""
+    base = os.path.join(CASES_ROOT, folder)
+    return sorted(os.path.join(base, name) for name in os.listdir(base) if name.endswith('.json'))
+
+
+def case_params(folder):
+    """``pytest.mark.parametrize`` values, one per case file, named after it."""
+    return [pytest.param(path, id=os.path.basename(path)) for path in case_paths(folder)]
+
+
+def read_case(path):
+    with open(path, encoding='utf-8') as handle:
+        return handle.read()
+
+
+def index_of(entry):
+    return None if entry is None else entry['index']
+
+
+def assert_host_state(state, backend, expected):
+    """Compare a ``HostState`` with what a test expects of it.
+
+    ``expected`` has ``deployments`` (``expected_deployment`` dicts, in boot order), the indexes of
+    ``booted``, ``staged`` and ``rollback`` (or None), ``reboot_required``, and optionally
+    ``next_boot`` (default 0), ``transaction``, ``update_driver`` (default None) and ``serials``.
+    """
+    result = state.as_dict()
+    assert result['backend'] == backend
+    assert result['deployments'] == expected['deployments']
+    assert {role: index_of(result[role]) for role in ('booted', 'staged', 'next_boot', 'rollback')} == {
+        'booted': expected['booted'], 'staged': expected['staged'], 'next_boot': expected.get('next_boot', 0),
+        'rollback': expected['rollback']}
+    assert result['reboot_required'] is expected['reboot_required']
+    assert result['transaction'] == expected.get('transaction')
+    assert result['update_driver'] == expected.get('update_driver')
+    if 'serials' in expected:
+        assert [d.serial for d in state.deployments] == expected['serials']
+    # The roles are the listed deployments themselves, and every timestamp is ISO 8601 UTC.
+    for role in ('booted', 'staged', 'next_boot', 'rollback'):
+        if result[role] is not None:
+            assert result[role] == result['deployments'][result[role]['index']]
+    for deployment in result['deployments']:
+        assert deployment['timestamp'] is None or ISO_UTC_RE.match(deployment['timestamp'])
