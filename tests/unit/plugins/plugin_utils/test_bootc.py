@@ -2,7 +2,12 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The bootc backend over bootc's own status fixtures (../shared/fixtures/bootc)."""
+"""The bootc backend over ``bootc status --format=json`` outputs.
+
+Two sources: bootc's own status fixtures (../shared/fixtures/bootc; skipped when absent), and this
+collection's own cases (bootc_cases/), written from bootc's ``Host`` schema (crates/lib/src/spec.rs
+upstream), one a state, which always run.
+"""
 
 from __future__ import annotations
 
@@ -21,11 +26,16 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import O
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed, CommandResult
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake_target import FakeTarget, argvs
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fixtures import (
+    CASES_ROOT,
+    assert_host_state,
     bootc_fixture,
+    case_params,
+    case_paths,
     expected_deployment,
     fixture_params,
     fixture_paths,
     load_bootc_fixture,
+    read_case,
 )
 
 STATUS_ARGV = ['bootc', 'status', '--format=json']
@@ -129,10 +139,6 @@ EXPECTED = {
 }
 
 
-def index_of(entry):
-    return None if entry is None else entry['index']
-
-
 @pytest.mark.parametrize('path', fixture_params('bootc'))
 def test_every_fixture(path):
     name = os.path.basename(path)
@@ -144,19 +150,9 @@ def test_every_fixture(path):
             parse_status(host)
         return
     state = parse_status(host)
-    result = state.as_dict()
-    assert result['backend'] == 'bootc'
-    assert result['deployments'] == expected['deployments']
-    assert index_of(result['booted']) == expected['booted']
-    assert index_of(result['staged']) == expected['staged']
-    assert index_of(result['next_boot']) == 0
-    assert index_of(result['rollback']) == expected['rollback']
-    assert result['reboot_required'] is expected['reboot_required']
-    assert result['transaction'] is None
-    assert result['update_driver'] is None
-    assert [d.serial for d in state.deployments] == [0] * len(state.deployments)
+    assert_host_state(state, 'bootc', dict(expected, serials=[0] * len(state.deployments)))
     # The JSON text bootc prints parses to the same state.
-    assert parse_status(json.dumps(host)).as_dict() == result
+    assert parse_status(json.dumps(host)).as_dict() == state.as_dict()
 
 
 def test_every_fixture_is_described():
@@ -166,16 +162,138 @@ def test_every_fixture_is_described():
     assert names == set(EXPECTED)
 
 
+def test_v1_host_that_bootc_does_not_manage():
+    host = bootc_fixture('spec-v1-null.json')
+    assert host['apiVersion'] == 'org.containers.bootc/v1'
+    with pytest.raises(BootcHostError, match=r'not a bootc host.*status.type is null'):
+        parse_status(json.dumps(host))
+
+
+def test_image_deployments_have_no_origin():
+    state = parse_status(bootc_fixture('spec-ostree-to-bootc.yaml'))
+    assert [(d.origin, d.image) for d in state.deployments] == [(None, CENTOS), (None, None)]
+
+
+# Our own cases (bootc_cases/): every state, with or without ../shared ----------------------------
+
+RHEL = 'registry.example.com/os/rhel-bootc:9.4'
+RHEL_0701 = 'f98a438f0005b43be44aa7e3cd6127edd32f75f41904a70562456692ea81f66b'
+RHEL_0815 = 'e86b1590e5eb9502ebc6e4fb6a7c024295396d9b3b8ea4d1a2b49b16cc7aed6c'
+RHEL_0901 = '8618e1e42386f1af0b1e3c45e2cf0f8164b145875daf76a6806e7a00260aea95'
+RHEL_0815_DIGEST = 'sha256:e1dcacfbde14dddfc7af2335dddfcaab0a31bcfe9b1ab0e743e9dcc1d16f4c1e'
+RHEL_0901_DIGEST = 'sha256:9c35cd1782092f8024614bb5ea3c133ab88764c49b6efcdbfebfb23275c4b878'
+STREAM10 = 'quay.io/centos-bootc/centos-bootc:stream10'
+
+
+def rhel_0701(index, **flags):
+    # Printed with an offset (+02:00): the model gives it in UTC.
+    return deployment(index, RHEL_0701, '9.20240701.0', '2024-07-01T08:00:00Z', image=RHEL,
+                      image_digest='sha256:d459b8998864723d12519aa65dd6559ed5ad2f97a466e4ee21df215ff0022efa', **flags)
+
+
+def rhel_0815(index, **flags):
+    return deployment(index, RHEL_0815, '9.20240815.0', '2024-08-15T10:00:00Z', image=RHEL,
+                      image_digest=RHEL_0815_DIGEST, **flags)
+
+
+def state_of(*deployments, **expected):
+    """The expected model: ``deployments`` in boot order, then the indexes and flags in ``expected``."""
+    return dict(expected, deployments=list(deployments))
+
+
+# What each case means. bootc reports neither a transaction nor an update driver. Its rollback is
+# what `bootc rollback` would boot (image_info documents it): status.rollback when it comes from an
+# image, the booted deployment while a rollback is queued, else none; issue 2's generic rule (the
+# booted one while another boots next) would differ in v1-staged.json and v1-incompatible.json.
+# Every file of bootc_cases/ must be here; None is a host that bootc does not manage.
+CASES = {
+    # An early bootc: v1alpha1, no `type`, no `rollbackQueued`, no `otherDeployments`; fractions of
+    # a second are dropped.
+    'v1alpha1-only-booted.json': state_of(
+        deployment(0, RHEL_0701, '40.20240601.0', '2024-06-01T08:30:12Z', image='quay.io/fedora/fedora-bootc:40',
+                   image_digest='sha256:d459b8998864723d12519aa65dd6559ed5ad2f97a466e4ee21df215ff0022efa', booted=True),
+        booted=0, staged=None, rollback=None, reboot_required=False, serials=[0]),
+    'v1-booted-rollback.json': state_of(
+        rhel_0815(0, booted=True), rhel_0701(1),
+        booted=0, staged=None, rollback=1, reboot_required=False),
+    # After `bootc rollback`: the rollback deployment boots next (a pending default that is not
+    # staged); `bootc rollback` again would go back to the booted one.
+    'v1-rollback-queued.json': state_of(
+        rhel_0701(0), rhel_0815(1, booted=True),
+        booted=1, staged=None, rollback=1, reboot_required=True),
+    # `bootc rollback` drops the staged deployment and boots status.rollback.
+    'v1-staged.json': state_of(
+        deployment(0, RHEL_0901, '9.20240901.0', '2024-09-01T10:00:00Z', image=RHEL, image_digest=RHEL_0901_DIGEST,
+                   staged=True),
+        rhel_0815(1, booted=True), rhel_0701(2),
+        booted=1, staged=0, rollback=2, reboot_required=True),
+    # otherDeployments come last, in bootc's order, pinned ones too, another stateroot's as well;
+    # a non-registry transport is shown before the image, and an image without labels has no version.
+    'v1-other-deployments.json': state_of(
+        deployment(0, '64b87fdaecd6e459a8e92ed8a032d8db4cd97348d84c455612633ebcf61108fa', 'stream10.20250301.0',
+                   '2025-03-01T00:00:00Z', image=STREAM10,
+                   image_digest='sha256:c849f304be3a5cf512b75affb56e17f5b1c5fa1a26c3b384822fb7b74c362184', booted=True),
+        deployment(1, 'ae98753f3f4d59fd8aed887cc16503f07b97c15da197285b642fad9122d94ac6', 'stream10.20250215.0',
+                   '2025-02-15T00:00:00Z', image=STREAM10,
+                   image_digest='sha256:1b55cf2f7f81c52d67c4c771dccae6d2b34ddce6b04e540e26a9654e0c86f81b'),
+        deployment(2, RHEL_0901, 'stream10.20250101.0', '2025-01-01T00:00:00Z', image=STREAM10,
+                   image_digest=RHEL_0901_DIGEST, pinned=True),
+        expected_deployment(3, RHEL_0815, None, None, 'installed', image='oci-archive:/var/lib/images/os.tar',
+                            image_digest=RHEL_0815_DIGEST, pinned=True),
+        booted=0, staged=None, rollback=1, reboot_required=False),
+    # `bootc upgrade --download-only`: staged with finalization locked; no rollback deployment.
+    'v1-download-only.json': state_of(
+        deployment(0, 'bdd3a4c5d1a57a1b8a8c1e5e0d2f3b4a5c6d7e8f90a1b2c3d4e5f60718293a4b', '2', '2025-05-02T12:00:00Z',
+                   image='containers-storage:localhost/os:latest',
+                   image_digest='sha256:387886fbad57d140d3d720a786d6666bceeb775b292548d03f28a6ae24c94104',
+                   staged=True, finalization_locked=True),
+        deployment(1, '013270596a740c1c07b56f11f5d72879c116fa0c9388506195f84e63767fd744', '1', '2025-05-01T12:00:00Z',
+                   image='containers-storage:localhost/os:latest',
+                   image_digest='sha256:19de7836aaacaf8c3ba6bd7f454a4bda26af4e026d5ea6006ab3e31dba8520e7', booted=True),
+        booted=1, staged=0, rollback=None, reboot_required=True),
+    # Booted with rpm-ostree layering (`incompatible`), over an OSTree commit that is no image:
+    # `bootc rollback` refuses a rollback that is not container image based.
+    'v1-incompatible.json': state_of(
+        deployment(0, 'eba6034367fe89f9a5867b3b6b6cccc242e0f3e4f6e752ee5a4c74ee4c6a157b', '41.20250110.0',
+                   '2025-01-10T06:00:00Z', image='quay.io/fedora/fedora-bootc:41',
+                   image_digest='sha256:a7bfdee0af001897c01fae09530ff07e98d86488bcbb2bb8c9cad312defb8896', booted=True),
+        deployment(1, 'acbf30ac0e4d17f5a9f569eae3734f8e22783f3b753d36cba8359cf892af40c3', None, None),
+        booted=0, staged=None, rollback=None, reboot_required=False),
+    'v1-not-bootc.json': None,
+    'v1alpha1-not-bootc.json': None,
+}
+
+
+def case_path(name):
+    return os.path.join(CASES_ROOT, 'bootc_cases', name)
+
+
+@pytest.mark.parametrize('path', case_params('bootc_cases'))
+def test_every_case(path):
+    name = os.path.basename(path)
+    assert name in CASES, 'new case %s: add what it means to CASES' % name
+    text = read_case(path)
+    if CASES[name] is None:
+        with pytest.raises(BootcHostError, match='not a bootc host: bootc status --format=json reports no deployment'):
+            parse_status(text)
+        return
+    assert_host_state(parse_status(text), 'bootc', CASES[name])
+
+
+def test_every_case_is_described():
+    assert set(os.path.basename(path) for path in case_paths('bootc_cases')) == set(CASES)
+
+
 def host_from(name, change=None):
-    host = bootc_fixture(name)
+    """The status of a case as bootc prints it, optionally changed by ``change(host)``."""
+    host = json.loads(read_case(case_path(name)))
     if change is not None:
         change(host)
     return host
 
 
-def with_rollback(host):
-    """Give the host the rollback deployment of spec-staged-rollback (its booted one of before)."""
-    host['status']['rollback'] = copy.deepcopy(bootc_fixture('spec-staged-rollback.yaml')['status']['rollback'])
+def status_text(name, change=None):
+    return json.dumps(host_from(name, change))
 
 
 # API versions ----------------------------------------------------------------------------------
@@ -186,49 +304,25 @@ def test_both_api_versions_read_the_same(api_version):
     def set_version(host):
         host['apiVersion'] = api_version
 
-    state = parse_status(host_from('spec-staged-booted.yaml', set_version))
-    assert [d.checksum for d in state.deployments] == [SOME_NEW_COMMIT, SOME_OLD_COMMIT]
+    state = parse_status(host_from('v1-staged.json', set_version))
+    assert [d.checksum for d in state.deployments] == [RHEL_0901, RHEL_0815, RHEL_0701]
 
 
-def test_v1_host_that_bootc_does_not_manage():
-    host = bootc_fixture('spec-v1-null.json')
-    assert host['apiVersion'] == 'org.containers.bootc/v1'
-    with pytest.raises(BootcHostError, match=r'not a bootc host.*status.type is null'):
-        parse_status(json.dumps(host))
+@pytest.mark.parametrize('name', ['v1-not-bootc.json', 'v1alpha1-not-bootc.json'])
+def test_host_that_bootc_does_not_manage(name):
+    # v1alpha1 (before `type` existed) prints no type at all: shown as null too.
+    with pytest.raises(BootcHostError, match=r'\(status.type is null\); use backend rpm-ostree or ostree, or auto'):
+        parse_status(read_case(case_path(name)))
 
 
 # Boot order ------------------------------------------------------------------------------------
 
 
-def test_booted_and_rollback():
-    state = parse_status(host_from('spec-booted-usroverlay.yaml', with_rollback))
-    assert [(d.checksum, d.booted) for d in state.deployments] == [(SOME_OLD_COMMIT, True), (SOME_OLD_COMMIT, False)]
-    assert state.rollback.index == 1
-    assert state.reboot_required is False
-
-
-def test_queued_rollback_boots_before_the_booted_one():
-    # After `bootc rollback`, ostree lists the rollback deployment first: it boots next.
-    def queue(host):
-        with_rollback(host)
-        host['status']['rollbackQueued'] = True
-        host['spec']['bootOrder'] = 'rollback'
-
-    state = parse_status(host_from('spec-only-booted.yaml', queue))
-    assert [d.booted for d in state.deployments] == [False, True]
-    assert state.next_boot.checksum == SOME_OLD_COMMIT
-    assert state.next_boot.staged is False
-    assert state.reboot_required is True
-    assert state.rollback is state.booted
-
-
 def test_staged_then_booted_then_rollback_then_others():
     def full(host):
-        with_rollback(host)
-        others = bootc_fixture('spec-booted-pinned.yaml')['status']['otherDeployments']
-        host['status']['otherDeployments'] = others
+        host['status']['otherDeployments'] = host_from('v1-other-deployments.json')['status']['otherDeployments'][:1]
 
-    state = parse_status(host_from('spec-staged-booted.yaml', full))
+    state = parse_status(host_from('v1-staged.json', full))
     assert [(d.staged, d.booted, d.pinned) for d in state.deployments] == [
         (True, False, False), (False, True, False), (False, False, False), (False, False, True)]
     # `bootc rollback` drops the staged update and boots bootc's rollback deployment.
@@ -239,17 +333,11 @@ def test_absent_and_empty_other_deployments():
     def empty(host):
         host['status']['otherDeployments'] = []
 
-    assert 'otherDeployments' not in bootc_fixture('spec-only-booted.yaml')['status']
-    assert len(parse_status(host_from('spec-only-booted.yaml', empty)).deployments) == 1
+    assert 'otherDeployments' not in host_from('v1-booted-rollback.json')['status']
+    assert len(parse_status(host_from('v1-booted-rollback.json', empty)).deployments) == 2
 
 
 # Deployment fields -------------------------------------------------------------------------------
-
-
-def test_download_only_is_finalization_locked():
-    host = bootc_fixture('spec-staged-download-only.yaml')
-    assert host['status']['staged']['downloadOnly'] is True
-    assert parse_status(host).staged.finalization_locked is True
 
 
 def test_finalization_locked_under_its_former_name():
@@ -257,11 +345,12 @@ def test_finalization_locked_under_its_former_name():
     def rename(host):
         host['status']['staged']['finalizationLocked'] = host['status']['staged'].pop('downloadOnly')
 
-    assert parse_status(host_from('spec-staged-download-only.yaml', rename)).staged.finalization_locked is True
+    assert parse_status(host_from('v1-download-only.json', rename)).staged.finalization_locked is True
 
 
 @pytest.mark.parametrize('transport, image, shown', [
     ('registry', 'quay.io/fedora/fedora-bootc:42', 'quay.io/fedora/fedora-bootc:42'),
+    (None, 'quay.io/fedora/fedora-bootc:42', 'quay.io/fedora/fedora-bootc:42'),
     ('oci', '/var/mnt/osupdate', 'oci:/var/mnt/osupdate'),
     ('oci-archive', '/var/tmp/os.tar', 'oci-archive:/var/tmp/os.tar'),
     ('containers-storage', 'localhost/os:latest', 'containers-storage:localhost/os:latest'),
@@ -270,12 +359,7 @@ def test_image_reference_with_transport(transport, image, shown):
     def switch(host):
         host['status']['booted']['image']['image'] = {'image': image, 'transport': transport}
 
-    assert parse_status(host_from('spec-only-booted.yaml', switch)).booted.image == shown
-
-
-def test_image_deployments_have_no_origin():
-    state = parse_status(bootc_fixture('spec-ostree-to-bootc.yaml'))
-    assert [(d.origin, d.image) for d in state.deployments] == [(None, CENTOS), (None, None)]
+    assert parse_status(host_from('v1-booted-rollback.json', switch)).booted.image == shown
 
 
 def test_composefs_deployment_has_no_commit():
@@ -285,8 +369,8 @@ def test_composefs_deployment_has_no_commit():
         booted['composefs'] = {'verity': 'ab' * 32, 'bootType': 'bls', 'bootloader': 'systemd',
                                'bootDigest': None, 'missingVerityAllowed': False}
 
-    booted = parse_status(host_from('spec-only-booted.yaml', composefs)).booted
-    assert (booted.checksum, booted.stateroot, booted.image_digest) == (None, None, CENTOS_DIGEST)
+    booted = parse_status(host_from('v1-booted-rollback.json', composefs)).booted
+    assert (booted.checksum, booted.stateroot, booted.image_digest) == (None, None, RHEL_0815_DIGEST)
 
 
 @pytest.mark.parametrize('change, message', [
@@ -297,7 +381,7 @@ def test_composefs_deployment_has_no_commit():
 ])
 def test_unexpected_structure_is_a_parse_error(change, message):
     with pytest.raises(ParseError, match=message):
-        parse_status(host_from('spec-only-booted.yaml', change))
+        parse_status(host_from('v1-booted-rollback.json', change))
 
 
 def test_output_that_is_not_json():
@@ -308,31 +392,27 @@ def test_output_that_is_not_json():
 # Commands sent to the host ---------------------------------------------------------------------
 
 
-def status_text(name, change=None):
-    return json.dumps(host_from(name, change))
-
-
 def test_status_argv():
-    target = FakeTarget({tuple(STATUS_ARGV): (0, status_text('spec-only-booted.yaml'))})
+    target = FakeTarget({tuple(STATUS_ARGV): (0, status_text('v1-booted-rollback.json'))})
     runner = target.runner()
-    assert BootcBackend(runner).status().booted.checksum == CENTOS_COMMIT
+    assert BootcBackend(runner).status().booted.checksum == RHEL_0815
     assert argvs(runner) == [STATUS_ARGV]
 
 
 def test_preloaded_status_is_used_once():
-    target = FakeTarget({tuple(STATUS_ARGV): (0, status_text('spec-staged-booted.yaml'))})
+    target = FakeTarget({tuple(STATUS_ARGV): (0, status_text('v1-staged.json'))})
     runner = target.runner()
     backend = BootcBackend(runner)
-    backend.preloaded_status = CommandResult(STATUS_ARGV, 0, status_text('spec-only-booted.yaml'), '')
+    backend.preloaded_status = CommandResult(STATUS_ARGV, 0, status_text('v1alpha1-only-booted.json'), '')
     assert len(backend.status().deployments) == 1
     assert argvs(runner) == []
     # A second read (after an operation, say) asks the host.
-    assert len(backend.status().deployments) == 2
+    assert len(backend.status().deployments) == 3
     assert argvs(runner) == [STATUS_ARGV]
 
 
 def test_not_a_bootc_host_names_the_command():
-    target = FakeTarget({tuple(STATUS_ARGV): (0, status_text('spec-v1-null.json'))})
+    target = FakeTarget({tuple(STATUS_ARGV): (0, read_case(case_path('v1-not-bootc.json')))})
     with pytest.raises(BootcHostError) as caught:
         BootcBackend(target.runner()).status()
     assert caught.value.command.argv == STATUS_ARGV
@@ -355,57 +435,68 @@ def check_update(before, after, check_answer=(0, '')):
     return backend.check_update(state), argvs(runner)
 
 
+NEWER_DIGEST = 'sha256:' + 'a0' * 32
+
+
+def cache_on_booted(version):
+    """``bootc upgrade --check`` found an image newer than the booted one (``cachedUpdate``)."""
+    def cache(host):
+        booted = host['status']['booted']
+        booted['cachedUpdate'] = dict(copy.deepcopy(booted['image']), imageDigest=NEWER_DIGEST, version=version)
+    return cache
+
+
 def test_check_finds_an_update():
-    update, sent = check_update(status_text('spec-only-booted.yaml'), status_text('spec-booted-with-update.yaml'))
-    assert update == {'available': True, 'version': 'stream9.20240901.0', 'checksum': None,
-                      'image_digest': 'sha256:a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0'}
+    update, sent = check_update(status_text('v1-booted-rollback.json'),
+                                status_text('v1-booted-rollback.json', cache_on_booted('9.20241001.0')))
+    assert update == {'available': True, 'version': '9.20241001.0', 'checksum': None, 'image_digest': NEWER_DIGEST}
     assert sent == [STATUS_ARGV, CHECK_ARGV, STATUS_ARGV]
 
 
 def test_check_finds_an_update_without_version():
-    update, _sent = check_update(status_text('spec-only-booted.yaml'),
-                                 status_text('spec-booted-with-update-no-version.yaml'))
-    assert update == {'available': True, 'version': None, 'checksum': None,
-                      'image_digest': 'sha256:b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1'}
+    update, _sent = check_update(status_text('v1-booted-rollback.json'),
+                                 status_text('v1-booted-rollback.json', cache_on_booted(None)))
+    assert update == {'available': True, 'version': None, 'checksum': None, 'image_digest': NEWER_DIGEST}
 
 
-@pytest.mark.parametrize('after', ['spec-only-booted.yaml', 'spec-booted-update-same-digest.yaml'])
-def test_check_without_update(after):
-    update, _sent = check_update(status_text('spec-only-booted.yaml'), status_text(after))
-    assert update == {'available': False, 'version': None, 'checksum': None, 'image_digest': None}
+def test_check_without_update():
+    def same_digest(host):
+        booted = host['status']['booted']
+        booted['cachedUpdate'] = copy.deepcopy(booted['image'])
+
+    text = status_text('v1-booted-rollback.json')
+    for after in (text, status_text('v1-booted-rollback.json', same_digest)):
+        update, _sent = check_update(text, after)
+        assert update == {'available': False, 'version': None, 'checksum': None, 'image_digest': None}
 
 
 def test_update_already_staged_is_not_available_again():
-    def cached_is_staged(host):
-        staged = host['status']['staged']
-        host['status']['booted']['cachedUpdate'] = copy.deepcopy(staged['image'])
-        staged['cachedUpdate'] = None
-
-    text = status_text('spec-staged-booted.yaml', cached_is_staged)
+    # v1-staged.json: the booted deployment's cachedUpdate is the staged image.
+    text = status_text('v1-staged.json')
     assert check_update(text, text)[0]['available'] is False
 
 
 def test_update_cached_on_the_staged_image():
     def newer_than_staged(host):
-        newer = copy.deepcopy(bootc_fixture('spec-booted-with-update.yaml')['status']['booted']['cachedUpdate'])
-        host['status']['staged']['cachedUpdate'] = newer
-        host['status']['booted']['cachedUpdate'] = None
+        staged = host['status']['staged']
+        staged['cachedUpdate'] = dict(copy.deepcopy(staged['image']), imageDigest=NEWER_DIGEST, version='9.20241001.0')
 
-    update = check_update(status_text('spec-staged-booted.yaml'), status_text('spec-staged-booted.yaml', newer_than_staged))[0]
-    assert (update['available'], update['version']) == (True, 'stream9.20240901.0')
+    update = check_update(status_text('v1-staged.json'), status_text('v1-staged.json', newer_than_staged))[0]
+    assert (update['available'], update['version']) == (True, '9.20241001.0')
 
 
 def test_check_on_a_bootc_without_cached_update_fails_clearly():
-    text = status_text('spec-staged-booted.yaml')
+    # Before bootc 0.1.6 the status has no cachedUpdate at all.
+    text = status_text('v1alpha1-only-booted.json')
     with pytest.raises(OsImageError, match='does not report cachedUpdate') as caught:
         check_update(text, text)
     assert caught.value.command.argv == CHECK_ARGV
-    assert caught.value.host_state.booted.checksum == SOME_OLD_COMMIT
+    assert caught.value.host_state.booted.checksum == RHEL_0701
 
 
 def test_check_failure_carries_the_host_state():
-    text = status_text('spec-ostree-to-bootc.yaml')
+    text = status_text('v1-incompatible.json')
     with pytest.raises(CommandFailed, match='No image source specified') as caught:
         check_update(text, text, check_answer=(1, '', 'error: Upgrading: No image source specified'))
     assert caught.value.command.argv == CHECK_ARGV
-    assert caught.value.host_state.booted.checksum == OSTREE_BOOTED_COMMIT
+    assert caught.value.host_state.booted.checksum == 'eba6034367fe89f9a5867b3b6b6cccc242e0f3e4f6e752ee5a4c74ee4c6a157b'
