@@ -39,7 +39,7 @@ class ActionModule(OsImageActionBase):
     def run_on_host(self, args, runner, task_vars):
         backend = self.backend_for(args, runner)
         before = wait_until_idle(backend, args['lock_timeout'])
-        doomed = cleanup_plan(before, args['pending'], args['rollback'])
+        doomed = cleanup_plan(before, args['pending'], args['rollback'], stateroot=args.get('os'))
         kept = [d.as_dict() for d in before.deployments if d.pinned and d not in doomed]
         result = {'changed': bool(doomed), 'backend': backend.name,
                   'removed': [d.as_dict() for d in doomed], 'kept_pinned': kept}
@@ -54,18 +54,30 @@ class ActionModule(OsImageActionBase):
                 raise
             after = backend.status()
             survivors = {(d.checksum, d.serial) for d in after.deployments}
-            if before.booted is not None and (before.booted.checksum, before.booted.serial) not in survivors:
-                raise OsImageError('cleanup removed the booted deployment', host_state=after)
+            _check_kept(before, after, survivors)
             result['changed'] = bool(cache_removed) or [d.as_dict() for d in after.deployments] != [
                 d.as_dict() for d in before.deployments]
             # What the tool really removed (rpm-ostree may remove more than the one planned).
             result['removed'] = [d.as_dict() for d in before.deployments if (d.checksum, d.serial) not in survivors]
-        elif args['cache'] and self.check_mode:
-            # Whether cached data exists is not known without removing it; say what would run.
-            result['changed'] = True
+        elif args['cache'] and self.check_mode and not doomed:
+            # Asked without removing anything: whether unused objects or cached metadata exist.
+            result['changed'] = bool(backend.cache_to_clean(before))
         if self.diff_mode and result['changed']:
             result['diff'] = deployments_diff(before, after if after is not before else _without(before, doomed))
         return result
+
+
+def _check_kept(before, after, survivors):
+    """Fail when the tool removed what a cleanup never removes: the booted deployment, a pinned one,
+    or the next boot of a sysroot (where nothing is booted)."""
+    kept = [d for d in before.deployments if d.booted or d.pinned]
+    if before.booted is None and before.next_boot is not None:
+        kept.append(before.next_boot)
+    for deployment in kept:
+        if (deployment.checksum, deployment.serial) not in survivors:
+            what = 'booted' if deployment.booted else 'pinned' if deployment.pinned else 'next boot'
+            raise OsImageError('cleanup removed the %s deployment %s (%s)' % (
+                what, deployment.index, deployment.checksum), host_state=after)
 
 
 def _without(state, doomed):

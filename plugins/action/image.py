@@ -16,6 +16,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base imp
 )
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import DeployOptions, Target
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import DEPLOYMENT_FIELDS
 
 TRANSPORTS = ['registry', 'oci', 'oci-archive', 'containers-storage', 'dir', 'docker-daemon']
 # Transports whose image is a path on the host rather than a registry reference.
@@ -126,6 +127,8 @@ class ActionModule(OsImageActionBase):
             download_only=args['download_only'], allow_downgrade=args['allow_downgrade'],
             bypass_driver=args['bypass_driver'], enforce_signature_policy=args['enforce_signature_policy'])
         backend = self.backend_for(args, runner)
+        # An option this backend does not have fails at once, whatever the host's state.
+        backend.refuse_options(None, options)
         before = wait_until_idle(backend, args['lock_timeout'])
         resolved = backend.resolve(before, target)
 
@@ -154,8 +157,8 @@ class ActionModule(OsImageActionBase):
             _check_deployed(after, target, resolved)
 
         if after is None:
-            predicted = dict(resolved.as_dict(), staged=bool(before.booted) and not args.get('sysroot'),
-                             finalization_locked=options.download_only)
+            predicted = predicted_entry(before, target, resolved, options, backend.stateroot,
+                                        staged=bool(before.booted) and not args.get('sysroot'))
             result.update(after=predicted, staged=predicted['staged'], reboot_required=bool(before.booted))
             diff_after = describe_deployment(predicted)
         else:
@@ -165,6 +168,25 @@ class ActionModule(OsImageActionBase):
         if self.diff_mode:
             result['diff'] = {'before': describe_deployment(before.next_boot), 'after': diff_after}
         return result
+
+
+def predicted_entry(before, target, resolved, options, stateroot, staged):
+    """The next boot check mode predicts: every field of a deployment (``DEPLOYMENT_FIELDS``), None where unknown.
+
+    The new deployment boots next (index 0), is not booted nor pinned, and is made in ``stateroot``
+    (``os``), else in the stateroot of the next boot. For the latest commit, a version or a commit
+    it keeps the origin the next boot follows where the tool did not name one.
+    """
+    predicted = dict.fromkeys(DEPLOYMENT_FIELDS)
+    predicted.update((name, value) for name, value in resolved.as_dict().items() if name in predicted)
+    nxt = before.next_boot
+    if target.kind in ('latest', 'version', 'checksum') and nxt is not None:
+        for name in ('origin', 'image'):
+            if predicted[name] is None:
+                predicted[name] = getattr(nxt, name)
+    predicted.update(index=0, stateroot=stateroot or (nxt.stateroot if nxt is not None else None), booted=False,
+                     pinned=False, staged=staged, finalization_locked=options.download_only)
+    return predicted
 
 
 def _entry(deployment):

@@ -18,8 +18,9 @@ description:
     and cached update data, to free disk space or to discard an update that should not be applied.
   - O(pending=true) removes the pending deployment, the next boot when it is not the booted deployment
     (for example a staged update).
-  - The booted deployment and pinned deployments are never removed. They are left out of the plan before
-    anything runs, and the task fails, with the host's state, if the booted deployment is gone afterwards.
+  - The booted deployment and pinned deployments are never removed, nor the next boot of a O(sysroot). They are
+    left out of the plan before anything runs, and the task fails, with the host's state, if one of them is gone
+    afterwards.
     Pinned deployments that were kept are returned in RV(kept_pinned).
   - O(rollback=true) removes the deployment kept to go back to, the first deployment after the booted one that is
     not staged, unless it is pinned. While an update is pending that is the deployment before the booted one, not
@@ -27,13 +28,17 @@ description:
   - C(rpm-ostree cleanup --pending) and C(--rollback) remove every unpinned deployment before, or after, the booted
     one in its stateroot; RV(removed) lists what was really removed, read from the deployments afterwards
     (in check mode, what the module plans). The cache cleanup of C(rpm-ostree) also runs C(--base).
-  - On a O(sysroot), where nothing is booted, there is neither a pending nor a rollback deployment, so only
-    O(cache=true) does anything.
+  - On a O(sysroot), where nothing is booted, nothing is pending: the next boot is what the sysroot boots and is
+    kept, so O(pending=true) removes nothing there. O(rollback=true) removes every deployment after the next boot
+    in its stateroot (O(os)) that is not pinned, with C(ostree admin undeploy) for the C(rpm-ostree) and C(ostree)
+    backends.
   - "The commands run, by backend: C(rpm-ostree cleanup) with C(--pending), C(--rollback) and C(--repomd);
     for C(bootc) and C(ostree), C(ostree admin undeploy) of the deployments to remove (a staged one too,
     with its finalization lock), and C(ostree admin
     cleanup). After the command the module reads the deployments again; RV(ignore:changed) is decided by
-    comparing the deployment lists before and after, and by whether the backend reports removing cached data."
+    comparing the deployment lists before and after and, for O(cache=true), by counting, in the same round trip
+    as the cleanup command, the files in the OSTree repository's C(objects/) and (rpm-ostree on a booted host)
+    in C(/var/cache/rpm-ostree) before and after it."
 author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
@@ -52,8 +57,11 @@ attributes:
     details:
       - In check mode the module reads the deployments only (after waiting for a busy tool like a real run),
         plans what it would remove with the same rules, and returns the plan in RV(removed).
-      - With O(cache=true) check mode always predicts a change, as whether cached data exists is not known
-        without removing it.
+      - With O(cache=true) and no deployment to remove, check mode predicts a change when
+        C(ostree prune --refs-only --depth=0 --no-prune) on the system repository finds objects that no ref and
+        no deployment reaches (what C(ostree admin cleanup) prunes), or (rpm-ostree on a booted host)
+        C(/var/cache/rpm-ostree) is not empty. C(rpm-ostree cleanup --base) may also remove old base refs,
+        which that prediction does not see.
   diff_mode:
     support: full
     details:
@@ -72,6 +80,7 @@ options:
   rollback:
     description:
       - Remove the deployment kept to go back to (the first after the booted one that is not staged), unless it is pinned.
+        On a O(sysroot), every unpinned deployment after the next boot.
       - The host can then not roll back until it has another deployment.
     type: bool
     default: false

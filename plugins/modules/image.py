@@ -18,7 +18,7 @@ description:
     or C(ostree admin) the OS image you ask for. That is the latest one of the origin it follows, a version,
     an OSTree commit, another OSTree ref, or a container image.
   - The host does not reboot. On a booted host the new deployment is B(staged) and becomes the running
-    system at the next reboot (see M(ansible.builtin.reboot));
+    system at the next reboot (see M(osimage.lifecycle.reboot), which needs no Python on the host);
     on a O(sysroot) that is not running it is deployed unstaged and is the first boot entry.
   - "The commands run, by backend:
     C(rpm-ostree upgrade) for the latest version of the current origin, C(rpm-ostree deploy) for
@@ -36,10 +36,21 @@ description:
     images only, so O(version), O(checksum) and O(ref) are not available with it; C(ostree) has no
     container images, so O(image) is not available with it.
   - Before anything changes, the module asks the tool what the target stands for without deploying it
-    (C(rpm-ostree upgrade --check), C(bootc upgrade --check), a
-    metadata-only C(ostree pull)). When the next boot already is that target, nothing is run and the task
+    (C(rpm-ostree upgrade --check) for the latest version, a new O(image) or O(ref),
+    C(rpm-ostree deploy --preview) for O(version) and O(checksum), C(bootc upgrade --check), a
+    metadata-only C(ostree pull)). A version or commit that C(rpm-ostree deploy --preview) cannot find fails
+    there, naming the option. When the next boot already is that target, nothing is run and the task
     reports no change; when the target was built before the deployment the host runs, the task fails unless
     O(allow_downgrade=true).
+  - "C(rpm-ostree deploy --preview) prints package differences only, as text that the module does not
+    parse. The build time of the target is read afterwards, in the same round trip, from the commit the
+    preview fetched into the system repository: C(ostree show) of O(checksum), or for O(version) the
+    commit of that version in C(ostree log) of the origin the next boot follows. Where that read finds
+    nothing, the build time stays unknown (RV(target.timestamp) null) and rpm-ostree's own
+    C(--disallow-downgrade) refuses an older commit when deploying."
+  - An option that does nothing with the host's backend fails, naming it, before anything runs:
+    O(bypass_driver=true) with C(bootc) or C(ostree) (only rpm-ostree has an update driver), and
+    O(enforce_signature_policy=true) with C(rpm-ostree) or C(ostree).
   - After the tool reports success the module reads the deployments again and fails, with the host's state,
     when the next boot is not the target. RV(ignore:changed) is decided by comparing the deployment lists
     before and after, never by the tool's messages.
@@ -60,7 +71,8 @@ attributes:
     support: full
     details:
       - In check mode the module reads the deployments, waits for a busy tool like in a real run, and asks
-        the tool what the target stands for without deploying it (C(rpm-ostree upgrade --check) or
+        the tool what the target stands for without deploying it (C(rpm-ostree upgrade --check),
+        C(rpm-ostree deploy --preview) for O(version) and O(checksum),
         C(bootc upgrade --check), a metadata-only C(ostree pull), which
         may store the fetched commit metadata in the local repository). It refuses a downgrade like a real
         run does.
@@ -141,8 +153,10 @@ options:
     description:
       - Deploy the target even when it was built before the deployment the host runs (the next boot where
         nothing is booted).
-      - Without it the module compares the build timestamps itself and refuses a downgrade before running
-        anything, also in check mode; the error message names this option. When either timestamp is
+      - Without it the module compares the build timestamps itself, with every backend, and refuses a
+        downgrade before running anything, also in check mode; the error message names this option.
+        For C(bootc) the build time of the target is the one C(bootc upgrade --check) reports for the
+        image the host follows; a switch to another image has none, so the module cannot tell there. When either timestamp is
         unknown the module cannot tell and does not refuse; C(rpm-ostree) then still refuses an older
         commit itself (C(--disallow-downgrade), or no C(--allow-downgrade) for C(rpm-ostree upgrade)).
         C(ostree show) always gives the C(ostree) backend both timestamps.
@@ -150,7 +164,8 @@ options:
     default: false
   bypass_driver:
     description:
-      - C(rpm-ostree) only. Deploy although an update driver, such as Zincati on Fedora CoreOS, is registered
+      - C(rpm-ostree) only; V(true) fails with C(bootc) and C(ostree), which have no update driver.
+        Deploy although an update driver, such as Zincati on Fedora CoreOS, is registered
         with C(rpm-ostree) (RV(osimage.lifecycle.image_info#module:update_driver)). C(rpm-ostree) refuses to
         deploy while a driver is in charge of updates unless given C(--bypass-driver).
       - The driver may later deploy another version by itself; consider stopping it first
@@ -159,7 +174,9 @@ options:
     default: false
   enforce_signature_policy:
     description:
-      - C(bootc) only. Verify O(image) against the container signature policy of the host
+      - C(bootc) only; V(true) fails with C(rpm-ostree), whose image reference scheme chooses the
+        signature policy (for example C(ostree-image-signed:)), and with C(ostree).
+        Verify O(image) against the container signature policy of the host
         (C(/etc/containers/policy.json)) when switching (C(bootc switch --enforce-container-sigpolicy)).
       - It takes effect only when a switch runs; when the next boot already is O(image), nothing is run.
     type: bool
@@ -203,8 +220,8 @@ EXAMPLES = r'''
   become: true
   register: os_update
 
-- name: Reboot into it when one was staged
-  ansible.builtin.reboot:
+- name: Reboot into it when one was staged (no Python needed on the host)
+  osimage.lifecycle.reboot:
   become: true
   when: os_update.reboot_required
 
@@ -361,8 +378,11 @@ before:
 after:
   description:
     - The deployment the host boots next after the task, in the same form as RV(before).
-    - In check mode, when a change is predicted, the prediction instead, which has the fields of RV(target)
-      and RV(after.staged) and RV(after.finalization_locked) only.
+    - In check mode, when a change is predicted, the prediction instead, with every field of RV(before):
+      those of RV(target), RV(after.index) V(0), the stateroot it is made in, RV(after.booted) and
+      RV(after.pinned) V(false), RV(after.staged) and RV(after.finalization_locked) as they would be, and
+      for the latest version, O(version) or O(checksum) the origin or image the next boot follows where the
+      tool names none. Fields that are not known before deploying are null.
   returned: success
   type: dict
   contains: *deployment

@@ -101,7 +101,7 @@ options:
     type: int
     default: 300
 notes:
-  - The module does not reboot the host; reboot it (for example with M(ansible.builtin.reboot)) to run the
+  - The module does not reboot the host; reboot it (for example with M(osimage.lifecycle.reboot), which needs no Python on the host) to run the
     rollback deployment. RV(reboot_required) tells whether that is needed.
   - An agent that drives updates, such as Zincati or C(bootc-fetch-apply-updates.timer), may deploy an update
     again after a rollback; stop it first when the rollback must last.
@@ -125,7 +125,7 @@ EXAMPLES = r'''
   register: os_rollback
 
 - name: Reboot into it
-  ansible.builtin.reboot:
+  osimage.lifecycle.reboot:
   become: true
   when: os_rollback.reboot_required
 

@@ -90,7 +90,7 @@ options:
     default: 300
 notes:
   - Changing kernel arguments makes a new deployment; the host keeps its rollback deployment with the old
-    arguments. Reboot (for example with M(ansible.builtin.reboot)) to run with the new ones.
+    arguments. Reboot (for example with M(osimage.lifecycle.reboot), which needs no Python on the host) to run with the new ones.
 seealso:
   - module: osimage.lifecycle.image_info
   - module: osimage.lifecycle.image
@@ -112,7 +112,7 @@ EXAMPLES = r'''
   register: kargs
 
 - name: Reboot when the arguments changed
-  ansible.builtin.reboot:
+  osimage.lifecycle.reboot:
   become: true
   when: kargs.changed
 

@@ -81,6 +81,24 @@ class Backend:
         """
         raise NotImplementedError
 
+    # The options of ``DeployOptions`` that do something with this backend; a backend that lacks
+    # one refuses it when it is set (``refuse_options``) rather than ignoring it.
+    deploy_options = ('download_only', 'allow_downgrade', 'bypass_driver', 'enforce_signature_policy')
+
+    def refuse_options(self, state, options):
+        """Fail, naming the option, when ``options`` sets one that this backend does not have.
+
+        Run before anything else, so that a task fails the same whether or not there is anything to do.
+        """
+        for name in DeployOptions.NAMES:
+            if getattr(options, name) and name not in self.deploy_options:
+                raise Unsupported('parameter %s: %s. Nothing was changed.' % (name, self.option_reason(name)),
+                                  host_state=state)
+
+    def option_reason(self, name):
+        """Why this backend has no option ``name`` (for the message of ``refuse_options``)."""
+        return 'not available with the %s backend' % self.name
+
     def check_deploy(self, state, target, options):
         """Raise what ``deploy()`` would raise before running anything (a refusal, an unsupported
         option), without running anything, so that check mode predicts a refusal too.
@@ -104,9 +122,14 @@ class Backend:
     def cleanup(self, state, pending=False, rollback=False, cache=False):
         """Remove the pending/staged deployment, the rollback deployment, cached update data.
 
-        Never the booted deployment or a pinned one. Returns whether cached data was removed
-        (the deployment list does not show it).
+        Never the booted deployment or a pinned one, nor the next boot of a sysroot (``cleanup_plan``).
+        Returns whether cached data was removed (the deployment list does not show it), as
+        measured on the host before and after.
         """
+        raise NotImplementedError
+
+    def cache_to_clean(self, state):
+        """Whether ``cleanup(cache=True)`` would remove cached data, without removing anything (check mode)."""
         raise NotImplementedError
 
     def kernel_arguments(self, state):
@@ -118,17 +141,23 @@ class Backend:
         raise NotImplementedError
 
 
-def cleanup_plan(state, pending, rollback):
-    """The deployments a cleanup removes: never the booted one nor a pinned one.
+def cleanup_plan(state, pending, rollback, stateroot=None):
+    """The deployments a cleanup removes: never the booted one, the next boot of a sysroot, nor a pinned one.
 
-    ``pending``: the next boot when it is not the booted deployment. ``rollback``: the deployment
-    kept to go back to, the first after the booted one that is not staged.
+    On a booted host, ``pending``: the next boot when it is not the booted deployment; ``rollback``:
+    the deployment kept to go back to, the first after the booted one that is not staged.
+    On a sysroot that is not running (nothing booted) nothing is pending: the next boot is what
+    the sysroot boots, and is kept; ``rollback`` removes every deployment after it that is not
+    pinned, of the stateroot ``stateroot`` (default: that of the next boot).
     """
     chosen = []
     booted = state.booted
-    if booted is None:
-        return chosen
     nxt = state.next_boot
+    if booted is None:
+        if rollback and nxt is not None:
+            stateroot = stateroot or nxt.stateroot
+            chosen = [d for d in state.deployments[1:] if not d.pinned and d.stateroot == stateroot]
+        return chosen
     if pending and nxt is not None and nxt is not booted and not nxt.pinned:
         chosen.append(nxt)
     if rollback:
@@ -199,6 +228,8 @@ class Resolved:
 
 class DeployOptions:
     """Options of the ``image`` module that change how a deployment is made."""
+
+    NAMES = ('download_only', 'allow_downgrade', 'bypass_driver', 'enforce_signature_policy')
 
     def __init__(self, download_only=False, allow_downgrade=False, bypass_driver=False,
                  enforce_signature_policy=False):

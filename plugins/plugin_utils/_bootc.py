@@ -32,6 +32,10 @@ CHECK_ARGV = ['bootc', 'upgrade', '--check']
 # The transports of `bootc switch --transport` (ostree-ext's `Transport`); bootc's default is registry.
 TRANSPORTS = ('registry', 'oci', 'oci-archive', 'containers-storage', 'dir', 'docker-daemon')
 
+# The sysroot of a bootc host, whose lock (ostree/lock) bootc holds while it changes deployments.
+BOOTC_SYSROOT = '/sysroot'
+BOOTC_REPO = BOOTC_SYSROOT + '/ostree/repo'
+
 # `signature` of the spec's image after `bootc switch --enforce-container-sigpolicy` (`ImageSignature`,
 # crates/lib/src/spec.rs); without it bootc leaves `signature` out.
 ENFORCED_SIGNATURE = 'containerPolicy'
@@ -72,6 +76,23 @@ class BootcBackend(Backend):
             return update_from_cached(after.raw)
 
     # Operations ------------------------------------------------------------------------------
+
+    def busy(self, state):
+        """What holds the OSTree sysroot lock, which bootc takes while it changes deployments.
+
+        ``bootc status`` reports no running operation: one more round trip looks at the lock
+        (``/sysroot/ostree/lock`` in ``/proc/locks``, as the ostree backend does).
+        """
+        with failure_context(host_state=state):
+            return _ostree_common.sysroot_lock_holder(self.runner, _ostree_common.new_marker(), BOOTC_SYSROOT)
+
+    # The module compares build times itself for every backend (allow_downgrade); bootc has no
+    # update driver to bypass.
+    deploy_options = ('download_only', 'allow_downgrade', 'enforce_signature_policy')
+
+    def option_reason(self, name):
+        return ('only rpm-ostree has an update driver to bypass (rpm-ostree status: update-driver); bootc registers '
+                'none (bootc-fetch-apply-updates is a systemd timer: stop it to keep it from updating)')
 
     def resolve(self, state, target):
         self.refuse_unsupported(state, target)
@@ -116,8 +137,8 @@ class BootcBackend(Backend):
     def deploy_argv(self, state, target, options):
         """The command that deploys ``target``; raises before anything runs when it cannot be done.
 
-        ``allow_downgrade`` and ``bypass_driver`` change nothing: bootc compares no build times and
-        has no update driver to bypass.
+        bootc compares no build times: the module does (``allow_downgrade``), from what
+        ``bootc upgrade --check`` reports. ``bypass_driver`` is refused (``refuse_options``).
         """
         self.refuse_unsupported(state, target)
         spec_image = spec_image_of(state) or {}
@@ -184,9 +205,14 @@ class BootcBackend(Backend):
             doomed.append(state.rollback)
         doomed = [d for d in doomed if not d.booted and not d.pinned]
         _ostree_common.undeploy(self.runner, state, [ostree_index(state, d) for d in doomed])
-        if cache:
-            _ostree_common.prune(self.runner, state)
-        return bool(cache)
+        if not cache:
+            return False
+        return _ostree_common.clean_cache(self.runner, state, BOOTC_REPO, _ostree_common.new_marker(),
+                                          _ostree_common.admin_argv('cleanup'))
+
+    def cache_to_clean(self, state):
+        self.refuse_unsupported(state)
+        return _ostree_common.cache_to_clean(self.runner, state, BOOTC_REPO, _ostree_common.new_marker())
 
     def kernel_arguments(self, state):
         raise Unsupported('bootc keeps kernel arguments in the image (/usr/lib/bootc/kargs.d); change them in the image',

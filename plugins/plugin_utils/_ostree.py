@@ -43,7 +43,6 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-import uuid
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _ostree_common
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend, Resolved, Target, Unsupported, cleanup_plan
@@ -58,6 +57,9 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import (
 )
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._parse import failure_context, split_kernel_command_line
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import first_line
+
+# Shared with bootc, whose status does not tell whether the sysroot is locked (kept here for callers).
+lock_is_held = _ostree_common.lock_is_held
 
 # First ostree release with `ostree admin status --json`.
 STATUS_JSON_SINCE = (2025, 3)
@@ -83,7 +85,6 @@ HEADER_RE = re.compile(r'^(?P<marker>[* ]) (?P<stateroot>\S.*?) (?P<checksum>[0-
 FLAG_RE = re.compile(r' \(([^()]+)\)')
 ANSI_RE = re.compile(r'\x1b\[[0-9;]*m')
 DATE_RE = re.compile(r'^Date:\s+(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4})\s*$')
-PROC_LOCKS_FILE_RE = re.compile(r'^([0-9a-f]+):([0-9a-f]+):(\d+)$')
 
 TEXT_FLAGS = {
     'staged': ('staged',),
@@ -121,17 +122,12 @@ done
 if [ -z "$root" ] && [ -e /run/ostree/staged-deployment-locked ]; then
     printf '\n%s staged-locked\n' "$marker"
 fi
-if lock=$(stat -c '%d %i' -- "$root/ostree/lock" 2>/dev/null); then
-    printf '\n%s lock %s\n' "$marker" "$lock"
-    grep -F -- ":${lock#* } " /proc/locks
-fi
-exit 0
-'''
+''' + _ostree_common.LOCK_SNIPPET + 'exit 0\n'
 
 
 def new_marker():
     """A line prefix that no output of the tools can start with by chance."""
-    return '@@osimage-lifecycle-%s' % uuid.uuid4().hex
+    return _ostree_common.new_marker()
 
 
 # First ostree release of each command or option the operations use where it differs by release
@@ -590,47 +586,12 @@ def parse_origin_file(text):
     return values
 
 
-def _linux_dev_numbers(dev):
-    """(major, minor) of a device number as stat prints it (glibc's gnu_dev_major/minor)."""
-    major = ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff)
-    minor = (dev & 0xff) | ((dev >> 12) & ~0xff)
-    return major, minor
-
-
-def lock_is_held(lock_stat, proc_locks_lines):
-    """Whether a line of /proc/locks holds the file ``lock_stat`` (``'<dev> <inode>'`` from stat)."""
-    try:
-        dev, inode = (int(part) for part in lock_stat.split())
-    except ValueError:
-        return False
-    wanted = _linux_dev_numbers(dev) + (inode,)
-    for line in proc_locks_lines:
-        fields = line.split()
-        if '->' in fields:
-            # A process waiting for the lock, not holding it.
-            continue
-        for field in fields:
-            match = PROC_LOCKS_FILE_RE.match(field)
-            if match and (int(match.group(1), 16), int(match.group(2), 16), int(match.group(3))) == wanted:
-                return True
-    return False
-
-
 def split_status_output(stdout, marker):
     """Split the output of ``STATUS_SCRIPT`` into the status text and the sections after it.
 
     Returns ``(status_text, sections)``; each section is ``(words of its marker line, text)``.
     """
-    status_lines = []
-    sections = []
-    for line in stdout.splitlines():
-        if line.startswith(marker + ' '):
-            sections.append((line[len(marker) + 1:].split(), []))
-        elif sections:
-            sections[-1][1].append(line)
-        else:
-            status_lines.append(line)
-    return '\n'.join(status_lines) + '\n', [(words, '\n'.join(lines)) for words, lines in sections]
+    return _ostree_common.marked_sections(stdout, marker)
 
 
 def parse_details(sections):
@@ -658,7 +619,7 @@ def parse_details(sections):
             if digest and DIGEST_RE.match(digest):
                 per_deployment[current]['image_digest'] = digest
         elif kind == 'lock' and len(words) == 3:
-            lock_held = lock_is_held(' '.join(words[1:]), text.splitlines())
+            lock_held = _ostree_common.lock_held_in_sections([(words, text)])
         elif kind == 'staged-locked':
             staged_locked = True
     return per_deployment, lock_held, staged_locked
@@ -779,8 +740,7 @@ class OstreeBackend(Backend):
         if not transaction:
             return None
         lock_path = transaction[-1] if isinstance(transaction, (list, tuple)) else transaction
-        return ('another process holds the OSTree sysroot lock %s, as ostree admin commands and rpm-ostreed do '
-                'while they change deployments' % lock_path)
+        return _ostree_common.sysroot_lock_description(lock_path)
 
     # Reading commits -----------------------------------------------------------------------
 
@@ -1003,12 +963,28 @@ class OstreeBackend(Backend):
         _ostree_common.set_pinned(self.runner, state, deployment, pinned, deployment.index, self.sysroot and self.root)
 
     def cleanup(self, state, pending=False, rollback=False, cache=False):
-        """``ostree admin undeploy`` of the planned deployments (a staged one too), ``ostree admin cleanup`` for the cache."""
-        doomed = cleanup_plan(state, pending, rollback)
+        """``ostree admin undeploy`` of the planned deployments (a staged one too), ``ostree admin cleanup`` for the cache.
+
+        Whether the cache cleanup removed anything is measured (``_ostree_common.clean_cache``).
+        """
+        doomed = cleanup_plan(state, pending, rollback, stateroot=self.stateroot)
         _ostree_common.undeploy(self.runner, state, [d.index for d in doomed], self.sysroot and self.root)
-        if cache:
-            _ostree_common.prune(self.runner, state, self.sysroot and self.root)
-        return bool(cache)
+        if not cache:
+            return False
+        return _ostree_common.clean_cache(self.runner, state, self.repo, new_marker(),
+                                          _ostree_common.admin_argv('cleanup', self.sysroot and self.root))
+
+    def cache_to_clean(self, state):
+        return _ostree_common.cache_to_clean(self.runner, state, self.repo, new_marker())
+
+    deploy_options = ('download_only', 'allow_downgrade')
+
+    def option_reason(self, name):
+        if name == 'bypass_driver':
+            return ('only rpm-ostree has an update driver to bypass (rpm-ostree status: update-driver); plain ostree '
+                    'registers none')
+        return ('plain ostree deploys OSTree commits, not container images, and has no container signature policy; '
+                'the option is for bootc switch --enforce-container-sigpolicy')
 
     # Kernel arguments ------------------------------------------------------------------------
 

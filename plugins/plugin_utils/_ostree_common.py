@@ -13,8 +13,33 @@ src/ostree/ot-admin-functions.c), so each backend says how it knows that positio
 
 from __future__ import annotations
 
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
+import re
+import uuid
+
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._parse import failure_context
+
+# The sysroot lock that ostree takes (flock, ``ostree_sysroot_lock``) while it changes deployments:
+# ``ostree admin`` commands, rpm-ostreed and bootc all hold it. The shell lines below print a
+# section ``<marker> lock <dev> <inode>`` (stat of the lock file) and the lines of /proc/locks that
+# name that inode; ``lock_is_held`` reads them. They use the variables ``root`` (the sysroot, empty
+# for the running system) and ``marker`` of the script they are part of.
+LOCK_SNIPPET = r'''
+if lock=$(stat -c '%d %i' -- "$root/ostree/lock" 2>/dev/null); then
+    printf '\n%s lock %s\n' "$marker" "$lock"
+    grep -F -- ":${lock#* } " /proc/locks
+fi
+'''
+
+# Reads only the sysroot lock: $1 the sysroot ("" for the running system), $2 a marker line.
+LOCK_SCRIPT = 'root=${1%/}\nmarker=$2\n' + LOCK_SNIPPET + 'exit 0\n'
+
+PROC_LOCKS_FILE_RE = re.compile(r'^([0-9a-f]+):([0-9a-f]+):(\d+)$')
+
+
+def new_marker():
+    """A line prefix that no output of the tools can start with by chance."""
+    return '@@osimage-lifecycle-%s' % uuid.uuid4().hex
 
 
 def admin_argv(verb, sysroot=None):
@@ -48,12 +73,6 @@ def undeploy(runner, state, ostree_indexes, sysroot=None):
                        what='removing deployment %d (ostree admin undeploy)' % index)
 
 
-def prune(runner, state, sysroot=None):
-    """``ostree admin cleanup``: delete repository objects and boot files that no deployment uses."""
-    with failure_context(host_state=state):
-        runner.run(admin_argv('cleanup', sysroot), what='removing unused data (ostree admin cleanup)')
-
-
 def set_finalization_locked(runner, state, locked):
     """Lock or unlock the staged deployment: ``ostree admin lock-finalization [--unlock]`` (ostree 2023.8+).
 
@@ -62,3 +81,160 @@ def set_finalization_locked(runner, state, locked):
     argv = admin_argv('lock-finalization') + ([] if locked else ['--unlock'])
     with failure_context(host_state=state):
         runner.run(argv, what='%s the staged deployment (ostree admin lock-finalization)' % ('locking' if locked else 'unlocking'))
+
+
+def _linux_dev_numbers(dev):
+    """(major, minor) of a device number as stat prints it (glibc's gnu_dev_major/minor)."""
+    major = ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff)
+    minor = (dev & 0xff) | ((dev >> 12) & ~0xff)
+    return major, minor
+
+
+def lock_is_held(lock_stat, proc_locks_lines):
+    """Whether a line of /proc/locks holds the file ``lock_stat`` (``'<dev> <inode>'`` from stat)."""
+    try:
+        dev, inode = (int(part) for part in lock_stat.split())
+    except ValueError:
+        return False
+    wanted = _linux_dev_numbers(dev) + (inode,)
+    for line in proc_locks_lines:
+        fields = line.split()
+        if '->' in fields:
+            # A process waiting for the lock, not holding it.
+            continue
+        for field in fields:
+            match = PROC_LOCKS_FILE_RE.match(field)
+            if match and (int(match.group(1), 16), int(match.group(2), 16), int(match.group(3))) == wanted:
+                return True
+    return False
+
+
+def lock_held_in_sections(sections):
+    """Whether the ``lock`` section that ``LOCK_SNIPPET`` printed shows the lock held.
+
+    ``sections`` are ``(words of the marker line, text)`` pairs, as ``marked_sections`` returns them.
+    """
+    held = False
+    for words, text in sections:
+        if words and words[0] == 'lock' and len(words) == 3:
+            held = lock_is_held(' '.join(words[1:]), text.splitlines())
+    return held
+
+
+def marked_sections(stdout, marker):
+    """Split a script's output at its marker lines: ``(text before the first, sections)``.
+
+    Each section is ``(words of its marker line after the marker, text up to the next marker line)``.
+    """
+    leading = []
+    sections = []
+    for line in stdout.splitlines():
+        if line.startswith(marker + ' '):
+            sections.append((line[len(marker) + 1:].split(), []))
+        elif sections:
+            sections[-1][1].append(line)
+        else:
+            leading.append(line)
+    return '\n'.join(leading) + '\n', [(words, '\n'.join(lines)) for words, lines in sections]
+
+
+def sysroot_lock_holder(runner, marker, sysroot='/sysroot'):
+    """What holds the OSTree sysroot lock of ``sysroot`` (a description), or None when it is free.
+
+    One round trip (``LOCK_SCRIPT``), for a backend whose status does not tell (bootc).
+    """
+    root = sysroot.rstrip('/')
+    result = runner.run(['/bin/sh', '-c', LOCK_SCRIPT, 'osimage-lifecycle', root, marker],
+                        what='looking at the OSTree sysroot lock (%s/ostree/lock in /proc/locks)' % root)
+    _leading, sections = marked_sections(result.stdout, marker)
+    if not lock_held_in_sections(sections):
+        return None
+    return sysroot_lock_description('%s/ostree/lock' % root)
+
+
+def sysroot_lock_description(lock_path):
+    return ('another process holds the OSTree sysroot lock %s, as ostree admin commands, rpm-ostreed and bootc do '
+            'while they change deployments' % lock_path)
+
+
+# Removes cached data and measures it, in one round trip. $1 "check" only asks what
+# `ostree prune --refs-only --depth=0 --no-prune` would delete from repository $2 (what
+# `ostree admin cleanup` prunes: the objects that no ref and no deployment reaches, at depth 0,
+# ostree_sysroot_cleanup_prune_repo); $1 "clean" runs the command "$@". Both print, after marker $3,
+# the number of files in the repository's objects/ and in the cache directory $4 ("" for none),
+# before and, for "clean", after.
+CACHE_SCRIPT = r'''
+mode=$1
+repo=$2
+marker=$3
+cachedir=$4
+shift 4
+LC_ALL=C.UTF-8
+export LC_ALL
+measure() {
+    objects=$(find "$repo/objects" -type f 2>/dev/null | wc -l)
+    cached=0
+    if [ -n "$cachedir" ] && [ -d "$cachedir" ]; then
+        cached=$(find "$cachedir" -mindepth 1 2>/dev/null | wc -l)
+    fi
+    printf '\n%s %s %s %s\n' "$marker" "$1" $objects $cached
+}
+measure before
+if [ "$mode" = check ]; then
+    printf '\n%s prune\n' "$marker"
+    exec ostree "--repo=$repo" prune --refs-only --depth=0 --no-prune
+fi
+"$@" || exit
+measure after
+'''
+
+# What `ostree prune --no-prune` prints (src/ostree/ot-builtin-prune.c, g_print, not translated).
+PRUNE_NONE = 'No unreachable objects'
+PRUNE_WOULD_DELETE_RE = re.compile(r'^Would delete: (\d+) objects')
+
+
+def parse_cache_measures(stdout, marker):
+    """What ``CACHE_SCRIPT`` printed: ``{'before': (objects, cached), 'after': ..., 'prunable': N}``."""
+    _leading, sections = marked_sections(stdout, marker)
+    found = {}
+    for words, text in sections:
+        if len(words) == 3 and words[0] in ('before', 'after') and all(word.isdigit() for word in words[1:]):
+            found[words[0]] = (int(words[1]), int(words[2]))
+        elif words == ['prune']:
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            if PRUNE_NONE in lines:
+                found['prunable'] = 0
+            for line in lines:
+                match = PRUNE_WOULD_DELETE_RE.match(line)
+                if match:
+                    found['prunable'] = int(match.group(1))
+    return found
+
+
+def clean_cache(runner, state, repo, marker, argv, cachedir=''):
+    """Run ``argv`` (the tool's cleanup of cached data) and tell whether it removed anything.
+
+    Measured, not guessed: the files of the repository's objects/ and of ``cachedir`` before and after.
+    """
+    with failure_context(host_state=state):
+        result = runner.run(['/bin/sh', '-c', CACHE_SCRIPT, 'osimage-lifecycle', 'clean', repo, marker, cachedir] + argv,
+                            what='removing unused data (%s)' % ' '.join(argv))
+        found = parse_cache_measures(result.stdout, marker)
+        if 'before' not in found or 'after' not in found:
+            raise ParseError('the cleanup of cached data printed no count of objects before and after', command=result)
+    return found['after'] != found['before']
+
+
+def cache_to_clean(runner, state, repo, marker, cachedir=''):
+    """Whether a cleanup of cached data would remove anything, without removing anything.
+
+    True when ``ostree prune --no-prune`` finds unreachable objects, or the cache directory is not empty.
+    """
+    with failure_context(host_state=state):
+        result = runner.run(['/bin/sh', '-c', CACHE_SCRIPT, 'osimage-lifecycle', 'check', repo, marker, cachedir],
+                            what='looking for unused data (ostree prune --refs-only --depth=0 --no-prune)')
+        found = parse_cache_measures(result.stdout, marker)
+        if 'before' not in found or 'prunable' not in found:
+            raise ParseError('ostree prune --no-prune printed neither "%s" nor "Would delete: N objects"' % PRUNE_NONE,
+                             command=result)
+    return found['prunable'] > 0 or found['before'][1] > 0

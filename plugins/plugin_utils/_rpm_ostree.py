@@ -18,16 +18,20 @@ Pinning, which rpm-ostree leaves to ``ostree admin pin``, is in ``_ostree_common
 
 from __future__ import annotations
 
+import posixpath
+
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _ostree_common
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend, Resolved, Unsupported
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend, Resolved, Unsupported, cleanup_plan
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import Deployment, HostState, update_info
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree import parse_commits
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._parse import (
     failure_context,
     load_json_object,
     optional_text,
     split_kernel_command_line,
 )
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import first_line
 
 # rpm-ostree's exit code for "nothing changed" (RPM_OSTREE_EXIT_UNCHANGED); `upgrade --check`
 # exits with it when no update is available.
@@ -40,6 +44,29 @@ OSTREE_IMAGE_SCHEMES = (
     'ostree-unverified-registry', 'ostree-unverified-image', 'ostree-image-signed', 'ostree-remote-registry',
     'ostree-remote-image',
 )
+
+# Where rpm-ostree keeps downloaded RPM repository metadata (`rpm-ostree cleanup --repomd` empties it).
+REPOMD_CACHE = '/var/cache/rpm-ostree'
+
+# Asks rpm-ostree what a version or commit is without deploying it, in one round trip:
+# `rpm-ostree deploy --preview` ("$@": the options and the revision) fetches the commit (for a
+# version, the history of the origin until it finds it) into the system repository, fails for an
+# unknown one, and prints only the package differences (prose). The commit's metadata is then read
+# from the repository, structured: with $3 "show", `ostree show $4` (a commit), with $3 "log",
+# `ostree log $4` (the origin refspec, for a version), after a line "$1 commit". $2 is the repository.
+PREVIEW_SCRIPT = r'''
+marker=$1
+repo=$2
+verb=$3
+rev=$4
+shift 4
+rpm-ostree deploy --preview "$@" || exit
+if [ -n "$verb" ]; then
+    printf '\n%s commit\n' "$marker"
+    LC_ALL=C.UTF-8 ostree "--repo=$repo" "$verb" -- "$rev" 2>/dev/null
+fi
+exit 0
+'''
 
 
 class RpmOstreeBackend(Backend):
@@ -99,13 +126,21 @@ class RpmOstreeBackend(Backend):
     def busy(self, state):
         return describe_transaction(state.transaction)
 
+    # rpm-ostree has no container signature option: the scheme of the image reference says it.
+    deploy_options = ('download_only', 'allow_downgrade', 'bypass_driver')
+
+    def option_reason(self, name):
+        return ('rpm-ostree takes the signature policy from the scheme of the image reference '
+                '(ostree-image-signed: verifies it, ostree-unverified-registry: does not); the option is for '
+                'bootc switch --enforce-container-sigpolicy')
+
+    @property
+    def repo(self):
+        return posixpath.join(self.sysroot or '/', 'ostree', 'repo')
+
     def resolve(self, state, target):
-        if target.kind == 'version':
-            # rpm-ostree finds a version only by pulling the history of the origin (`deploy` does,
-            # `deploy --preview` too, and prints prose): whether it exists shows when deploying.
-            return Resolved(version=target.value)
-        if target.kind == 'checksum':
-            return Resolved(checksum=target.value)
+        if target.kind in ('version', 'checksum'):
+            return self.resolve_by_preview(state, target)
         if target.kind == 'image':
             check_image_reference(target, state)
             return self.resolve_by_check(state, lambda d: d.image == target.value, image=target.value)
@@ -116,6 +151,44 @@ class RpmOstreeBackend(Backend):
             return Resolved()
         return self.resolve_by_check(state, lambda d: (d.origin, d.image) == (nxt.origin, nxt.image),
                                      origin=nxt.origin, image=nxt.image)
+
+    def resolve_by_preview(self, state, target):
+        """What a version or commit is, by ``rpm-ostree deploy --preview`` (``PREVIEW_SCRIPT``), deploying nothing.
+
+        A version or commit rpm-ostree cannot find fails here, naming the parameter. The build time
+        (for the downgrade check) and, for a commit, its version come from the commit that the
+        preview fetched into the repository; where that read finds nothing they stay unknown, and
+        rpm-ostree's own ``--disallow-downgrade`` still refuses an older commit when deploying.
+        A version's commit is not given as ``checksum``: the next boot of a host with layered
+        packages has a commit of its own, built on it.
+        """
+        nxt = state.next_boot
+        if target.kind == 'checksum':
+            verb, rev, revision = 'show', target.value, 'revision=%s' % target.value
+        else:
+            origin = nxt.origin if nxt is not None else None
+            verb, rev = ('log', origin) if origin else ('', '')
+            revision = 'version=%s' % target.value
+        marker = _ostree_common.new_marker()
+        argv = ['/bin/sh', '-c', PREVIEW_SCRIPT, 'osimage-lifecycle', marker, self.repo, verb, rev] + self.target_options() + [
+            revision]
+        result = self.runner.run(argv, ok_rcs=None,
+                                 what='looking up %s (rpm-ostree deploy --preview %s)' % (target.describe(), revision))
+        if result.rc != 0:
+            raise OsImageError('parameter %s: rpm-ostree cannot find %s%s (rpm-ostree deploy --preview, rc=%s): %s. '
+                               'Nothing was changed.' % (
+                                   target.kind, target.describe(), ' of %s' % nxt.origin if nxt is not None and nxt.origin else '',
+                                   result.rc, first_line(result.stderr) or first_line(result.stdout)),
+                               command=result, host_state=state)
+        _leading, sections = _ostree_common.marked_sections(result.stdout, marker)
+        commits = parse_commits('\n'.join(text for words, text in sections if words == ['commit']))
+        if target.kind == 'checksum':
+            found = next((commit for commit in commits if commit['checksum'] == target.value), None)
+            if found is None:
+                return Resolved(checksum=target.value)
+            return Resolved(checksum=target.value, version=found['version'], timestamp=found['timestamp'])
+        found = next((commit for commit in commits if commit['version'] == target.value), None)
+        return Resolved(version=target.value, timestamp=found['timestamp'] if found else None)
 
     def resolve_by_check(self, state, follows, **known):
         """What the newest commit of an origin is, by ``rpm-ostree upgrade --check``.
@@ -239,12 +312,18 @@ class RpmOstreeBackend(Backend):
 
         rpm-ostree keeps the booted deployment and pinned ones (rpmostree_syscore_filter_deployments,
         src/daemon/rpmostree-sysroot-core.cxx), and removes every other deployment of the stateroot
-        before the booted one (--pending) or after it (--rollback).
+        before the booted one (--pending) or after it (--rollback). Without a booted deployment (a
+        sysroot) --pending would remove every deployment of the stateroot: there the deployments
+        ``cleanup_plan`` chooses are removed with ``ostree admin undeploy`` (rpm-ostree lists them in
+        ostree's order), and rpm-ostree cleans the cache only. Whether the cache cleanup removed
+        anything is measured (``_ostree_common.clean_cache``).
         """
-        if (pending or rollback) and state.booted is None:
-            raise Unsupported('without a booted deployment rpm-ostree cleanup --pending would remove every deployment '
-                              'of the stateroot; nothing is pending or rollback on a sysroot', host_state=state)
-        flags = (['--pending'] if pending else []) + (['--rollback'] if rollback else [])
+        flags = []
+        if state.booted is None:
+            doomed = cleanup_plan(state, pending, rollback, stateroot=self.stateroot)
+            _ostree_common.undeploy(self.runner, state, [d.index for d in doomed], self.sysroot)
+        else:
+            flags += (['--pending'] if pending else []) + (['--rollback'] if rollback else [])
         if cache:
             # --repomd empties /var/cache/rpm-ostree of the machine rpm-ostree runs on, which is not
             # the sysroot's: a sysroot gets --base only (temporary files and unused objects).
@@ -252,9 +331,16 @@ class RpmOstreeBackend(Backend):
         if not flags:
             return False
         argv = ['rpm-ostree', 'cleanup'] + flags + self.target_options()
+        if cache:
+            return _ostree_common.clean_cache(self.runner, state, self.repo, _ostree_common.new_marker(), argv,
+                                              cachedir='' if self.sysroot else REPOMD_CACHE)
         with failure_context(host_state=state):
-            self.runner.run(argv, what='removing deployments or cached data (rpm-ostree cleanup)')
-        return bool(cache)
+            self.runner.run(argv, what='removing deployments (rpm-ostree cleanup)')
+        return False
+
+    def cache_to_clean(self, state):
+        return _ostree_common.cache_to_clean(self.runner, state, self.repo, _ostree_common.new_marker(),
+                                             cachedir='' if self.sysroot else REPOMD_CACHE)
 
     def kernel_arguments(self, state):
         """``rpm-ostree kargs``: the kernel arguments of the next boot of the stateroot, on one line."""

@@ -26,7 +26,7 @@ from ansible.errors import AnsibleActionFail
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _action_base
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend, Resolved, Unsupported
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import Deployment, HostState
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import DEPLOYMENT_FIELDS, Deployment, HostState
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed, CommandResult
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fixtures import bootc_fixture, read_fixture
 
@@ -68,7 +68,7 @@ class FakeBackend(Backend):
     """
 
     def __init__(self, before, after=None, target=None, kargs=None, kargs_after=None, holders=None, fail=None,
-                 cache_removed=None, status_fails_after_error=False):
+                 cache_removed=None, status_fails_after_error=False, cache_to_clean=None):
         super().__init__(runner=None)
         self.name = before.backend
         self.before = before
@@ -79,6 +79,7 @@ class FakeBackend(Backend):
         self.holders = list(holders or [])
         self.fail = fail
         self.cache_removed = cache_removed
+        self.cached = cache_to_clean
         self.status_fails_after_error = status_fails_after_error
         self.operated = False
         self.calls = []
@@ -122,6 +123,10 @@ class FakeBackend(Backend):
     def cleanup(self, state, pending=False, rollback=False, cache=False):
         self.operate('cleanup', pending, rollback, cache)
         return self.cache_removed
+
+    def cache_to_clean(self, state):
+        self.calls.append(('cache_to_clean',))
+        return self.cached
 
     def kernel_arguments(self, state):
         self.calls.append(('kernel_arguments',))
@@ -320,6 +325,30 @@ def test_image_checksum_target_is_deployed_with_the_right_target_and_options():
     assert result['staged'] is True and result['reboot_required'] is True
 
 
+class NarrowBackend(FakeBackend):
+    """A backend that has only some of the deploy options, as bootc, rpm-ostree and ostree each do."""
+
+    deploy_options = ('download_only', 'allow_downgrade')
+
+
+@pytest.mark.parametrize('check_mode', [True, False])
+@pytest.mark.parametrize('option', ['bypass_driver', 'enforce_signature_policy'])
+def test_image_option_the_backend_lacks_fails_naming_it_before_anything(option, check_mode):
+    # Even when the next boot already is the target: the option would otherwise be ignored silently.
+    before = host(dep(FCOS_NEW, booted=True))
+    backend = NarrowBackend(before, target=resolved(FCOS_NEW, up_to_date=True))
+    result = run('image', {option: True}, backend, check_mode=check_mode)
+    assert_failed(result, 'parameter %s: not available with the rpm-ostree backend' % option, 'Nothing was changed')
+    assert backend.calls == []
+
+
+def test_image_option_the_backend_lacks_left_at_its_default_is_fine():
+    before = host(dep(FCOS_NEW, booted=True))
+    backend = NarrowBackend(before, target=resolved(FCOS_NEW, up_to_date=True))
+    result = run('image', {'bypass_driver': False, 'enforce_signature_policy': False, 'allow_downgrade': True}, backend)
+    assert result['changed'] is False
+
+
 def test_image_passes_image_transport_and_policy_options_to_the_backend():
     before = host(dep(FCOS_OLD, booted=True, origin=None, image='quay.io/example/os:v1'), backend='bootc')
     after = host(dep(FCOS_NEW, staged=True, origin=None, image='quay.io/example/os:v2'),
@@ -386,12 +415,25 @@ def test_image_check_mode_runs_nothing_that_changes_and_predicts_the_next_boot()
     assert result['changed'] is True
     assert backend.operations() == []
     assert [call[0] for call in backend.calls] == ['status', 'resolve']
-    assert result['after'] == {'checksum': FCOS_NEW[0], 'version': FCOS_NEW[1], 'timestamp': FCOS_NEW[2],
-                               'origin': STREAM, 'image': None, 'image_digest': None,
-                               'staged': True, 'finalization_locked': False}
+    # Every field of a real next boot entry, in the same order; what is not known before deploying is null.
+    assert list(result['after']) == list(DEPLOYMENT_FIELDS)
+    assert result['after'] == {'index': 0, 'stateroot': 'fedora-coreos', 'checksum': FCOS_NEW[0], 'version': FCOS_NEW[1],
+                               'timestamp': FCOS_NEW[2], 'origin': STREAM, 'image': None, 'image_digest': None,
+                               'booted': False, 'staged': True, 'pinned': False, 'finalization_locked': False}
     assert result['staged'] is True and result['reboot_required'] is True
     assert FCOS_OLD[1] in result['diff']['before'] and FCOS_NEW[1] in result['diff']['after']
     assert 'staged: True' in result['diff']['after']
+
+
+def test_image_check_mode_keeps_the_origin_and_takes_the_stateroot_asked_for():
+    # The tool named neither the origin nor the build (a version that rpm-ostree finds when deploying).
+    before = host(dep(FCOS_OLD, booted=True), dep(FCOS_OLDER))
+    backend = FakeBackend(before, target=Resolved(version='32.1'))
+    backend.stateroot = 'other'
+    result = run('image', {'version': '32.1', 'os': 'other'}, backend, check_mode=True)
+    assert result['after'] == dict.fromkeys(DEPLOYMENT_FIELDS, None) | {
+        'index': 0, 'stateroot': 'other', 'version': '32.1', 'origin': STREAM, 'booted': False, 'staged': True,
+        'pinned': False, 'finalization_locked': False}
 
 
 def test_image_check_mode_on_a_sysroot_predicts_an_unstaged_deployment():
@@ -852,10 +894,46 @@ def test_cleanup_pending_and_rollback_together():
     assert [d['checksum'] for d in result['removed']] == [FCOS_NEW[0], FCOS_OLDER[0]]
 
 
-def test_cleanup_on_a_sysroot_removes_no_deployment():
+def test_cleanup_on_a_sysroot_keeps_the_next_boot_and_pinned_ones_and_removes_the_others():
+    before = host(dep(FCOS_NEWER), dep(FCOS_NEW), dep(FCOS_OLD, pinned=True), dep(FCOS_OLDER), backend='ostree')
+    after = host(dep(FCOS_NEWER), dep(FCOS_OLD, pinned=True), backend='ostree')
+    backend = FakeBackend(before, after)
+    result = run('deployment_cleanup', {'pending': True, 'rollback': True, 'sysroot': '/mnt/sysroot'}, backend, diff=True)
+    # Nothing is pending where nothing is booted: the next boot is what the sysroot boots.
+    assert backend.operations() == [('cleanup', False, True, False)]
+    assert result['changed'] is True
+    assert [d['checksum'] for d in result['removed']] == [FCOS_NEW[0], FCOS_OLDER[0]]
+    assert [d['checksum'] for d in result['kept_pinned']] == [FCOS_OLD[0]]
+    assert FCOS_NEW[0][:12] not in result['diff']['after'] and FCOS_NEWER[0][:12] in result['diff']['after']
+
+
+def test_cleanup_on_a_sysroot_in_check_mode_plans_the_same():
+    before = host(dep(FCOS_NEWER), dep(FCOS_NEW, pinned=True), dep(FCOS_OLD), backend='ostree')
+    backend = FakeBackend(before)
+    result = run('deployment_cleanup', {'rollback': True, 'sysroot': '/mnt/sysroot'}, backend, check_mode=True)
+    assert result['changed'] is True and backend.operations() == []
+    assert [d['checksum'] for d in result['removed']] == [FCOS_OLD[0]]
+
+
+def test_cleanup_on_a_sysroot_pending_alone_removes_nothing():
     backend = FakeBackend(host(dep(FCOS_NEW), dep(FCOS_OLD), backend='ostree'))
-    result = run('deployment_cleanup', {'pending': True, 'rollback': True, 'sysroot': '/mnt/sysroot'}, backend)
+    result = run('deployment_cleanup', {'pending': True, 'sysroot': '/mnt/sysroot'}, backend)
     assert result['changed'] is False and backend.operations() == []
+
+
+def test_cleanup_on_a_sysroot_only_in_the_stateroot_asked_for():
+    before = host(dep(FCOS_NEWER), Deployment(stateroot='other', checksum=FCOS_NEW[0], serial=0), dep(FCOS_OLD),
+                  backend='ostree')
+    result = run('deployment_cleanup', {'rollback': True, 'sysroot': '/mnt/sysroot'}, FakeBackend(before), check_mode=True)
+    assert [d['checksum'] for d in result['removed']] == [FCOS_OLD[0]]
+
+
+@pytest.mark.parametrize('gone, what', [(0, 'next boot'), (1, 'pinned')])
+def test_cleanup_fails_when_the_tool_removed_what_is_always_kept(gone, what):
+    before = host(dep(FCOS_NEWER), dep(FCOS_NEW, pinned=True), dep(FCOS_OLD), backend='ostree')
+    after = host(*[copy.copy(d) for i, d in enumerate(before.deployments) if i not in (gone, 2)], backend='ostree')
+    result = run('deployment_cleanup', {'rollback': True, 'sysroot': '/mnt/sysroot'}, FakeBackend(before, after))
+    assert_failed(result, 'cleanup removed the %s deployment' % what)
 
 
 def test_cleanup_fails_when_the_booted_deployment_is_gone():
@@ -881,17 +959,27 @@ def test_cleanup_check_mode_diff_keeps_the_indexes_before():
     assert [line.split()[0] for line in result['diff']['before'].splitlines()] == ['0', '1', '2']
 
 
-@pytest.mark.parametrize('check_mode, cache_removed, changed', [
-    (True, None, True),
+@pytest.mark.parametrize('check_mode, cached, changed', [
+    (True, True, True),
+    (True, False, False),
     (False, True, True),
     (False, False, False),
-], ids=['check_mode', 'removed', 'nothing-cached'])
-def test_cleanup_cache(check_mode, cache_removed, changed):
+], ids=['check-mode-cached', 'check-mode-nothing-cached', 'removed', 'nothing-cached'])
+def test_cleanup_cache(check_mode, cached, changed):
+    # Check mode asks the backend whether there is anything to remove; a real run, whether it removed anything.
     before = host(dep(FCOS_NEW, booted=True), dep(FCOS_OLD))
-    backend = FakeBackend(before, before, cache_removed=cache_removed)
+    backend = FakeBackend(before, before, cache_removed=cached, cache_to_clean=cached)
     result = run('deployment_cleanup', {'cache': True}, backend, check_mode=check_mode)
     assert result['changed'] is changed and result['removed'] == []
     assert backend.operations() == ([] if check_mode else [('cleanup', False, False, True)])
+    assert (('cache_to_clean',) in backend.calls) is check_mode
+
+
+def test_cleanup_cache_in_check_mode_with_deployments_to_remove_needs_no_cache_question():
+    before = host(dep(FCOS_NEW, booted=True), dep(FCOS_OLD))
+    backend = FakeBackend(before, cache_to_clean=False)
+    result = run('deployment_cleanup', {'cache': True, 'rollback': True}, backend, check_mode=True)
+    assert result['changed'] is True and backend.calls == [('status',)]
 
 
 def test_cleanup_needs_something_to_do():

@@ -18,9 +18,20 @@ import pytest
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import DeployOptions, Target, Unsupported
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._bootc import BootcBackend, parse_status
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import ParseError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._action_task import run_action
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake_target import FakeTarget, argvs
+from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._ostree_scripts import (
+    HELD_LINE,
+    WAITING_LINE,
+    cache_argv,
+    checked,
+    cleaned,
+    fixed_marker,
+    lock_answer,
+    lock_argv,
+)
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils.test_bootc import (
     CENTOS,
     CENTOS_COMMIT,
@@ -30,15 +41,32 @@ from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils.test_
     SOME_NEW_COMMIT,
     SOME_OLD_COMMIT,
     STATUS_ARGV,
-    host_from,
-    with_rollback,
 )
+from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fixtures import bootc_fixture
 
 NEW_DIGEST = 'sha256:' + 'a0' * 32
 NEW_VERSION = 'stream9.20240901.0'
 NEW_COMMIT = 'c0' * 32
 PINNED_OTHER_COMMIT = '99b2cc3b6edce9ebaef6a6076effa5ee3e1dcff3523016ffc94a1b27c6c67e12'
 OTHER = 'quay.io/example/other:v2'
+
+
+def host_from(name, change=None):
+    """A recorded bootc status (../shared/fixtures/bootc), optionally changed by ``change(host)``."""
+    host = bootc_fixture(name)
+    if change is not None:
+        change(host)
+    return host
+
+
+def with_rollback(host):
+    """Give the host the rollback deployment of spec-staged-rollback (its booted one of before)."""
+    host['status']['rollback'] = copy.deepcopy(bootc_fixture('spec-staged-rollback.yaml')['status']['rollback'])
+
+
+@pytest.fixture(autouse=True)
+def known_marker(monkeypatch):
+    fixed_marker(monkeypatch)
 
 
 def state_of(host):
@@ -312,13 +340,46 @@ def test_cleanup_of_the_staged_update():
     assert argvs(runner) == [['ostree', 'admin', 'undeploy', '0']]
 
 
-def test_cleanup_of_pending_and_rollback_removes_the_last_first_and_prunes_for_the_cache():
+@pytest.mark.parametrize('objects_after, removed', [(90, True), (100, False)], ids=['pruned', 'nothing-unused'])
+def test_cleanup_of_pending_and_rollback_removes_the_last_first_and_prunes_for_the_cache(objects_after, removed):
     state = state_of(host_from('spec-staged-booted.yaml', with_rollback))
     undeploy = [['ostree', 'admin', 'undeploy', '2'], ['ostree', 'admin', 'undeploy', '0']]
-    prune = ['ostree', 'admin', 'cleanup']
-    backend, runner = backend_on({tuple(argv): (0, '') for argv in undeploy + [prune]})
-    assert backend.cleanup(state, pending=True, rollback=True, cache=True) is True
-    assert argvs(runner) == undeploy + [prune]
+    prune = cache_argv('clean', '/sysroot/ostree/repo', ['ostree', 'admin', 'cleanup'])
+    answers = {tuple(argv): (0, '') for argv in undeploy}
+    answers[prune] = cleaned(100, objects_after)
+    backend, runner = backend_on(answers)
+    # Whether cached data went is measured: the objects of the repository before and after `ostree admin cleanup`.
+    assert backend.cleanup(state, pending=True, rollback=True, cache=True) is removed
+    assert argvs(runner) == undeploy + [list(prune)]
+
+
+@pytest.mark.parametrize('answer, expected', [(checked(100, 7), True), (checked(100, 0), False)],
+                         ids=['unreachable-objects', 'none'])
+def test_cache_to_clean_asks_ostree_prune_without_pruning(answer, expected):
+    argv = cache_argv('check', '/sysroot/ostree/repo')
+    backend, runner = backend_on({argv: answer})
+    assert backend.cache_to_clean(state_of(host_from('spec-only-booted.yaml'))) is expected
+    assert argvs(runner) == [list(argv)]
+
+
+def test_cache_to_clean_fails_when_prune_prints_no_summary():
+    backend, _runner = backend_on({cache_argv('check', '/sysroot/ostree/repo'): (0, '')})
+    with pytest.raises(ParseError, match='ostree prune --no-prune printed neither'):
+        backend.cache_to_clean(state_of(host_from('spec-only-booted.yaml')))
+
+
+@pytest.mark.parametrize('answer, holder', [
+    ((0, ''), None),
+    (lock_answer(), None),
+    (lock_answer(WAITING_LINE), None),
+    (lock_answer(HELD_LINE), 'OSTree sysroot lock /sysroot/ostree/lock'),
+], ids=['no-lock-file', 'not-held', 'only-waiting', 'held'])
+def test_busy_is_the_sysroot_lock(answer, holder):
+    # bootc status reports no running operation: the lock bootc takes tells (as for the ostree backend).
+    backend, runner = backend_on({lock_argv(): answer})
+    found = backend.busy(state_of(host_from('spec-only-booted.yaml')))
+    assert (found is None) if holder is None else (holder in found)
+    assert argvs(runner) == [list(lock_argv())]
 
 
 def test_cleanup_never_removes_the_booted_or_a_pinned_deployment():
@@ -346,6 +407,8 @@ def bootc_host(hosts, answers=None):
     """A bootc host whose status is each of ``hosts`` (dicts) in turn; detection reads the first."""
     table = {tuple(argv): answer for argv, answer in (answers or {}).items()}
     table[tuple(STATUS_ARGV)] = [(0, text(host)) for host in hosts]
+    # The sysroot lock is free unless a test says otherwise.
+    table.setdefault(lock_argv(), (0, ''))
     return FakeTarget(table, tools=('bootc', 'rpm-ostree', 'ostree'), ostree_booted=True)
 
 
@@ -458,3 +521,41 @@ def test_failure_of_bootc_names_the_command():
     result = run_action('image', target, image=OTHER)
     assert result['failed'] is True and result['cmd'] == ' '.join(argv) and result['rc'] == 1
     assert result['state']['booted']['checksum'] == CENTOS_COMMIT
+
+
+def test_lock_timeout_waits_for_the_sysroot_lock_then_fails_naming_it():
+    target = bootc_host([host_from('spec-only-booted.yaml')], {lock_argv(): lock_answer(HELD_LINE)})
+    result = run_action('image', target, lock_timeout=0)
+    assert result['failed'] is True and 'lock_timeout' in result['msg']
+    assert 'OSTree sysroot lock /sysroot/ostree/lock' in result['msg']
+    assert sent(target) == [STATUS_ARGV]
+
+
+def test_lock_released_lets_the_task_go_on():
+    before = host_from('spec-booted-update-same-digest.yaml')
+    target = bootc_host([before], {lock_argv(): [lock_answer(HELD_LINE), lock_answer()],
+                                   tuple(CHECK_ARGV): (0, 'No changes in: ...\n')})
+    result = run_action('image', target, image=CENTOS, lock_timeout=30)
+    assert 'failed' not in result, result
+    assert result['changed'] is False
+
+
+def test_image_bypass_driver_is_refused_naming_it_before_anything_runs():
+    target = bootc_host([host_from('spec-only-booted.yaml')])
+    result = run_action('image', target, bypass_driver=True)
+    assert result['failed'] is True and 'parameter bypass_driver' in result['msg'] and 'Nothing was changed' in result['msg']
+    assert sent(target) == [STATUS_ARGV]
+
+
+def test_image_allow_downgrade_is_kept_for_bootc():
+    # The module compares build times for bootc too: allow_downgrade is not refused.
+    before = host_from('spec-booted-update-same-digest.yaml')
+    target = bootc_host([before], {tuple(CHECK_ARGV): (0, 'No changes in: ...\n')})
+    result = run_action('image', target, image=CENTOS, allow_downgrade=True)
+    assert 'failed' not in result, result
+
+
+def test_deployment_cleanup_cache_in_check_mode_predicts_from_ostree_prune():
+    target = bootc_host([host_from('spec-only-booted.yaml')], {cache_argv('check', '/sysroot/ostree/repo'): checked(50, 0)})
+    result = run_action('deployment_cleanup', target, check_mode=True, cache=True)
+    assert result['changed'] is False and result['removed'] == []

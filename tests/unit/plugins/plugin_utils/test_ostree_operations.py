@@ -41,6 +41,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree import (
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import LOCALE_PREFIX, CommandFailed, TargetRunner
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._action_task import run_action
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake_target import FakeTarget, argvs
+from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._ostree_scripts import MARKER, cache_argv, checked, cleaned
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils.test_ostree import (
     CONTAINER,
     LOCAL,
@@ -214,7 +215,7 @@ def test_busy_names_the_sysroot_lock():
     backend, runner = backend_on({})
     state = build_state([], lock_path=SYSROOT + '/ostree/lock')
     assert backend.busy(state) == ('another process holds the OSTree sysroot lock %s/ostree/lock, as ostree admin '
-                                   'commands and rpm-ostreed do while they change deployments' % SYSROOT)
+                                   'commands, rpm-ostreed and bootc do while they change deployments' % SYSROOT)
     assert backend.busy(build_state([])) is None
     assert runner.history == []
 
@@ -556,10 +557,13 @@ def test_a_staged_deployment_cannot_be_pinned():
 
 def test_cleanup_of_a_staged_update_and_the_rollback():
     state = booted_host(staged_v3())
-    commands = [['ostree', 'admin', 'undeploy', '2'], ['ostree', 'admin', 'undeploy', '0'], ['ostree', 'admin', 'cleanup']]
-    backend, runner = backend_on({tuple(argv): (0, '') for argv in commands}, sysroot=None)
+    commands = [['ostree', 'admin', 'undeploy', '2'], ['ostree', 'admin', 'undeploy', '0']]
+    prune = cache_argv('clean', '/ostree/repo', ['ostree', 'admin', 'cleanup'], marker=RECORDED_MARKER)
+    answers = {tuple(argv): (0, '') for argv in commands}
+    answers[prune] = cleaned(40, 31, marker=RECORDED_MARKER)
+    backend, runner = backend_on(answers, sysroot=None)
     assert backend.cleanup(state, pending=True, rollback=True, cache=True) is True
-    assert argvs(runner) == commands
+    assert argvs(runner) == commands + [list(prune)]
 
 
 def test_cleanup_keeps_pinned_and_booted_deployments():
@@ -570,11 +574,33 @@ def test_cleanup_keeps_pinned_and_booted_deployments():
     assert argvs(runner) == [['ostree', 'admin', 'undeploy', '0']]
 
 
-def test_cleanup_on_a_sysroot_prunes_only():
-    argv = ['ostree', 'admin', 'cleanup', '--sysroot=' + SYSROOT]
-    backend, runner = backend_on({tuple(argv): (0, '')})
-    assert backend.cleanup(SYSROOT_STATE, pending=True, rollback=True, cache=True) is True
-    assert argvs(runner) == [argv]
+@pytest.mark.parametrize('objects_after, removed', [(12, True), (20, False)], ids=['pruned', 'nothing-unused'])
+def test_cleanup_on_a_sysroot_keeps_the_next_boot_and_measures_the_prune(objects_after, removed):
+    # Nothing is pending on a sysroot; the deployment after the next boot is its rollback.
+    undeploy = ['ostree', 'admin', 'undeploy', '--sysroot=' + SYSROOT, '1']
+    prune = cache_argv('clean', SYSROOT + '/ostree/repo', ['ostree', 'admin', 'cleanup', '--sysroot=' + SYSROOT],
+                       marker=RECORDED_MARKER)
+    backend, runner = backend_on({tuple(undeploy): (0, ''), prune: cleaned(20, objects_after, marker=RECORDED_MARKER)})
+    assert backend.cleanup(SYSROOT_STATE, pending=True, rollback=True, cache=True) is removed
+    assert argvs(runner) == [undeploy, list(prune)]
+
+
+def test_cleanup_on_a_sysroot_never_removes_the_next_boot_or_a_pinned_one():
+    state = host(dep(V3, '3.0', '2024-06-01T10:00:00Z'), dep(V2, '2.0', '2024-02-01T10:00:00Z', pinned=True),
+                 dep(V1, '1.0', '2024-01-01T10:00:00Z'))
+    undeploy = ['ostree', 'admin', 'undeploy', '--sysroot=' + SYSROOT, '2']
+    backend, runner = backend_on({tuple(undeploy): (0, '')})
+    assert backend.cleanup(state, pending=True, rollback=True) is False
+    assert argvs(runner) == [undeploy]
+
+
+@pytest.mark.parametrize('answer, expected', [(checked(20, 3), True), (checked(20, 0), False)])
+def test_cache_to_clean_on_a_sysroot_asks_ostree_prune(answer, expected):
+    argv = cache_argv('check', SYSROOT + '/ostree/repo', marker=RECORDED_MARKER)
+    answer = (answer[0], answer[1].replace(MARKER, RECORDED_MARKER))
+    backend, runner = backend_on({argv: answer})
+    assert backend.cache_to_clean(SYSROOT_STATE) is expected
+    assert argvs(runner) == [list(argv)]
 
 
 def test_cleanup_failure_carries_the_command():

@@ -11,6 +11,7 @@ the way the operation changes them. The second half drives the real action plugi
 from __future__ import annotations
 
 import copy
+import json
 import shlex
 
 import pytest
@@ -19,6 +20,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._rpm_ostree import (
     EXIT_NO_UPDATE,
+    PREVIEW_SCRIPT,
     RpmOstreeBackend,
     describe_transaction,
     parse_status,
@@ -26,6 +28,13 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._rpm_ostree impo
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._action_task import run_action
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake_target import FakeTarget, argvs
+from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._ostree_scripts import (
+    MARKER,
+    cache_argv,
+    checked,
+    cleaned,
+    fixed_marker,
+)
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils.test_rpm_ostree import (
     CHECK_ARGV,
     FCOS_BOOTED,
@@ -35,8 +44,8 @@ from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils.test_
     SILVERBLUE_33_21,
     STATUS_ARGV,
     as_text,
-    recorded,
 )
+from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fixtures import read_fixture
 
 WORKSTATION = 'workstation-status.json'
 STAGED = 'zincati-rpm-ostree-staged.json'
@@ -46,6 +55,35 @@ NEW_COMMIT = 'ab' * 32
 SILVERBLUE_REF = 'fedora/33/x86_64/silverblue'
 KARGS_LINE = ('rhgb quiet root=UUID=0b3e6a2c-1f0e-4f4e-9a8e-3a3b3c3d3e3f rootflags=subvol=root rw '
               'ostree=/ostree/boot.1/fedora-silverblue/ab12/0 dyndbg="file drivers/usb/* +p"\n')
+
+
+def recorded(name, change=None):
+    """A recorded status, optionally changed by ``change(data)`` to make another real-looking state."""
+    data = json.loads(read_fixture('rpm-ostree', name))
+    if change is not None:
+        change(data)
+    return data
+
+
+@pytest.fixture(autouse=True)
+def known_marker(monkeypatch):
+    fixed_marker(monkeypatch)
+
+
+def preview_argv(revision, verb='', rev='', options=(), repo='/ostree/repo'):
+    """``PREVIEW_SCRIPT`` for ``rpm-ostree deploy --preview`` of ``revision`` (``version=...``/``revision=...``)."""
+    return ['/bin/sh', '-c', PREVIEW_SCRIPT, 'osimage-lifecycle', MARKER, repo, verb, rev] + list(options) + [revision]
+
+
+def commit_text(checksum, version, date):
+    """A commit as ``ostree show`` and ``ostree log`` print it (dump_commit, src/ostree/ot-dump.c)."""
+    return 'commit %s\nParent:  %s\nContentChecksum:  %s\nDate:  %s\nVersion: %s\n\n    Fedora %s\n\n' % (
+        checksum, 'ee' * 32, 'dd' * 32, date, version, version)
+
+
+def previewed(*commits):
+    """What ``PREVIEW_SCRIPT`` prints: the package differences (prose), then the commits it read."""
+    return (0, 'Upgraded:\n  bash 5.0.17-1.fc33 -> 5.1.0-2.fc33\n\n%s commit\n%s' % (MARKER, ''.join(commits)))
 
 
 def state_of(data):
@@ -113,8 +151,6 @@ def test_busy_reads_the_transaction_of_the_status():
 
 
 @pytest.mark.parametrize('target, fields', [
-    (Target('version', '33.22'), {'version': '33.22'}),
-    (Target('checksum', NEW_COMMIT), {'checksum': NEW_COMMIT}),
     # Another refspec or image than the booted one follows: the check would answer for the booted one.
     (Target('ref', 'fedora:fedora/33/x86_64/kinoite', remote='fedora', ref='fedora/33/x86_64/kinoite'),
      {'origin': 'fedora:fedora/33/x86_64/kinoite'}),
@@ -129,6 +165,59 @@ def test_resolve_without_asking_the_host(target, fields):
     assert resolved.as_dict() == expected
     assert resolved.up_to_date is None
     assert runner.history == []
+
+
+def test_resolve_checksum_asks_deploy_preview_and_reads_the_commit_it_fetched():
+    argv = preview_argv('revision=' + NEW_COMMIT, 'show', NEW_COMMIT)
+    backend, runner = backend_on({tuple(argv): previewed(commit_text(NEW_COMMIT, '33.22', '2021-02-10 23:33:20 +0000'))})
+    resolved = backend.resolve(state_of(recorded(WORKSTATION)), Target('checksum', NEW_COMMIT))
+    assert resolved.as_dict() == {'checksum': NEW_COMMIT, 'version': '33.22', 'timestamp': '2021-02-10T23:33:20Z',
+                                  'origin': None, 'image': None, 'image_digest': None}
+    assert argvs(runner) == [argv]
+
+
+def test_resolve_version_finds_its_build_time_in_the_history_of_the_origin():
+    argv = preview_argv('version=33.17', 'log', SILVERBLUE_REF, ['--os=fedora', '--sysroot=/mnt/sys root'],
+                        repo='/mnt/sys root/ostree/repo')
+    history = previewed(commit_text(SILVERBLUE_33_21, '33.21', '2021-02-05 20:02:49 +0000'),
+                        commit_text(SILVERBLUE_33_17, '33.17', '2021-01-19 18:46:26 +0000'))
+    backend, runner = backend_on({tuple(argv): history}, sysroot='/mnt/sys root', stateroot='fedora')
+    resolved = backend.resolve(state_of(recorded(WORKSTATION)), Target('version', '33.17'))
+    # Not the checksum: the next boot of a host with layered packages has a commit of its own.
+    assert resolved.as_dict() == {'checksum': None, 'version': '33.17', 'timestamp': '2021-01-19T18:46:26Z',
+                                  'origin': None, 'image': None, 'image_digest': None}
+    assert argvs(runner) == [argv]
+
+
+@pytest.mark.parametrize('name, target, argv', [
+    # The history read found no commit of that version: the build time stays unknown.
+    (WORKSTATION, Target('version', '33.22'), preview_argv('version=33.22', 'log', SILVERBLUE_REF)),
+    # A container origin has no OSTree history to read.
+    (CONTAINER, Target('version', '43.20251108.3.0'), preview_argv('version=43.20251108.3.0')),
+    (WORKSTATION, Target('checksum', NEW_COMMIT), preview_argv('revision=' + NEW_COMMIT, 'show', NEW_COMMIT)),
+])
+def test_resolve_by_preview_without_a_commit_read_leaves_the_build_time_unknown(name, target, argv):
+    backend, runner = backend_on({tuple(argv): (0, 'No change.\n')})
+    resolved = backend.resolve(state_of(recorded(name)), target)
+    assert resolved.timestamp is None and resolved.as_dict()[target.kind] == target.value
+    assert argvs(runner) == [argv]
+
+
+@pytest.mark.parametrize('target, argv, stderr', [
+    (Target('version', '33.99'), preview_argv('version=33.99', 'log', SILVERBLUE_REF),
+     'error: Finding version: Version 33.99 not found in fedora/33/x86_64/silverblue\n'),
+    (Target('checksum', NEW_COMMIT), preview_argv('revision=' + NEW_COMMIT, 'show', NEW_COMMIT),
+     'error: No such metadata object %s.commit\n' % NEW_COMMIT),
+])
+def test_resolve_that_preview_cannot_find_fails_naming_the_parameter(target, argv, stderr):
+    backend, runner = backend_on({tuple(argv): (1, '', stderr)})
+    with pytest.raises(OsImageError) as caught:
+        backend.resolve(state_of(recorded(WORKSTATION)), target)
+    err = caught.value
+    assert err.msg.startswith('parameter %s: rpm-ostree cannot find %s' % (target.kind, target.describe()))
+    assert stderr.strip() in err.msg and 'Nothing was changed' in err.msg
+    assert err.command.rc == 1 and err.host_state.booted.checksum == SILVERBLUE_33_21
+    assert argvs(runner) == [argv]
 
 
 def test_resolve_latest_when_no_update_is_available():
@@ -410,18 +499,46 @@ def test_failed_pin_carries_the_command():
 # cleanup -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize('flags, options, argv, cache_removed', [
-    ({'pending': True}, {}, ['rpm-ostree', 'cleanup', '--pending'], False),
-    ({'rollback': True, 'cache': True}, {}, ['rpm-ostree', 'cleanup', '--rollback', '--base', '--repomd'], True),
+@pytest.mark.parametrize('flags, options, argv', [
+    ({'pending': True}, {}, ['rpm-ostree', 'cleanup', '--pending']),
     ({'pending': True, 'rollback': True}, {'stateroot': 'fedora-coreos'},
-     ['rpm-ostree', 'cleanup', '--pending', '--rollback', '--os=fedora-coreos'], False),
-    # --repomd would empty the running system's cache, not the sysroot's.
-    ({'cache': True}, {'sysroot': '/mnt/sysroot'}, ['rpm-ostree', 'cleanup', '--base', '--sysroot=/mnt/sysroot'], True),
+     ['rpm-ostree', 'cleanup', '--pending', '--rollback', '--os=fedora-coreos']),
 ])
-def test_cleanup_argv(flags, options, argv, cache_removed):
+def test_cleanup_argv(flags, options, argv):
     backend, runner = backend_on({tuple(argv): (0, '')}, **options)
-    assert backend.cleanup(state_of(recorded(STAGED)), **flags) is cache_removed
+    assert backend.cleanup(state_of(recorded(STAGED)), **flags) is False
     assert argvs(runner) == [argv]
+
+
+@pytest.mark.parametrize('flags, options, argv, repo, cachedir', [
+    ({'rollback': True, 'cache': True}, {}, ['rpm-ostree', 'cleanup', '--rollback', '--base', '--repomd'],
+     '/ostree/repo', '/var/cache/rpm-ostree'),
+    # --repomd would empty the running system's cache, not the sysroot's.
+    ({'cache': True}, {'sysroot': '/mnt/sysroot'}, ['rpm-ostree', 'cleanup', '--base', '--sysroot=/mnt/sysroot'],
+     '/mnt/sysroot/ostree/repo', ''),
+])
+@pytest.mark.parametrize('measured, removed', [
+    (((300, 12), (280, 0)), True),
+    (((300, 0), (300, 0)), False),
+], ids=['removed', 'nothing-cached'])
+def test_cleanup_of_the_cache_measures_what_it_removed(flags, options, argv, repo, cachedir, measured, removed):
+    (objects_before, cached_before), (objects_after, cached_after) = measured
+    script = cache_argv('clean', repo, argv, cachedir)
+    backend, runner = backend_on({script: cleaned(objects_before, objects_after, cached_before, cached_after)}, **options)
+    assert backend.cleanup(state_of(recorded(STAGED)), **flags) is removed
+    assert argvs(runner) == [list(script)]
+
+
+@pytest.mark.parametrize('options, repo, cachedir, answer, expected', [
+    ({}, '/ostree/repo', '/var/cache/rpm-ostree', checked(300, 0, cached=5), True),
+    ({}, '/ostree/repo', '/var/cache/rpm-ostree', checked(300, 0), False),
+    ({'sysroot': '/mnt/sysroot'}, '/mnt/sysroot/ostree/repo', '', checked(300, 20), True),
+])
+def test_cache_to_clean_asks_prune_and_looks_at_the_metadata_cache(options, repo, cachedir, answer, expected):
+    script = cache_argv('check', repo, cachedir=cachedir)
+    backend, runner = backend_on({script: answer}, **options)
+    assert backend.cache_to_clean(state_of(recorded(STAGED))) is expected
+    assert argvs(runner) == [list(script)]
 
 
 def test_cleanup_of_nothing_runs_nothing():
@@ -430,12 +547,17 @@ def test_cleanup_of_nothing_runs_nothing():
     assert runner.history == []
 
 
-def test_cleanup_of_deployments_without_a_booted_one_is_refused():
+def test_cleanup_without_a_booted_deployment_undeploys_what_the_plan_says():
+    # `rpm-ostree cleanup --pending` would remove every deployment of the stateroot of a sysroot:
+    # the unpinned deployments after the next boot go with `ostree admin undeploy`, the next boot stays.
     data = recorded(WORKSTATION)
     data['deployments'][0]['booted'] = False
+    argv = ['ostree', 'admin', 'undeploy', '--sysroot=/mnt/sysroot', '1']
+    backend, runner = backend_on({tuple(argv): (0, '')}, sysroot='/mnt/sysroot')
+    assert backend.cleanup(state_of(data), pending=True, rollback=True) is False
+    assert argvs(runner) == [argv]
     backend, runner = backend_on({}, sysroot='/mnt/sysroot')
-    with pytest.raises(Unsupported, match='every deployment'):
-        backend.cleanup(state_of(data), pending=True)
+    assert backend.cleanup(state_of(data), pending=True) is False
     assert runner.history == []
 
 
@@ -525,17 +647,22 @@ def test_image_in_check_mode_predicts_from_the_cached_update():
     assert sent(target) == [STATUS_ARGV, CHECK_ARGV, STATUS_ARGV]
 
 
+ZINCATI_PREVIEW = preview_argv('version=43.20251108.3.0')
+
+
 def test_image_version_besides_zincati_fails_naming_bypass_driver_and_changes_nothing():
-    target = rpm_ostree_host([recorded(CONTAINER)])
+    # `deploy --preview` deploys nothing, and rpm-ostree runs it besides a driver.
+    target = rpm_ostree_host([recorded(CONTAINER)], {tuple(ZINCATI_PREVIEW): (0, '')})
     result = run_action('image', target, version='43.20251108.3.0')
     assert result['failed'] is True and 'bypass_driver: true' in result['msg'] and 'Nothing was changed' in result['msg']
     assert result['state']['update_driver'] == 'Zincati'
     # The module reads the state again after a failed deploy; nothing else ran.
     assert sent(target) == [STATUS_ARGV, STATUS_ARGV]
+    assert [shlex.split(line.split(' ', 2)[2]) for line in target.command_lines].count(ZINCATI_PREVIEW) == 1
 
 
 def test_image_version_besides_zincati_in_check_mode_predicts_the_refusal():
-    target = rpm_ostree_host([recorded(CONTAINER)])
+    target = rpm_ostree_host([recorded(CONTAINER)], {tuple(ZINCATI_PREVIEW): (0, '')})
     result = run_action('image', target, check_mode=True, version='43.20251108.3.0')
     assert result['failed'] is True and 'bypass_driver: true' in result['msg']
     assert sent(target) == [STATUS_ARGV]
@@ -544,16 +671,47 @@ def test_image_version_besides_zincati_in_check_mode_predicts_the_refusal():
 def test_image_version_with_bypass_driver():
     argv = ['rpm-ostree', 'deploy', NOT_DOWN, '--bypass-driver', 'version=43.20251108.3.0']
     after = new_deployment(recorded(CONTAINER), checksum=NEW_COMMIT, version='43.20251108.3.0', timestamp=1762837557 + 86400)
-    target = rpm_ostree_host([recorded(CONTAINER), after], {tuple(argv): (0, '')})
+    target = rpm_ostree_host([recorded(CONTAINER), after], {tuple(argv): (0, ''), tuple(ZINCATI_PREVIEW): (0, '')})
     result = run_action('image', target, version='43.20251108.3.0', bypass_driver=True)
     assert result['changed'] is True and result['after']['version'] == '43.20251108.3.0'
     assert sent(target) == [STATUS_ARGV, argv, STATUS_ARGV]
 
 
+def test_image_version_that_preview_cannot_find_fails_naming_version_in_check_mode_and_for_real():
+    preview = preview_argv('version=33.99', 'log', SILVERBLUE_REF)
+    stderr = 'error: Finding version: Version 33.99 not found\n'
+    for check_mode in (True, False):
+        target = rpm_ostree_host([recorded(WORKSTATION)], {tuple(preview): (1, '', stderr)})
+        result = run_action('image', target, check_mode=check_mode, version='33.99')
+        assert result['failed'] is True and 'parameter version: rpm-ostree cannot find version 33.99' in result['msg']
+        assert result['cmd'].startswith('/bin/sh -c') and result['stderr'] == stderr
+        assert sent(target) == [STATUS_ARGV]
+
+
+@pytest.mark.parametrize('check_mode', [True, False])
+def test_image_older_version_found_by_preview_is_refused_as_a_downgrade(check_mode):
+    preview = preview_argv('version=33.17', 'log', SILVERBLUE_REF)
+    history = previewed(commit_text(SILVERBLUE_33_21, '33.21', '2021-02-05 20:02:49 +0000'),
+                        commit_text(SILVERBLUE_33_17, '33.17', '2021-01-19 18:46:26 +0000'))
+    target = rpm_ostree_host([recorded(WORKSTATION)], {tuple(preview): history})
+    result = run_action('image', target, check_mode=check_mode, version='33.17')
+    assert result['failed'] is True and 'is a downgrade' in result['msg'] and 'allow_downgrade' in result['msg']
+    assert sent(target) == [STATUS_ARGV]
+
+
+def test_image_enforce_signature_policy_is_refused_naming_it_before_anything_runs():
+    target = rpm_ostree_host([recorded(WORKSTATION)])
+    result = run_action('image', target, enforce_signature_policy=True)
+    assert result['failed'] is True and 'parameter enforce_signature_policy' in result['msg']
+    assert 'ostree-image-signed' in result['msg'] and 'Nothing was changed' in result['msg']
+    assert sent(target) == []
+
+
 def test_image_version_that_rpm_ostree_refuses_reports_its_error_and_the_state():
     argv = ['rpm-ostree', 'deploy', NOT_DOWN, 'version=33.17']
     stderr = 'error: Upgrade target revision is chronologically older\n'
-    target = rpm_ostree_host([recorded(WORKSTATION)], {tuple(argv): (1, '', stderr)})
+    target = rpm_ostree_host([recorded(WORKSTATION)], {tuple(argv): (1, '', stderr),
+                                                       tuple(preview_argv('version=33.17', 'log', SILVERBLUE_REF)): (0, '')})
     result = run_action('image', target, version='33.17')
     assert result['failed'] is True
     assert (result['cmd'], result['rc'], result['stderr']) == (' '.join(argv), 1, stderr)
@@ -628,11 +786,21 @@ def test_deployment_pin_of_the_rollback_deployment():
 
 def test_deployment_cleanup_of_the_rollback_and_the_cache():
     argv = ['rpm-ostree', 'cleanup', '--rollback', '--base', '--repomd']
+    script = cache_argv('clean', '/ostree/repo', argv, '/var/cache/rpm-ostree')
     after = recorded(WORKSTATION, lambda d: d['deployments'].pop(1))
-    target = rpm_ostree_host([recorded(WORKSTATION), after], {tuple(argv): (0, '')})
+    target = rpm_ostree_host([recorded(WORKSTATION), after], {script: cleaned(900, 700, 30, 0)})
     result = run_action('deployment_cleanup', target, rollback=True, cache=True)
-    assert sent(target) == [STATUS_ARGV, argv, STATUS_ARGV]
+    assert sent(target) == [STATUS_ARGV, STATUS_ARGV]
+    assert target.command_lines[-2].endswith(' '.join(argv))
     assert result['changed'] is True and [d['checksum'] for d in result['removed']] == [SILVERBLUE_33_17]
+
+
+@pytest.mark.parametrize('answer, changed', [(checked(900, 0), False), (checked(900, 0, cached=4), True)])
+def test_deployment_cleanup_of_the_cache_in_check_mode_is_measured(answer, changed):
+    target = rpm_ostree_host([recorded(WORKSTATION)], {cache_argv('check', '/ostree/repo', cachedir='/var/cache/rpm-ostree'): answer})
+    result = run_action('deployment_cleanup', target, check_mode=True, cache=True)
+    assert result['changed'] is changed and result['removed'] == []
+    assert sent(target) == [STATUS_ARGV]
 
 
 def test_deployment_cleanup_keeps_a_pinned_rollback_and_runs_nothing():
