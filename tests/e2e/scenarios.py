@@ -274,7 +274,7 @@ class Suite:
             ({'upgrade_version': '99.0'}, 'version'),
             ({'upgrade_checksum': '0' * 64}, 'checksum'),
             ({'upgrade_ref': 'e2e:no/such/branch'}, 'ref'),
-            ({'upgrade_version': '2', 'upgrade_checksum': self.commits['2']}, 'upgrade_'),
+            ({'upgrade_version': '2', 'upgrade_checksum': self.commits['2']}, 'upgrade_checksum'),
             ({'upgrade_min_free_mb': 'lots'}, 'upgrade_min_free_mb'),
         ]
         for extra, named in cases:

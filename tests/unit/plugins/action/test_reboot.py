@@ -37,12 +37,19 @@ class Host:
             if not self.rebooted:
                 return {'rc': 0, 'stdout': 'old\n', 'stderr': ''}
             answer = self.boot_ids_after.pop(0) if len(self.boot_ids_after) > 1 else self.boot_ids_after[0]
-            if isinstance(answer, Exception):
-                raise answer
+            if callable(answer):
+                return answer()
             return {'rc': 0, 'stdout': answer + '\n', 'stderr': ''}
         assert 'systemctl reboot' in cmd, cmd
         self.rebooted = True
         return {'rc': self.reboot_rc, 'stdout': '', 'stderr': ''}
+
+
+def connection_fails(message):
+    """A boot id answer: the connection fails with ``message``."""
+    def fail():
+        raise AnsibleConnectionFailure(message)
+    return fail
 
 
 class Backend:
@@ -83,7 +90,7 @@ def test_reboot_waits_for_a_new_boot_id_and_reads_the_new_state():
 
 
 def test_reboot_survives_a_dropped_connection_while_the_host_goes_down():
-    target = Host(boot_ids_after=[AnsibleConnectionFailure('Connection reset by peer'), 'new'])
+    target = Host(boot_ids_after=[connection_fails('Connection reset by peer'), 'new'])
     result = run(target, Backend())
     assert result['boot_id_after'] == 'new' and 'failed' not in result
 
@@ -107,7 +114,7 @@ def test_a_state_that_cannot_be_read_before_the_deadline_fails_saying_the_host_r
 def test_a_host_that_never_comes_back_fails_with_unreachable_after_reboot(monkeypatch):
     clock = iter(range(0, 10000, 50))
     monkeypatch.setattr(reboot_action.time, 'monotonic', lambda: next(clock))
-    target = Host(boot_ids_after=[AnsibleConnectionFailure('Connection refused')])
+    target = Host(boot_ids_after=[connection_fails('Connection refused')])
     result = run(target, Backend(), reboot_timeout=300)
     assert result['failed'] is True
     assert result['unreachable_after_reboot'] is True
