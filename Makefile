@@ -31,7 +31,7 @@ UNITS_ARGS ?=
 INTEGRATION_ARGS ?=
 export JOBS
 
-.PHONY: help test gates sanity units integration lint importer demo e2e bench bench-p1 deps clean clean-venvs
+.PHONY: help test gates sanity units integration lint importer demo e2e bench bench-p1 bench-p2 bench-p3 deps clean clean-venvs
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -80,7 +80,12 @@ $(BENCH_PYTHON):
 bench-p1: $(BENCH_PYTHON)
 	hack/ensure-apt-packages.sh ostree
 	ANSIBLE_BIN_DIR=.venv/bench/bin $(BENCH_PYTHON) bench/p1_task_overhead.py
-bench: bench-p1
+# P2 and P3 boot the qemu guests of tests/e2e (root; the image is built or reused).
+bench-p2: $(BENCH_PYTHON)
+	ANSIBLE_BIN_DIR=.venv/bench/bin $(BENCH_PYTHON) bench/p2_cycle.py
+bench-p3: $(BENCH_PYTHON)
+	ANSIBLE_BIN_DIR=.venv/bench/bin $(BENCH_PYTHON) bench/p3_fleet.py
+bench: bench-p1 bench-p2 bench-p3
 	$(BENCH_PYTHON) bench/report.py
 
 # Debian packages the gates need (integration targets: ostree; sanity: shellcheck). The gates install them on demand too.
