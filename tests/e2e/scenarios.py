@@ -362,6 +362,8 @@ class Suite:
         failure = [line for line in proc.stdout.splitlines() if line.startswith(('fatal:', 'failed:'))]
         summary = [line for line in failure if 'rolled back' in line]
         expect(summary, 'no failure summary with the rollback:\n%s' % '\n'.join(failure))
+        # The health check names the check that failed and why: the unit of v3 that fails on purpose.
+        expect('e2e-broken.service' in summary[-1], 'the summary does not name the failed unit: %s' % summary[-1])
         log('  %s' % summary[-1][:500])
         self.assert_boots(VM_A, self.inventory, '1')
 
