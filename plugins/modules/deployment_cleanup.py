@@ -28,7 +28,7 @@ description:
   - C(rpm-ostree cleanup --pending) and C(--rollback) remove every unpinned deployment before, or after, the booted
     one in its stateroot; RV(removed) lists what was really removed, read from the deployments afterwards
     (in check mode, what the module plans). The cache cleanup of C(rpm-ostree) also runs C(--base).
-  - On a O(sysroot), where nothing is booted, nothing is pending: the next boot is what the sysroot boots and is
+  - On a O(sysroot), where nothing is booted, nothing is pending; the next boot is what the sysroot boots and is
     kept, so O(pending=true) removes nothing there. O(rollback=true) removes every deployment after the next boot
     in its stateroot (O(os)) that is not pinned, with C(ostree admin undeploy) for the C(rpm-ostree) and C(ostree)
     backends.

@@ -48,7 +48,7 @@ description:
     commit of that version in C(ostree log) of the origin the next boot follows. Where that read finds
     nothing, the build time stays unknown (RV(target.timestamp) null) and rpm-ostree's own
     C(--disallow-downgrade) refuses an older commit when deploying."
-  - An option that does nothing with the host's backend fails, naming it, before anything runs:
+  - An option that does nothing with the host's backend fails, naming it, before anything runs, that is
     O(bypass_driver=true) with C(bootc) or C(ostree) (only rpm-ostree has an update driver), and
     O(enforce_signature_policy=true) with C(rpm-ostree) or C(ostree).
   - After the tool reports success the module reads the deployments again and fails, with the host's state,
@@ -378,7 +378,7 @@ before:
 after:
   description:
     - The deployment the host boots next after the task, in the same form as RV(before).
-    - In check mode, when a change is predicted, the prediction instead, with every field of RV(before):
+    - In check mode, when a change is predicted, the prediction instead, with every field of RV(before), that is
       those of RV(target), RV(after.index) V(0), the stateroot it is made in, RV(after.booted) and
       RV(after.pinned) V(false), RV(after.staged) and RV(after.finalization_locked) as they would be, and
       for the latest version, O(version) or O(checksum) the origin or image the next boot follows where the
