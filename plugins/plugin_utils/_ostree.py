@@ -56,7 +56,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import (
     update_info,
 )
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._parse import failure_context, split_kernel_command_line
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import first_line
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import tool_message
 
 # Shared with bootc, whose status does not tell whether the sysroot is locked (kept here for callers).
 lock_is_held = _ostree_common.lock_is_held
@@ -808,13 +808,13 @@ class OstreeBackend(Backend):
         if target.kind == 'latest':
             result, commits = self.read_commits(refspec, remote=remote, fetch=ref)
             if not commits:
-                raise OsImageError('cannot read the newest commit of %s: %s' % (refspec, first_line(result.stderr)),
+                raise OsImageError('cannot read the newest commit of %s: %s' % (refspec, tool_message(result)),
                                    command=result, host_state=state)
             return commit_resolved(commits[0], refspec)
         # A version: the history of the origin ref, all its commit metadata fetched in the same round trip.
         result, commits = self.read_commits(refspec, remote=remote, fetch=ref, history=True)
         if not commits:
-            raise OsImageError('parameter version: cannot read the history of %s: %s' % (refspec, first_line(result.stderr)),
+            raise OsImageError('parameter version: cannot read the history of %s: %s' % (refspec, tool_message(result)),
                                command=result, host_state=state)
         found = next((commit for commit in commits if commit['version'] == target.value), None)
         if found is None:
@@ -832,7 +832,7 @@ class OstreeBackend(Backend):
         result, commits = self.read_commits(refspec, remote=remote, fetch=target.ref)
         if not commits:
             raise OsImageError('parameter ref: cannot find %s%s: %s' % (
-                refspec, ' on remote %s' % remote if remote else ' in the repository', first_line(result.stderr)),
+                refspec, ' on remote %s' % remote if remote else ' in the repository', tool_message(result)),
                 command=result, host_state=state)
         return commit_resolved(commits[0], refspec)
 
@@ -845,7 +845,7 @@ class OstreeBackend(Backend):
         if not commits:
             raise OsImageError('parameter checksum: commit %s is neither in the repository%s: %s' % (
                 target.value, ' nor on remote %s' % remote if remote else ' (and the next boot follows no remote)',
-                first_line(result.stderr)), command=result, host_state=state)
+                tool_message(result)), command=result, host_state=state)
         return commit_resolved(commits[0], origin)
 
     # Changing deployments --------------------------------------------------------------------

@@ -31,7 +31,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._parse import (
     optional_text,
     split_kernel_command_line,
 )
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import first_line
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import tool_message
 
 # rpm-ostree's exit code for "nothing changed" (RPM_OSTREE_EXIT_UNCHANGED); `upgrade --check`
 # exits with it when no update is available.
@@ -178,7 +178,7 @@ class RpmOstreeBackend(Backend):
             raise OsImageError('parameter %s: rpm-ostree cannot find %s%s (rpm-ostree deploy --preview, rc=%s): %s. '
                                'Nothing was changed.' % (
                                    target.kind, target.describe(), ' of %s' % nxt.origin if nxt is not None and nxt.origin else '',
-                                   result.rc, first_line(result.stderr) or first_line(result.stdout)),
+                                   result.rc, tool_message(result)),
                                command=result, host_state=state)
         _leading, sections = _ostree_common.marked_sections(result.stdout, marker)
         commits = parse_commits('\n'.join(text for words, text in sections if words == ['commit']))

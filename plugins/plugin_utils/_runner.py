@@ -11,6 +11,7 @@ C locale, so that the tools print what their documentation describes.
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from ansible.module_utils.common.text.converters import to_text
@@ -88,7 +89,7 @@ class TargetRunner:
         self.history.append(result)
         if ok_rcs is not None and result.rc not in ok_rcs:
             raise CommandFailed(
-                '%s failed (rc=%s): %s' % (what or result.cmd, result.rc, first_line(result.stderr or result.stdout)),
+                '%s failed (rc=%s): %s' % (what or result.cmd, result.rc, tool_message(result)),
                 command=result,
             )
         return result
@@ -104,6 +105,30 @@ class TargetRunner:
         )
         self.history.append(result)
         return result
+
+
+# What ssh itself prints as it closes a connection: never the tool's message.
+_SSH_NOISE = re.compile(r'^(Shared connection to \S+ closed|Connection to \S+ closed)\.?$')
+
+
+def tool_message(result):
+    """What a failed command said, in one line.
+
+    Its first line on stderr, leaving out ssh's closing line. Over a connection with a
+    pseudo-terminal (ansible's ssh connection with become, or ``-tt``) the tool's stderr arrives
+    in stdout instead, behind its progress output: then its ``error:`` line, else its first line.
+    """
+    def lines(text):
+        return [line.strip() for line in (text or '').splitlines() if line.strip() and not _SSH_NOISE.match(line.strip())]
+
+    err = lines(result.stderr)
+    if err:
+        return err[0]
+    out = lines(result.stdout)
+    for line in out:
+        if line.lower().startswith('error:'):
+            return line
+    return out[0] if out else '(no output)'
 
 
 def first_line(text):

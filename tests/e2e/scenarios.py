@@ -40,7 +40,7 @@ VM_SH = os.path.join(E2E_DIR, 'harness', 'vm.sh')
 STATE_ROOT = os.environ.get('E2E_STATE_DIR', os.path.join(E2E_DIR, '.state'))
 LOG_DIR = os.environ.get('E2E_LOG_DIR', os.path.join(REPO_ROOT, 'build', 'e2e'))
 PLAYBOOKS = os.path.join(REPO_ROOT, 'playbooks')
-E2E_PLAYBOOKS = os.path.join(E2E_DIR, 'playbooks')
+E2E_TASKS = os.path.join(E2E_DIR, 'tasks')
 REPO_PORT = os.environ.get('E2E_REPO_PORT', '8480')
 HTTP_LOG = os.path.join(STATE_ROOT, '_repo-%s' % REPO_PORT, 'http.log')
 
@@ -309,7 +309,7 @@ class Suite:
     def killed_after_staging(self):
         before = boot_id(VM_A)
         extra_vars = dict(UPGRADE_VARS)
-        extra_vars['upgrade_pre_reboot_tasks'] = os.path.join(E2E_PLAYBOOKS, 'hang_before_reboot.yml')
+        extra_vars['upgrade_pre_reboot_tasks'] = os.path.join(E2E_TASKS, 'hang_before_reboot.yml')
         proc, path = self.ansible.start_playbook('killed-after-staging', self.inventory,
                                                  os.path.join(PLAYBOOKS, 'upgrade.yml'), extra_vars)
         deadline = time.monotonic() + 1800
