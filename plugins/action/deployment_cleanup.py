@@ -10,6 +10,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base imp
     OPERATION_ARGUMENT_SPEC,
     OsImageActionBase,
     argument_error,
+    backend_check,
     check_operation_arguments,
     deployments_diff,
     state_after_failure,
@@ -44,11 +45,14 @@ class ActionModule(OsImageActionBase):
         result = {'changed': bool(doomed), 'backend': backend.name,
                   'removed': [d.as_dict() for d in doomed], 'kept_pinned': kept}
         after = before
+        plan = {'pending': any(d is before.next_boot for d in doomed),
+                'rollback': any(d is not before.next_boot for d in doomed), 'cache': args['cache']}
+        if doomed or args['cache']:
+            # A refusal of the backend fails the same in check mode, before anything changes.
+            backend_check(backend.check_cleanup, before, **plan)
         if not self.check_mode and (doomed or args['cache']):
             try:
-                cache_removed = backend.cleanup(before, pending=any(d is before.next_boot for d in doomed),
-                                                rollback=any(d is not before.next_boot for d in doomed),
-                                                cache=args['cache'])
+                cache_removed = backend.cleanup(before, **plan)
             except OsImageError as err:
                 err.host_state = state_after_failure(backend, before)
                 raise

@@ -9,6 +9,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base imp
     OPERATION_ARGUMENT_SPEC,
     OsImageActionBase,
     argument_error,
+    backend_check,
     check_operation_arguments,
     deployments_diff,
     state_after_failure,
@@ -61,6 +62,9 @@ class ActionModule(OsImageActionBase):
                                host_state=before)
         result = {'changed': chosen.pinned != args['pinned'], 'backend': backend.name, 'deployment': chosen.as_dict()}
         after = before
+        if result['changed']:
+            # A refusal of the backend fails the same in check mode, before anything changes.
+            backend_check(backend.check_set_pinned, before, chosen, args['pinned'])
         if result['changed'] and not self.check_mode:
             try:
                 backend.set_pinned(before, chosen, args['pinned'])

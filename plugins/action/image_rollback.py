@@ -9,6 +9,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base imp
     OPERATION_ARGUMENT_SPEC,
     OsImageActionBase,
     argument_error,
+    backend_check,
     check_operation_arguments,
     describe_deployment,
     state_after_failure,
@@ -17,12 +18,26 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base imp
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
 
 
-def rollback_target(state, checksum=None):
+def rollback_target(state, checksum=None, stateroot=None):
     """The deployment the rollback makes the next boot, and whether that is already so.
 
-    Without ``checksum``: the host's ``rollback`` deployment, unless a rollback is already queued,
-    that is the next boot is not the booted deployment and is no newer than it (a second run must
-    not swap back). With ``checksum``: that deployment.
+    With ``checksum``: the first deployment of that commit; done when the next boot has it.
+
+    Without: the previous image, so that a second run finds its own result and changes nothing.
+    On a booted host ``previous`` is the first deployment after the booted one of its stateroot
+    (``HostState.previous_image``: what rpm-ostree rolls back to, and bootc's own rollback deployment):
+
+    - the next boot is another deployment of the booted stateroot, built before the booted one:
+      a rollback is queued, nothing to do;
+    - anything else boots next (an update, a change of the same commit, another stateroot): it is
+      passed over in the same run, and ``previous`` boots next;
+    - the booted deployment boots next: ``previous``, unless it was built after the booted one (the
+      host already runs the older image, for example after a rollback and a reboot): nothing to do.
+
+    On a sysroot (nothing booted) the next boot takes the place of the booted deployment: nothing to
+    do when it was built before ``previous``, else ``previous``. ``(None, False)``: there is no
+    ``previous``, nothing to roll back to (also while an update is pending: dropping it is
+    ``checksum`` of the booted deployment, or deployment_cleanup's ``pending``).
     """
     nxt, booted = state.next_boot, state.booted
     if checksum is not None:
@@ -30,15 +45,28 @@ def rollback_target(state, checksum=None):
         if wanted is None:
             raise OsImageError('parameter checksum: no deployment of commit %s on the host' % checksum, host_state=state)
         return wanted, nxt is not None and nxt.checksum == checksum
-    if nxt is not None and booted is not None and nxt is not booted and _older(nxt, booted):
+    current = booted if booted is not None else nxt
+    if current is None:
+        return None, False
+    if stateroot is not None and stateroot != current.stateroot:
+        raise OsImageError(
+            'parameter os: without checksum image_rollback goes back to the previous image of the %s stateroot %s, '
+            'not of %s; give checksum to boot a deployment of another stateroot. Nothing was changed.' % (
+                'booted' if booted is not None else 'next boot\'s', current.stateroot, stateroot), host_state=state)
+    previous = state.previous_image()
+    if booted is not None and nxt is not booted and nxt.stateroot == booted.stateroot and _older(nxt, booted):
         return nxt, True
-    if booted is None and len(state.deployments) > 1 and _older(state.deployments[0], state.deployments[1]):
-        return state.deployments[0], True
-    return state.rollback, False
+    if previous is None:
+        return None, False
+    if booted is not None and nxt is not booted:
+        return previous, False
+    if _older(current, previous):
+        return current, True
+    return previous, False
 
 
 def _older(deployment, reference):
-    """Whether ``deployment`` is another commit, built before ``reference``."""
+    """Whether ``deployment`` is another commit, built before ``reference`` (False when a build time is unknown)."""
     if deployment.checksum == reference.checksum:
         return False
     if deployment.timestamp and reference.timestamp:
@@ -63,15 +91,25 @@ class ActionModule(OsImageActionBase):
     def run_on_host(self, args, runner, task_vars):
         backend = self.backend_for(args, runner)
         before = wait_until_idle(backend, args['lock_timeout'])
-        target, done = rollback_target(before, args.get('checksum'))
+        target, done = rollback_target(before, args.get('checksum'), args.get('os'))
         if target is None:
-            raise OsImageError('there is no deployment to roll back to (only %d deployment(s))' % len(before.deployments),
-                               host_state=before)
+            booted = before.booted
+            current = booted or before.next_boot
+            raise OsImageError('there is no deployment to roll back to (only %d deployment(s), none of stateroot %s after '
+                               'the %s one)%s. Nothing was changed.' % (
+                                   len(before.deployments), current.stateroot if current is not None else '-',
+                                   'booted' if booted is not None else 'next boot',
+                                   '' if booted is None or before.next_boot is booted else
+                                   '; to drop the pending update and keep booting the booted deployment, give its '
+                                   'checksum (%s) or use osimage.lifecycle.deployment_cleanup with pending: true'
+                                   % booted.checksum), host_state=before)
         result = {'changed': False, 'backend': backend.name, 'before': before.next_boot.as_dict(),
                   'booted': before.booted.as_dict() if before.booted else None, 'rollback': target.as_dict()}
         after = before
         if not done:
             result['changed'] = True
+            # A refusal of the backend fails the same in check mode, before anything changes.
+            backend_check(backend.check_rollback, before, target)
             if not self.check_mode:
                 try:
                     backend.rollback(before, target)

@@ -141,6 +141,19 @@ def wait_until_idle(backend, lock_timeout, sleep=time.sleep, clock=time.monotoni
         sleep(min(BUSY_POLL_SECONDS, max(0.0, deadline - clock())))
 
 
+def backend_check(hook, before, *args, **kwargs):
+    """Run a backend's check hook (``check_rollback``, ``check_set_pinned``, ``check_cleanup``) on the
+    state ``before``, in check mode as in a real run, so that a refusal fails the same in both,
+    before anything changes. The failure carries the state read before.
+    """
+    try:
+        hook(before, *args, **kwargs)
+    except OsImageError as err:
+        if err.host_state is None:
+            err.host_state = before
+        raise
+
+
 def state_after_failure(backend, before):
     """Read the state after a failed change, so the message says what the host boots now.
 

@@ -115,9 +115,20 @@ class Backend:
         """Make ``deployment`` (an entry of ``state.deployments``) the next boot, without rebooting."""
         raise NotImplementedError
 
+    def check_rollback(self, state, deployment):
+        """Raise what ``rollback()`` would raise before running anything (a refusal), without
+        changing anything, so that check mode predicts the refusal too. It may read the host.
+        """
+
     def set_pinned(self, state, deployment, pinned):
         """Pin (``pinned=True``) or unpin ``deployment``."""
         raise NotImplementedError
+
+    def check_set_pinned(self, state, deployment, pinned):
+        """Raise what ``set_pinned()`` would raise before running anything, without changing anything."""
+
+    def check_cleanup(self, state, pending=False, rollback=False, cache=False):
+        """Raise what ``cleanup()`` would raise before running anything, without changing anything."""
 
     def cleanup(self, state, pending=False, rollback=False, cache=False):
         """Remove the pending/staged deployment, the rollback deployment, cached update data.
@@ -145,7 +156,7 @@ def cleanup_plan(state, pending, rollback, stateroot=None):
     """The deployments a cleanup removes: never the booted one, the next boot of a sysroot, nor a pinned one.
 
     On a booted host, ``pending``: the next boot when it is not the booted deployment; ``rollback``:
-    the deployment kept to go back to, the first after the booted one that is not staged.
+    the deployment kept to go back to, the first after the booted one of its stateroot that is not staged.
     On a sysroot that is not running (nothing booted) nothing is pending: the next boot is what
     the sysroot boots, and is kept; ``rollback`` removes every deployment after it that is not
     pinned, of the stateroot ``stateroot`` (default: that of the next boot).
@@ -161,7 +172,9 @@ def cleanup_plan(state, pending, rollback, stateroot=None):
     if pending and nxt is not None and nxt is not booted and not nxt.pinned:
         chosen.append(nxt)
     if rollback:
-        candidate = next((d for d in state.deployments[booted.index + 1:] if not d.staged), None)
+        # The deployment kept to go back to, in the booted stateroot (``HostState.previous``), as
+        # `rpm-ostree cleanup --rollback` reads it.
+        candidate = state.previous(booted)
         if candidate is not None and not candidate.pinned and candidate not in chosen:
             chosen.append(candidate)
     return chosen

@@ -169,26 +169,64 @@ class BootcBackend(Backend):
             raise Unsupported('bootc works on the booted stateroot %s only, not on %s' % (booted.stateroot, self.stateroot),
                               host_state=state)
 
+    def check_rollback(self, state, deployment):
+        self.rollback_plan(state, deployment)
+
     def rollback(self, state, deployment):
-        self.refuse_unsupported(state)
-        # `bootc rollback` makes its rollback deployment the next boot, dropping a staged one, or puts
-        # the booted one back when a rollback is queued (rollback in crates/lib/src/deploy.rs):
-        # that is the state's rollback (parse_status).
-        chosen = state.rollback
-        if chosen is None or chosen.index != deployment.index:
-            raise Unsupported(
-                'bootc rollback makes %s the next boot, not deployment %d (%s); it cannot go to another deployment. '
-                'Nothing was changed.' % (
-                    'nothing (bootc reports no rollback deployment)' if chosen is None
-                    else 'deployment %d (%s)' % (chosen.index, chosen.checksum),
-                    deployment.index, deployment.checksum),
-                host_state=state)
+        undeploy = self.rollback_plan(state, deployment)
+        if undeploy is not None:
+            _ostree_common.undeploy(self.runner, state, [undeploy])
+            return
         with failure_context(host_state=state):
             self.runner.run(['bootc', 'rollback'], what='rolling back (bootc rollback)')
+
+    def rollback_plan(self, state, deployment):
+        """None for ``bootc rollback``, or the ostree position of a staged deployment to remove;
+        raises before anything runs when neither makes ``deployment`` the next boot.
+
+        `bootc rollback` makes its rollback deployment the next boot, dropping a staged one, or puts
+        the booted one back when a rollback is queued (rollback in crates/lib/src/deploy.rs): that
+        is the state's rollback (parse_status). Without a rollback deployment it refuses; the booted
+        deployment then becomes the next boot again by removing the staged one (``ostree admin
+        undeploy``, as ``cleanup`` does).
+        """
+        self.refuse_unsupported(state)
+        chosen = state.rollback
+        if chosen is not None and chosen.index == deployment.index:
+            return None
+        nxt = state.next_boot
+        if deployment.booted and nxt is not None and nxt.staged and chosen is None:
+            return ostree_index(state, nxt)
+        raise Unsupported(
+            'bootc rollback makes %s the next boot, not deployment %d (%s); it cannot go to another deployment. '
+            'Nothing was changed.' % (
+                'nothing (bootc reports no rollback deployment)' if chosen is None
+                else 'deployment %d (%s)' % (chosen.index, chosen.checksum),
+                deployment.index, deployment.checksum),
+            host_state=state)
+
+    def check_set_pinned(self, state, deployment, pinned):
+        self.refuse_unsupported(state)
+        ostree_index(state, deployment)
 
     def set_pinned(self, state, deployment, pinned):
         self.refuse_unsupported(state)
         _ostree_common.set_pinned(self.runner, state, deployment, pinned, ostree_index(state, deployment))
+
+    def cleanup_doomed(self, state, pending=False, rollback=False):
+        """The pending and the rollback deployment, never the booted one nor a pinned one."""
+        booted, nxt = state.booted, state.next_boot
+        doomed = []
+        if pending and nxt is not None and nxt is not booted:
+            doomed.append(nxt)
+        if rollback and state.rollback is not None:
+            doomed.append(state.rollback)
+        return [d for d in doomed if not d.booted and not d.pinned]
+
+    def check_cleanup(self, state, pending=False, rollback=False, cache=False):
+        self.refuse_unsupported(state)
+        for deployment in self.cleanup_doomed(state, pending, rollback):
+            ostree_index(state, deployment)
 
     def cleanup(self, state, pending=False, rollback=False, cache=False):
         """``ostree admin undeploy`` of the pending and the rollback deployment, ``ostree admin cleanup`` for the cache.
@@ -196,14 +234,8 @@ class BootcBackend(Backend):
         bootc has no verb that removes a deployment (``bootc rollback`` drops a staged one but also
         changes the next boot). Never the booted deployment nor a pinned one.
         """
-        self.refuse_unsupported(state)
-        booted, nxt = state.booted, state.next_boot
-        doomed = []
-        if pending and nxt is not None and nxt is not booted:
-            doomed.append(nxt)
-        if rollback and state.rollback is not None:
-            doomed.append(state.rollback)
-        doomed = [d for d in doomed if not d.booted and not d.pinned]
+        self.check_cleanup(state, pending, rollback, cache)
+        doomed = self.cleanup_doomed(state, pending, rollback)
         _ostree_common.undeploy(self.runner, state, [ostree_index(state, d) for d in doomed])
         if not cache:
             return False

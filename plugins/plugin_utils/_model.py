@@ -172,20 +172,49 @@ class HostState:
     def rollback(self):
         """What a rollback would make the default.
 
-        What the backend gave as ``rollback`` when the tool names it (bootc). Otherwise the rule:
-        when the next boot is the booted deployment, the first one after it that is neither booted
-        nor staged; otherwise (an update is pending) the booted one; where nothing is booted (a
-        sysroot that is not running), the second deployment.
+        What the backend gave as ``rollback`` when the tool names it (bootc). Otherwise the rule,
+        within the booted deployment's stateroot (as ostree's ``query_deployments_for``, which
+        ``rpm-ostree rollback`` uses, reads it): when no deployment of that stateroot comes before
+        the booted one, the first deployment of the stateroot after it that is neither booted nor
+        staged (``previous()``); otherwise (an update is pending) the booted one. Where nothing is
+        booted (a sysroot that is not running), the first deployment after the next boot in the next
+        boot's stateroot.
         """
         if self._rollback_index is not ROLLBACK_BY_RULE:
             return None if self._rollback_index is None else self.deployments[self._rollback_index]
         booted = self.booted
-        next_boot = self.next_boot
         if booted is None:
-            return self.deployments[1] if len(self.deployments) > 1 else None
-        if next_boot is booted:
-            return next((d for d in self.deployments[next_boot.index + 1:] if not d.booted and not d.staged), None)
-        return booted
+            return self.previous(self.next_boot)
+        if self.pending_in_stateroot() is not None:
+            return booted
+        return self.previous(booted)
+
+    def previous(self, reference):
+        """The first deployment after ``reference`` in boot order of the same stateroot, neither booted nor staged."""
+        if reference is None:
+            return None
+        return next((d for d in self.deployments[reference.index + 1:]
+                     if d.stateroot == reference.stateroot and not d.booted and not d.staged), None)
+
+    def previous_image(self):
+        """The deployment of the image the host ran before: what image_rollback goes back to.
+
+        Where the tool names its rollback deployment (bootc), that one, unless it is the booted one
+        (a queued rollback, which the tool can only revert): then None. Otherwise ``previous()`` of
+        the booted deployment, or of the next boot where nothing is booted.
+        """
+        if self._rollback_index is not ROLLBACK_BY_RULE:
+            named = self.rollback
+            return None if named is None or named.booted else named
+        return self.previous(self.booted or self.next_boot)
+
+    def pending_in_stateroot(self):
+        """The first deployment of the booted stateroot that comes before the booted one (an update
+        pending there, or a queued rollback), or None."""
+        booted = self.booted
+        if booted is None:
+            return None
+        return next((d for d in self.deployments[:booted.index] if d.stateroot == booted.stateroot), None)
 
     @property
     def reboot_required(self):

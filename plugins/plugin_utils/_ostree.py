@@ -937,6 +937,7 @@ class OstreeBackend(Backend):
         the deployments before it (pending or staged updates) are removed; any other deployment is
         deployed again: its commit, with its origin and kernel arguments, staged on a booted host.
         """
+        self.check_rollback(state, deployment)
         if self.tool_version >= SET_DEFAULT_SINCE:
             argv = _ostree_common.admin_argv('set-default', self.sysroot and self.root) + [str(deployment.index)]
             with failure_context(host_state=state):
@@ -944,19 +945,31 @@ class OstreeBackend(Backend):
             return
         booted = state.booted
         if booted is not None and deployment.index == booted.index:
-            ahead = state.deployments[:booted.index]
-            pinned = [d for d in ahead if d.pinned]
-            if pinned:
-                raise Unsupported(
-                    'ostree %d.%d cannot reorder deployments (ostree admin set-default came in 2023.6), so the booted '
-                    'deployment becomes the next boot again by removing the deployments before it, and deployment %d '
-                    '(%s) is pinned: unpin it first. Nothing was changed.' % (
-                        self.tool_version + (pinned[0].index, pinned[0].checksum)), host_state=state)
-            _ostree_common.undeploy(self.runner, state, [d.index for d in ahead], self.sysroot and self.root)
+            _ostree_common.undeploy(self.runner, state, [d.index for d in state.deployments[:booted.index]],
+                                    self.sysroot and self.root)
             return
         kargs = self.deployment_kernel_arguments(state, deployment)
         self.write_deployment(state, deployment.checksum, ('copy', self.origin_file(deployment)), deployment.stateroot,
                               kargs)
+
+    def check_rollback(self, state, deployment):
+        """Refuse, before anything runs, what ostree older than 2023.6 cannot do: make the booted
+        deployment the next boot again while a pinned deployment, or one of another stateroot (another
+        OS, which removing would destroy), comes before it."""
+        booted = state.booted
+        if self.tool_version >= SET_DEFAULT_SINCE or booted is None or deployment.index != booted.index:
+            return
+        ahead = state.deployments[:booted.index]
+        for other in ahead:
+            if other.pinned or other.stateroot != booted.stateroot:
+                raise Unsupported(
+                    'ostree %d.%d cannot reorder deployments (ostree admin set-default came in 2023.6), so the booted '
+                    'deployment becomes the next boot again by removing the deployments before it, and deployment %d '
+                    '(%s) is %s: %s. Nothing was changed.' % (
+                        self.tool_version + (other.index, other.checksum) + (
+                            ('pinned', 'unpin it first') if other.pinned else
+                            ('of stateroot %s' % other.stateroot, 'it is not removed for a rollback of %s' % booted.stateroot))),
+                    host_state=state)
 
     def set_pinned(self, state, deployment, pinned):
         # `ostree admin status` lists the deployments in ostree's order: the index is ostree's.

@@ -270,37 +270,55 @@ class RpmOstreeBackend(Backend):
         if nxt.finalization_locked != locked:
             _ostree_common.set_finalization_locked(self.runner, after, locked)
 
+    def check_rollback(self, state, deployment):
+        self.rollback_argvs(state, deployment)
+
     def rollback(self, state, deployment):
+        for argv in self.rollback_argvs(state, deployment):
+            with failure_context(host_state=state):
+                self.runner.run(argv, what='rolling back (%s)' % ' '.join(argv[:3]))
+
+    def rollback_argvs(self, state, deployment):
+        """The commands that make ``deployment`` the next boot; raises before anything runs when
+        rpm-ostree cannot.
+
+        rpm-ostree rollback works in the booted stateroot (``pending_and_rollback``): it moves the
+        first deployment after the booted one to the top or, when there is none but one before it,
+        the booted one (rollback_transaction_execute in src/daemon/rpmostreed-transaction-types.cxx),
+        and refuses while a deployment is staged ("Staged deployment (remove with cleanup -p)"):
+        then the staged deployment is removed first (``rpm-ostree cleanup --pending``). Should the
+        second command fail, the host still boots the booted deployment.
+        """
         booted = state.booted
         if booted is None or self.sysroot:
-            raise Unsupported('rpm-ostree rollback reorders the deployments of the running system only, not of a sysroot',
-                              host_state=state)
+            raise Unsupported('rpm-ostree rollback reorders the deployments of the running system only, not of a sysroot. '
+                              'Nothing was changed.', host_state=state)
         if self.stateroot and self.stateroot != booted.stateroot:
-            raise Unsupported('rpm-ostree rollback works on the booted stateroot %s only, not on %s'
-                              % (booted.stateroot, self.stateroot), host_state=state)
+            raise Unsupported('parameter os: rpm-ostree rollback works on the booted stateroot %s only, not on %s. '
+                              'Nothing was changed.' % (booted.stateroot, self.stateroot), host_state=state)
         pending, previous = pending_and_rollback(state, booted)
-        if pending is not None and pending.staged:
-            if deployment.index != booted.index:
-                raise Unsupported(
-                    'rpm-ostree rollback refuses while a deployment is staged; remove it first (deployment_cleanup '
-                    'with pending: true), then roll back. Nothing was changed.', host_state=state)
-            # What rpm-ostree itself tells to do ("Staged deployment (remove with cleanup -p)",
-            # rollback_transaction_execute in src/daemon/rpmostreed-transaction-types.cxx).
-            argv = ['rpm-ostree', 'cleanup', '--pending'] + self.sysroot_options()
-        else:
-            # rpm-ostree moves the first deployment after the booted one to the top or, when there is
-            # none but one before it, the booted one (rollback_transaction_execute).
+        cleanup_pending = ['rpm-ostree', 'cleanup', '--pending'] + self.sysroot_options()
+        rollback = ['rpm-ostree', 'rollback'] + self.sysroot_options()
+        if deployment.index == booted.index:
+            if pending is None:
+                raise Unsupported('the booted deployment already is the next boot of stateroot %s. Nothing was changed.'
+                                  % booted.stateroot, host_state=state)
+            if pending.staged or previous is not None:
+                # `rollback` would go to the previous deployment: removing what is pending makes
+                # the booted one the next boot (what rpm-ostree itself tells to do for a staged one).
+                return [cleanup_pending]
+            return [rollback]
+        if previous is None or previous.index != deployment.index:
             chosen = previous or (booted if pending is not None else None)
-            if chosen is None or chosen.index != deployment.index:
-                raise Unsupported(
-                    'rpm-ostree rollback makes %s the next boot, not deployment %d (%s); '
-                    'it cannot go to another deployment. Nothing was changed.' % (
-                        'no other deployment' if chosen is None else 'deployment %d (%s)' % (chosen.index, chosen.checksum),
-                        deployment.index, deployment.checksum),
-                    host_state=state)
-            argv = ['rpm-ostree', 'rollback'] + self.sysroot_options()
-        with failure_context(host_state=state):
-            self.runner.run(argv, what='rolling back (%s)' % ' '.join(argv[:3]))
+            raise Unsupported(
+                'rpm-ostree rollback makes %s the next boot, not deployment %d (%s); '
+                'it cannot go to another deployment. Nothing was changed.' % (
+                    'no other deployment' if chosen is None else 'deployment %d (%s)' % (chosen.index, chosen.checksum),
+                    deployment.index, deployment.checksum),
+                host_state=state)
+        if pending is not None and pending.staged:
+            return [cleanup_pending, rollback]
+        return [rollback]
 
     def set_pinned(self, state, deployment, pinned):
         # rpm-ostree lists every deployment of the sysroot in ostree's order

@@ -68,8 +68,10 @@ class FakeBackend(Backend):
     """
 
     def __init__(self, before, after=None, target=None, kargs=None, kargs_after=None, holders=None, fail=None,
-                 cache_removed=None, status_fails_after_error=False, cache_to_clean=None):
+                 cache_removed=None, status_fails_after_error=False, cache_to_clean=None, refuse=None):
         super().__init__(runner=None)
+        # Raised by the check hooks (check_rollback, check_set_pinned, check_cleanup): a backend refusal.
+        self.refuse = refuse
         self.name = before.backend
         self.before = before
         self.after = after
@@ -119,6 +121,20 @@ class FakeBackend(Backend):
 
     def set_pinned(self, state, deployment, pinned):
         self.operate('set_pinned', deployment.checksum, pinned)
+
+    def check(self, *call):
+        self.calls.append(call)
+        if self.refuse is not None:
+            raise self.refuse
+
+    def check_rollback(self, state, deployment):
+        self.check('check_rollback', deployment.checksum)
+
+    def check_set_pinned(self, state, deployment, pinned):
+        self.check('check_set_pinned', deployment.checksum, pinned)
+
+    def check_cleanup(self, state, pending=False, rollback=False, cache=False):
+        self.check('check_cleanup', pending, rollback, cache)
 
     def cleanup(self, state, pending=False, rollback=False, cache=False):
         self.operate('cleanup', pending, rollback, cache)
@@ -602,19 +618,49 @@ def test_rollback_twice_in_a_row_changes_the_host_once():
     assert second_backend.operations() == []
 
 
-def test_rollback_with_a_pending_update_makes_the_booted_deployment_next_again():
-    """Documented: the first run discards the pending update; a second run goes back further."""
+def run_twice(name, args, before, after):
+    """Run a task on ``before`` (which becomes ``after``), then again on ``after``: both results and the second backend."""
+    first = run(name, args, FakeBackend(before, after))
+    second_backend = FakeBackend(after)
+    second = run(name, args, second_backend)
+    return first, second, second_backend
+
+
+def test_rollback_with_a_pending_update_goes_to_the_previous_image_in_one_run():
+    """The pending update is passed over and the previous image boots next; a second run changes nothing."""
     before = host(dep(FCOS_NEW, staged=True), dep(FCOS_OLD, booted=True), dep(FCOS_OLDER))
-    after = host(dep(FCOS_OLD, booted=True), dep(FCOS_OLDER))
+    after = host(dep(FCOS_OLDER), dep(FCOS_OLD, booted=True))
     backend = FakeBackend(before, after)
     result = run('image_rollback', {}, backend)
-    assert backend.operations() == [('rollback', FCOS_OLD[0])]
-    assert result['changed'] is True and result['rollback']['booted'] is True
-    assert result['after']['checksum'] == FCOS_OLD[0] and result['reboot_required'] is False
+    assert backend.operations() == [('rollback', FCOS_OLDER[0])]
+    assert result['changed'] is True and result['rollback']['checksum'] == FCOS_OLDER[0]
+    assert result['after']['checksum'] == FCOS_OLDER[0] and result['reboot_required'] is True
 
-    then = FakeBackend(after, host(dep(FCOS_OLDER), dep(FCOS_OLD, booted=True)))
-    again = run('image_rollback', {}, then)
-    assert then.operations() == [('rollback', FCOS_OLDER[0])] and again['changed'] is True
+    first, second, then = run_twice('image_rollback', {}, before, after)
+    assert (first['changed'], second['changed']) == (True, False)
+    assert then.operations() == [] and second['after']['checksum'] == FCOS_OLDER[0]
+
+
+@pytest.mark.parametrize('staged', [True, False], ids=['staged', 'pending'])
+def test_rollback_with_a_pending_update_and_no_older_image_fails_saying_how_to_drop_it(staged):
+    before = host(dep(FCOS_NEW, staged=staged), dep(FCOS_OLD, booted=True))
+    for check_mode in (True, False):
+        backend = FakeBackend(before)
+        result = run('image_rollback', {}, backend, check_mode=check_mode)
+        assert_failed(result, 'no deployment to roll back to', 'checksum (%s)' % FCOS_OLD[0], 'pending: true',
+                      'Nothing was changed')
+        assert backend.operations() == []
+    # With the booted deployment's checksum the update is dropped, once.
+    first, second, then = run_twice('image_rollback', {'checksum': FCOS_OLD[0]}, before, host(dep(FCOS_OLD, booted=True)))
+    assert (first['changed'], second['changed']) == (True, False) and then.operations() == []
+
+
+def test_rollback_when_the_host_runs_an_older_image_than_a_pending_one_is_unchanged_after_dropping_it():
+    # [2.0 pending, 1.0 booted] dropped with the checksum leaves [1.0 booted, 2.0]: a rollback there changes nothing.
+    kept = host(dep(FCOS_OLD, booted=True), dep(FCOS_NEW))
+    backend = FakeBackend(kept)
+    result = run('image_rollback', {}, backend)
+    assert result['changed'] is False and backend.operations() == [] and result['reboot_required'] is False
 
 
 def bootc_host_with_staged_update():
@@ -641,25 +687,66 @@ def test_cleanup_rollback_on_bootc_with_a_staged_update_removes_the_rollback_boo
     assert backend.operations() == [('cleanup', False, True, False)]
 
 
-def test_rollback_to_a_newer_deployment_alternates_without_a_reboot():
-    """Documented: after the host booted an older deployment, the rollback is newer and runs alternate."""
+def test_rollback_when_the_host_runs_an_older_image_than_its_rollback_changes_nothing():
+    """After a rollback and a reboot the deployment after the booted one is newer: nothing to go back to."""
     booted_old = host(dep(FCOS_OLD, booted=True), dep(FCOS_NEW))
+    for check_mode in (True, False):
+        backend = FakeBackend(booted_old)
+        result = run('image_rollback', {}, backend, check_mode=check_mode)
+        assert result['changed'] is False and backend.operations() == []
+        assert result['rollback']['checksum'] == FCOS_OLD[0] == result['after']['checksum']
+        assert result['reboot_required'] is False
+    # With checksum the newer deployment can still be chosen, once.
     newer_next = host(dep(FCOS_NEW), dep(FCOS_OLD, booted=True))
-    first = FakeBackend(booted_old, newer_next)
-    assert run('image_rollback', {}, first)['changed'] is True
-    assert first.operations() == [('rollback', FCOS_NEW[0])]
-    second = FakeBackend(newer_next, booted_old)
-    assert run('image_rollback', {}, second)['changed'] is True
-    assert second.operations() == [('rollback', FCOS_OLD[0])]
+    first, second, then = run_twice('image_rollback', {'checksum': FCOS_NEW[0]}, booted_old, newer_next)
+    assert (first['changed'], second['changed']) == (True, False) and then.operations() == []
+
+
+def test_rollback_twice_never_alternates():
+    """Every state a run leaves is one where the same task changes nothing."""
+    states = [
+        host(dep(FCOS_NEW, booted=True), dep(FCOS_OLD)),
+        host(dep(FCOS_OLD, booted=True), dep(FCOS_NEW)),
+        host(dep(FCOS_NEW), dep(FCOS_OLD, booted=True), dep(FCOS_OLDER)),
+        host(dep(FCOS_NEWER), dep(FCOS_NEW, booted=True), dep(FCOS_OLD), dep(FCOS_OLDER)),
+        host(dep(FCOS_OLDER), dep(FCOS_NEW, booted=True), dep(FCOS_OLD)),
+    ]
+    for before in states:
+        backend = FakeBackend(before)
+        result = run('image_rollback', {}, backend, check_mode=True)
+        target = result['after']['checksum']
+        # The host after the run: the target first, the others in their order.
+        rest = [d for d in copy.deepcopy(before.deployments) if d.checksum != target]
+        chosen = [d for d in copy.deepcopy(before.deployments) if d.checksum == target][:1]
+        again = FakeBackend(HostState(before.backend, chosen + rest))
+        assert run('image_rollback', {}, again)['changed'] is False, before
+        assert again.operations() == []
 
 
 def test_rollback_pending_deployment_of_the_same_build_is_not_a_queued_rollback():
-    """New kernel arguments (same commit) are a pending change, not a queued rollback: it is dropped."""
+    """New kernel arguments (same commit) are a pending change, not a queued rollback: passed over."""
     before = host(dep(FCOS_NEW), dep(FCOS_NEW, booted=True), dep(FCOS_OLD))
-    after = host(dep(FCOS_NEW, booted=True), dep(FCOS_OLD))
+    after = host(dep(FCOS_OLD), dep(FCOS_NEW), dep(FCOS_NEW, booted=True))
     backend = FakeBackend(before, after)
     result = run('image_rollback', {}, backend)
-    assert result['changed'] is True and backend.operations() == [('rollback', FCOS_NEW[0])]
+    assert result['changed'] is True and backend.operations() == [('rollback', FCOS_OLD[0])]
+
+
+def test_rollback_stays_in_the_booted_stateroot():
+    other = Deployment(
+        stateroot='rhcos', checksum=FCOS_OLDER[0], version=FCOS_OLDER[1], timestamp=FCOS_OLDER[2], serial=0)
+    before = host(dep(FCOS_NEW, booted=True), other, dep(FCOS_OLD))
+    backend = FakeBackend(before)
+    result = run('image_rollback', {}, backend, check_mode=True)
+    assert result['changed'] is True and result['after']['checksum'] == FCOS_OLD[0]
+    assert backend.calls.count(('check_rollback', FCOS_OLD[0])) == 1
+
+
+def test_rollback_without_checksum_in_another_stateroot_fails_naming_os():
+    backend = FakeBackend(host(dep(FCOS_NEW, booted=True), dep(FCOS_OLD)))
+    result = run('image_rollback', {'os': 'rhcos'}, backend, check_mode=True)
+    assert_failed(result, 'parameter os', 'booted stateroot fedora-coreos', 'Nothing was changed')
+    assert backend.operations() == []
 
 
 def test_rollback_to_a_given_checksum():
@@ -979,7 +1066,7 @@ def test_cleanup_cache_in_check_mode_with_deployments_to_remove_needs_no_cache_q
     before = host(dep(FCOS_NEW, booted=True), dep(FCOS_OLD))
     backend = FakeBackend(before, cache_to_clean=False)
     result = run('deployment_cleanup', {'cache': True, 'rollback': True}, backend, check_mode=True)
-    assert result['changed'] is True and backend.calls == [('status',)]
+    assert result['changed'] is True and backend.calls == [('status',), ('check_cleanup', False, True, True)]
 
 
 def test_cleanup_needs_something_to_do():
@@ -1126,7 +1213,7 @@ def test_recorded_staged_update_is_discarded_by_a_rollback():
     before = zincati_staged_host()
     after = host(dep(FCOS_OLD, booted=True))
     backend = FakeBackend(before, after)
-    result = run('image_rollback', {}, backend)
+    result = run('image_rollback', {'checksum': FCOS_OLD[0]}, backend)
     assert backend.operations() == [('rollback', FCOS_OLD[0])]
     assert result['rollback']['booted'] is True and result['reboot_required'] is False
 
@@ -1143,3 +1230,51 @@ def test_recorded_bootc_host_with_pinned_deployments_keeps_them():
         pin = FakeBackend(before)
         assert run('deployment_pin', {'checksum': chosen.checksum}, pin)['changed'] is False
         assert pin.operations() == []
+
+
+# Backend refusals in check mode ---------------------------------------------------------------------
+
+REFUSAL = Unsupported('the tool cannot do that. Nothing was changed.')
+
+
+@pytest.mark.parametrize('name, args, before, check', [
+    ('image_rollback', {}, host(dep(FCOS_NEW, booted=True), dep(FCOS_OLD)), ('check_rollback', FCOS_OLD[0])),
+    ('image_rollback', {'checksum': FCOS_OLD[0]}, host(dep(FCOS_NEW, booted=True), dep(FCOS_OLD)),
+     ('check_rollback', FCOS_OLD[0])),
+    ('deployment_pin', {'deployment': 'rollback'}, host(dep(FCOS_NEW, booted=True), dep(FCOS_OLD)),
+     ('check_set_pinned', FCOS_OLD[0], True)),
+    ('deployment_pin', {'deployment': 'booted', 'pinned': False}, host(dep(FCOS_NEW, booted=True, pinned=True)),
+     ('check_set_pinned', FCOS_NEW[0], False)),
+    ('deployment_cleanup', {'rollback': True}, host(dep(FCOS_NEW, booted=True), dep(FCOS_OLD)),
+     ('check_cleanup', False, True, False)),
+    ('deployment_cleanup', {'pending': True, 'cache': True}, host(dep(FCOS_NEW, staged=True), dep(FCOS_OLD, booted=True)),
+     ('check_cleanup', True, False, True)),
+], ids=lambda value: value if isinstance(value, str) else None)
+@pytest.mark.parametrize('check_mode', [True, False], ids=['check', 'real'])
+def test_a_backend_refusal_fails_in_check_mode_as_for_real(name, args, before, check, check_mode):
+    backend = FakeBackend(before, refuse=REFUSAL)
+    result = run(name, args, backend, check_mode=check_mode)
+    assert_failed(result, 'the tool cannot do that')
+    assert check in backend.calls and backend.operations() == []
+    assert result['state']['deployments'] == [d.as_dict() for d in before.deployments]
+
+
+@pytest.mark.parametrize('name, args, before', [
+    # A rollback already queued, a pin already set, nothing to clean up: nothing to refuse.
+    ('image_rollback', {}, host(dep(FCOS_OLD), dep(FCOS_NEW, booted=True))),
+    ('deployment_pin', {'deployment': 'booted'}, host(dep(FCOS_NEW, booted=True, pinned=True))),
+    ('deployment_cleanup', {'rollback': True}, host(dep(FCOS_NEW, booted=True))),
+], ids=['rollback', 'pin', 'cleanup'])
+def test_nothing_to_do_asks_no_backend_check(name, args, before):
+    backend = FakeBackend(before, refuse=REFUSAL)
+    result = run(name, args, backend, check_mode=True)
+    assert result['changed'] is False and not [c for c in backend.calls if c[0].startswith('check_')]
+
+
+@pytest.mark.parametrize('check_mode', [True, False], ids=['check', 'real'])
+def test_the_backend_check_passes_and_the_run_goes_on(check_mode):
+    before = host(dep(FCOS_NEW, booted=True), dep(FCOS_OLD))
+    backend = FakeBackend(before, host(dep(FCOS_OLD), dep(FCOS_NEW, booted=True)))
+    result = run('image_rollback', {}, backend, check_mode=check_mode)
+    assert result['changed'] is True and backend.calls.count(('check_rollback', FCOS_OLD[0])) == 1
+    assert backend.operations() == ([] if check_mode else [('rollback', FCOS_OLD[0])])

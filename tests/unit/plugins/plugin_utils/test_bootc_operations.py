@@ -266,14 +266,27 @@ def test_rollback_drops_a_staged_update_and_boots_bootcs_rollback():
 @pytest.mark.parametrize('name, index, message', [
     # bootc reports no rollback: its pinned older deployment cannot be rolled back to.
     ('spec-booted-pinned.yaml', 1, 'bootc reports no rollback deployment'),
-    ('spec-staged-booted.yaml', 1, 'bootc reports no rollback deployment'),
+    # The staged update itself: bootc rollback never makes it the next boot.
+    ('spec-staged-booted.yaml', 0, 'bootc reports no rollback deployment'),
 ])
 def test_rollback_where_bootc_cannot_go_is_refused_before_any_command(name, index, message):
     state = state_of(host_from(name))
     backend, runner = backend_on({})
     with pytest.raises(Unsupported, match=message):
+        backend.check_rollback(state, state.deployments[index])
+    with pytest.raises(Unsupported, match=message):
         backend.rollback(state, state.deployments[index])
     assert runner.history == []
+
+
+def test_booted_deployment_back_over_a_staged_update_without_a_rollback_removes_the_update():
+    # bootc rollback refuses without a rollback deployment: the staged one is removed instead.
+    state = state_of(host_from('spec-staged-booted.yaml'))
+    backend, runner = backend_on({('ostree', 'admin', 'undeploy', '0'): (0, 'Deleted deployment ...\n')})
+    backend.check_rollback(state, state.booted)
+    assert runner.history == []
+    backend.rollback(state, state.booted)
+    assert argvs(runner) == [['ostree', 'admin', 'undeploy', '0']]
 
 
 def test_a_rollback_that_is_no_image_is_none():
@@ -321,6 +334,8 @@ def test_pin_where_ostree_index_is_unknown_is_refused_before_any_command(change,
     state = state_of(host_from('spec-booted-pinned.yaml', change))
     backend, runner = backend_on({})
     with pytest.raises(Unsupported, match=message):
+        backend.check_set_pinned(state, state.deployments[-1], False)
+    with pytest.raises(Unsupported, match=message):
         backend.set_pinned(state, state.deployments[-1], False)
     assert runner.history == []
 
@@ -328,6 +343,8 @@ def test_pin_where_ostree_index_is_unknown_is_refused_before_any_command(change,
 def test_cleanup_where_ostree_index_is_unknown_is_refused_before_any_command():
     state = state_of(host_from('spec-booted-pinned.yaml', queued_with_others))
     backend, runner = backend_on({})
+    with pytest.raises(Unsupported, match='a queued rollback and older deployments'):
+        backend.check_cleanup(state, pending=True)
     with pytest.raises(Unsupported, match='a queued rollback and older deployments'):
         backend.cleanup(state, pending=True)
     assert runner.history == []
@@ -559,3 +576,39 @@ def test_deployment_cleanup_cache_in_check_mode_predicts_from_ostree_prune():
     target = bootc_host([host_from('spec-only-booted.yaml')], {cache_argv('check', '/sysroot/ostree/repo'): checked(50, 0)})
     result = run_action('deployment_cleanup', target, check_mode=True, cache=True)
     assert result['changed'] is False and result['removed'] == []
+
+
+@pytest.mark.parametrize('check_mode', [True, False], ids=['check', 'real'])
+@pytest.mark.parametrize('name, args, message', [
+    ('deployment_pin', {'checksum': PINNED_OTHER_COMMIT, 'pinned': False}, 'several stateroots'),
+    ('deployment_cleanup', {'rollback': True}, 'several stateroots'),
+], ids=['pin', 'cleanup'])
+def test_refusal_by_ostree_index_fails_in_check_mode_too(name, args, message, check_mode):
+    def two_stateroots(host):
+        with_rollback(host)
+        other_stateroot(host)
+
+    target = bootc_host([host_from('spec-booted-pinned.yaml', two_stateroots)])
+    result = run_action(name, target, check_mode=check_mode, **args)
+    assert result['failed'] is True and message in result['msg'] and 'state' in result
+    assert sent(target) == [STATUS_ARGV]
+
+
+def test_image_rollback_over_a_staged_update_without_a_bootc_rollback():
+    # Without checksum there is no previous image to go to: it fails, changing nothing, and says
+    # how to drop the update; with the booted deployment's checksum the staged update is removed once.
+    undeploy = ['ostree', 'admin', 'undeploy', '0']
+    before = host_from('spec-staged-booted.yaml')
+    target = bootc_host([before])
+    result = run_action('image_rollback', target, backend='bootc')
+    assert result['failed'] is True and 'no deployment to roll back to' in result['msg']
+    assert 'deployment_cleanup with pending: true' in result['msg'] and sent(target) == [STATUS_ARGV]
+
+    booted = state_of(before).booted.checksum
+    after = host_from('spec-staged-booted.yaml', lambda h: h['status'].update(staged=None))
+    target = bootc_host([before, after], {tuple(undeploy): (0, '')})
+    first = run_action('image_rollback', target, backend='bootc', checksum=booted)
+    second = run_action('image_rollback', target, backend='bootc', checksum=booted)
+    assert sent(target) == [STATUS_ARGV, undeploy, STATUS_ARGV, STATUS_ARGV]
+    assert (first['changed'], second['changed']) == (True, False)
+    assert first['reboot_required'] is False and second['reboot_required'] is False

@@ -65,6 +65,33 @@ def test_next_boot_rollback_and_reboot_required(kinds, next_boot, rollback, rebo
     assert indexes(host(*kinds)) == (next_boot, rollback, reboot_required)
 
 
+def host_of_stateroots(*kinds):
+    """A host whose deployments are ``(kind, stateroot)`` pairs, in boot order."""
+    deployments = [
+        Deployment(stateroot=stateroot, checksum=commit(number), version='40.%d' % number,
+                   booted=kind == 'booted', staged=kind == 'staged')
+        for number, (kind, stateroot) in enumerate(kinds, start=1)
+    ]
+    return HostState('ostree', deployments)
+
+
+@pytest.mark.parametrize('kinds, rollback', [
+    # Another stateroot's deployment between the booted one and its rollback: skipped.
+    ((('booted', 'a'), ('old', 'b'), ('old', 'a')), 2),
+    # No other deployment of the booted stateroot: nothing to roll back to.
+    ((('booted', 'a'), ('old', 'b')), None),
+    # Another stateroot's deployment boots next: nothing is pending in the booted stateroot.
+    ((('old', 'b'), ('booted', 'a'), ('old', 'a')), 2),
+    # An update pending in the booted stateroot, behind another stateroot's deployment.
+    ((('old', 'b'), ('pending', 'a'), ('booted', 'a'), ('old', 'a')), 2),
+    # A sysroot: the first deployment after the next boot in its stateroot.
+    ((('old', 'a'), ('old', 'b'), ('old', 'a')), 2),
+    ((('old', 'a'), ('old', 'b')), None),
+])
+def test_rollback_stays_in_the_booted_stateroot(kinds, rollback):
+    assert indexes(host_of_stateroots(*kinds))[1] == rollback
+
+
 def deployments_of(*kinds):
     return host(*kinds).deployments
 

@@ -448,11 +448,10 @@ def test_check_failure_carries_the_host_state():
     assert caught.value.host_state.booted.checksum == EDGE_9_4
 
 
-# Known bugs -------------------------------------------------------------------------------------
+# Several stateroots -----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason='bug: HostState.rollback ignores stateroots; rpm-ostree rollback stays in the booted one')
-def test_bug_rollback_of_two_stateroots_is_in_the_booted_stateroot():
+def test_rollback_of_two_stateroots_is_in_the_booted_stateroot():
     # Another stateroot's deployment sits between the booted one and its rollback. `rpm-ostree
     # rollback` moves the first deployment of the booted stateroot after it (ostree's
     # query_deployments_for), and the backend's rollback() refuses any other one; image_info's
@@ -462,3 +461,4 @@ def test_bug_rollback_of_two_stateroots_is_in_the_booted_stateroot():
 
     state = parse_status(as_text(case('pinned.json', other_stateroot)))
     assert state.rollback is state.deployments[2]
+    assert state.as_dict()['rollback'] == state.as_dict()['deployments'][2]

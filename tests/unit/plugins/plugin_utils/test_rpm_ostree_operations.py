@@ -440,15 +440,46 @@ def three_deployments():
 
 @pytest.mark.parametrize('host, index, message', [
     (three_deployments, 2, 'makes deployment 1 .* the next boot, not deployment 2'),
-    (lambda: recorded(STAGED), 0, 'refuses while a deployment is staged'),
-    (lambda: recorded(WORKSTATION, lambda d: d['deployments'].pop(1)), 0, 'makes no other deployment the next boot'),
+    # The staged deployment itself: rpm-ostree rollback goes to the booted one.
+    (lambda: recorded(STAGED), 0, 'makes deployment 1 .* the next boot, not deployment 0'),
+    (lambda: recorded(WORKSTATION, lambda d: d['deployments'].pop(1)), 0, 'already is the next boot'),
 ])
 def test_rollback_where_rpm_ostree_goes_elsewhere_is_refused_before_any_command(host, index, message):
     state = state_of(host())
     backend, runner = backend_on({})
     with pytest.raises(Unsupported, match=message):
         backend.rollback(state, state.deployments[index])
+    with pytest.raises(Unsupported, match=message):
+        backend.check_rollback(state, state.deployments[index])
     assert runner.history == []
+
+
+def with_staged_update(data):
+    data = copy.deepcopy(data)
+    staged = copy.deepcopy(data['deployments'][0])
+    staged.update(checksum=NEW_COMMIT, version='33.22', timestamp=1613000000, booted=False, staged=True)
+    data['deployments'].insert(0, staged)
+    return data
+
+
+def test_rollback_past_a_staged_update_removes_it_then_rolls_back():
+    # [33.22 staged, 33.21 booted, 33.17]: rpm-ostree refuses `rollback` while a deployment is staged.
+    state = state_of(with_staged_update(recorded(WORKSTATION)))
+    backend, runner = backend_on({('rpm-ostree', 'cleanup', '--pending'): (0, ''), ('rpm-ostree', 'rollback'): (0, '')})
+    backend.check_rollback(state, state.deployments[2])
+    assert runner.history == []
+    backend.rollback(state, state.deployments[2])
+    assert argvs(runner) == [['rpm-ostree', 'cleanup', '--pending'], ['rpm-ostree', 'rollback']]
+
+
+def test_booted_deployment_back_over_a_pending_update_with_an_older_one_removes_the_update():
+    # [33.22 pending, 33.21 booted, 33.17]: `rollback` would go to 33.17, not to the booted one.
+    data = with_staged_update(recorded(WORKSTATION))
+    data['deployments'][0]['staged'] = False
+    state = state_of(data)
+    backend, runner = backend_on({('rpm-ostree', 'cleanup', '--pending'): (0, '')})
+    backend.rollback(state, state.booted)
+    assert argvs(runner) == [['rpm-ostree', 'cleanup', '--pending']]
 
 
 @pytest.mark.parametrize('options, message', [
@@ -460,7 +491,43 @@ def test_rollback_of_a_sysroot_or_another_stateroot_is_refused(options, message)
     state = state_of(recorded(WORKSTATION))
     with pytest.raises(Unsupported, match=message):
         backend.rollback(state, state.deployments[1])
+    with pytest.raises(Unsupported, match=message):
+        backend.check_rollback(state, state.deployments[1])
     assert runner.history == []
+
+
+def test_image_rollback_in_check_mode_fails_on_a_sysroot_as_rpm_ostree_rollback_would():
+    # A sysroot: nothing booted, 33.21 boots next, 33.17 after it.
+    data = recorded(WORKSTATION)
+    data['deployments'][0]['booted'] = False
+    argv = STATUS_ARGV + ['--sysroot=/mnt/sysroot']
+    for check_mode in (True, False):
+        target = FakeTarget({tuple(argv): (0, as_text(data))}, tools=('rpm-ostree', 'ostree'), ostree_booted=True)
+        result = run_action('image_rollback', target, check_mode=check_mode, sysroot='/mnt/sysroot')
+        assert result['failed'] is True and 'running system only' in result['msg']
+        assert sent(target) == [argv]
+
+
+def test_image_rollback_in_check_mode_fails_for_another_stateroot_naming_os():
+    for check_mode in (True, False):
+        target = rpm_ostree_host([recorded(WORKSTATION)])
+        result = run_action('image_rollback', target, check_mode=check_mode, os='fedora-coreos', checksum=SILVERBLUE_33_17)
+        assert result['failed'] is True and 'parameter os: rpm-ostree rollback works on the booted stateroot' in result['msg']
+        assert sent(target) == [STATUS_ARGV]
+
+
+def test_image_rollback_past_a_staged_update_then_changes_nothing():
+    staged = with_staged_update(recorded(WORKSTATION))
+    after = recorded(WORKSTATION)
+    after['deployments'].reverse()
+    target = rpm_ostree_host([staged, after, after], {('rpm-ostree', 'cleanup', '--pending'): (0, ''),
+                                                     ('rpm-ostree', 'rollback'): (0, '')})
+    first = run_action('image_rollback', target)
+    second = run_action('image_rollback', target)
+    assert sent(target) == [STATUS_ARGV, ['rpm-ostree', 'cleanup', '--pending'], ['rpm-ostree', 'rollback'], STATUS_ARGV,
+                            STATUS_ARGV]
+    assert (first['changed'], second['changed']) == (True, False)
+    assert first['after']['checksum'] == second['after']['checksum'] == SILVERBLUE_33_17
 
 
 # set_pinned --------------------------------------------------------------------------------------
@@ -769,7 +836,7 @@ def test_image_rollback_queues_the_previous_deployment():
 def test_image_rollback_drops_a_staged_update():
     after = recorded(STAGED, lambda d: d['deployments'].pop(0))
     target = rpm_ostree_host([recorded(STAGED), after], {('rpm-ostree', 'cleanup', '--pending'): (0, '')})
-    result = run_action('image_rollback', target)
+    result = run_action('image_rollback', target, checksum=FCOS_BOOTED)
     assert sent(target) == [STATUS_ARGV, ['rpm-ostree', 'cleanup', '--pending'], STATUS_ARGV]
     assert result['changed'] is True and result['after']['checksum'] == FCOS_BOOTED and result['reboot_required'] is False
 
