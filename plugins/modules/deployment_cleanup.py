@@ -22,8 +22,8 @@ description:
     left out of the plan before anything runs, and the task fails, with the host's state, if one of them is gone
     afterwards.
     Pinned deployments that were kept are returned in RV(kept_pinned).
-  - O(rollback=true) removes the deployment kept to go back to, the first deployment after the booted one that is
-    not staged, unless it is pinned. While an update is pending that is the deployment before the booted one, not
+  - O(rollback=true) removes the deployment kept to go back to, the first deployment after the booted one in the
+    booted stateroot that is not staged, unless it is pinned. While an update is pending that is the deployment before the booted one, not
     the booted one itself (which RV(osimage.lifecycle.image_info#module:rollback) names then).
   - C(rpm-ostree cleanup --pending) and C(--rollback) remove every unpinned deployment before, or after, the booted
     one in its stateroot; RV(removed) lists what was really removed, read from the deployments afterwards
@@ -57,6 +57,8 @@ attributes:
     details:
       - In check mode the module reads the deployments only (after waiting for a busy tool like a real run),
         plans what it would remove with the same rules, and returns the plan in RV(removed).
+      - It fails where the real run would fail before changing anything, for example on a C(bootc) host whose
+        status does not tell a deployment's position in ostree's list (several stateroots).
       - With O(cache=true) and no deployment to remove, check mode predicts a change when
         C(ostree prune --refs-only --depth=0 --no-prune) on the system repository finds objects that no ref and
         no deployment reaches (what C(ostree admin cleanup) prunes), or (rpm-ostree on a booted host)

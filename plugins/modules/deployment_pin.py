@@ -42,6 +42,8 @@ attributes:
       - In check mode the module reads the deployments only (after waiting for a busy tool like a real run),
         predicts a change when the deployment's pin differs from O(pinned), and returns the deployment with
         the predicted pin as RV(deployment).
+      - It fails where the real run would fail before changing anything, for example on a C(bootc) host whose
+        status does not tell a deployment's position in ostree's list (several stateroots).
   diff_mode:
     support: full
     details:

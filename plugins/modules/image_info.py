@@ -177,8 +177,10 @@ next_boot:
 rollback:
   description:
     - The deployment a rollback would make the default, or null.
-    - When the next boot is the booted deployment, the first deployment after it that is neither booted nor staged;
-      otherwise the booted one. Where nothing is booted, the second deployment.
+    - Within the booted deployment's stateroot (deployments of other stateroots are skipped, as C(rpm-ostree rollback)
+      skips them) - when no deployment of that stateroot comes before the booted one, the first deployment of the
+      booted stateroot after it that is neither booted nor staged; otherwise (an update is pending) the booted one.
+      Where nothing is booted, the first deployment after the next boot of the next boot's stateroot.
     - On C(bootc) hosts, the deployment C(bootc rollback) would boot (its C(status.rollback), or the booted one while
       a rollback is queued), which may be null where the rule above would name a deployment.
   returned: always

@@ -17,30 +17,27 @@ description:
   - Reorders the deployments of a host managed by C(rpm-ostree), C(bootc) or C(ostree admin) so that
     another deployment that is already installed boots next. Nothing is downloaded and the host does not
     reboot; the rollback takes effect at the next reboot.
-  - Without O(checksum) the module makes the rollback deployment of the host the next boot, the one that
-    M(osimage.lifecycle.image_info) returns as RV(osimage.lifecycle.image_info#module:rollback).
-    Where the tool names its rollback deployment itself (C(bootc), its C(status.rollback)), that one.
-    Otherwise, when the next boot is the booted deployment, the first deployment after it that is neither
-    booted nor staged, the OS the host ran before; when an update is pending (the next boot is another
-    deployment), the booted deployment; on a O(sysroot), where nothing is booted, the second deployment.
-  - "Pending update on C(rpm-ostree) and C(ostree) hosts: when the next boot is another deployment built after
-    the booted one, a run makes the booted deployment the next boot again, so the pending update is no longer
-    applied at the next reboot (a staged update is dropped). The same run does not go further back: a second
-    run then makes the deployment before the booted one the next boot. On C(bootc) hosts C(bootc rollback)
-    drops a staged update and queues bootc's rollback deployment in one run."
-  - "Idempotence: the task changes nothing when a rollback is already queued, that is when the next boot
-    is a deployment of another commit than the booted one, built before the booted one, by the build
-    timestamps of the two deployments. So after a rollback to an older deployment, running the module
-    again changes nothing until the host reboots."
-  - "The rule has these consequences, which a playbook should allow for:
-    when the rollback deployment was built after the booted one (for example after the host was rolled
-    back and rebooted), a second run without a reboot in between sees the newer next boot as a pending
-    update and makes the booted deployment the next boot again, so runs alternate;
-    when a build timestamp is unknown the module cannot tell a queued rollback from a pending update,
-    with the same alternation;
-    a pending deployment of the same commit as the booted one (for example new kernel arguments from
-    M(osimage.lifecycle.kargs)) is a pending change, not a queued rollback, so the task drops it;
-    on a O(sysroot) a rollback counts as queued when the first deployment was built before the second."
+  - "Without O(checksum) the module makes the B(previous image) the next boot: the first deployment after
+    the booted one, in boot order, of the booted deployment's stateroot (deployments of other stateroots are
+    skipped, as C(rpm-ostree rollback) skips them); on C(bootc) hosts the rollback deployment that C(bootc)
+    names itself (its C(status.rollback)). When nothing is pending this is the deployment that
+    M(osimage.lifecycle.image_info) returns as RV(osimage.lifecycle.image_info#module:rollback)."
+  - "The rule, which makes a second run of the same task change nothing:
+    when the next boot is another deployment of the booted stateroot, built before the booted one, a
+    rollback is already queued and the task changes nothing;
+    when anything else boots next (an update, staged or not, or a deployment of the same commit with other
+    kernel arguments), it is passed over in the same run and the previous image boots next (a staged update
+    is dropped);
+    when the booted deployment boots next, the previous image boots next, unless it was built after the
+    booted one: then the host already runs the older image (for example after a rollback and a reboot), and
+    the task changes nothing;
+    when there is no previous image the task fails and changes nothing, also while an update is pending
+    (give the booted deployment's O(checksum), or use M(osimage.lifecycle.deployment_cleanup) with
+    C(pending=true), to drop the update and keep the booted image)."
+  - "Build times are the C(timestamp)s of the deployments. When one is unknown the module cannot tell
+    which of two deployments is older: a next boot that is not the booted one then counts as pending, and
+    the previous image counts as older than the booted one, so that repeated runs may alternate."
+  - On a O(sysroot), where nothing is booted, the next boot takes the place of the booted deployment.
   - With O(checksum) the deployment of that commit becomes the next boot, whatever its age; the task changes
     nothing when the next boot already is a deployment of that commit.
   - "The commands run, by backend: C(rpm-ostree rollback); C(bootc rollback); for C(ostree),
@@ -70,6 +67,8 @@ attributes:
     details:
       - In check mode the module reads the deployments only (after waiting for a busy tool like a real run),
         applies the same rule, and returns as RV(after) the deployment that would boot next.
+      - It fails where the real run would fail before changing anything, for example C(rpm-ostree rollback) on
+        a O(sysroot) or in another stateroot, or a deployment that C(bootc rollback) does not go to.
   diff_mode:
     support: full
     details:
@@ -89,6 +88,8 @@ options:
     description:
       - The OSTree stateroot (C(osname)) whose deployments are reordered, for hosts with several stateroots.
         The default is the stateroot of the booted deployment.
+      - Without O(checksum) the rollback goes to the previous image of the booted stateroot (on a O(sysroot),
+        of the next boot's); another stateroot fails, naming this parameter, before anything changes.
       - Letters, digits and C(_ . -) only.
     type: str
     aliases: [stateroot]
@@ -105,7 +106,7 @@ notes:
     rollback deployment. RV(reboot_required) tells whether that is needed.
   - An agent that drives updates, such as Zincati or C(bootc-fetch-apply-updates.timer), may deploy an update
     again after a rollback; stop it first when the rollback must last.
-  - The task fails when the host has no other deployment to roll back to.
+  - The task fails when the host has no previous image to roll back to.
 seealso:
   - module: osimage.lifecycle.image_info
   - module: osimage.lifecycle.image
@@ -223,6 +224,7 @@ rollback:
   description:
     - The deployment the task makes the next boot, or found already queued, as it was before the task;
       in the same form as RV(before).
+    - When the host already runs an image older than its previous one (nothing to do), the booted deployment.
   returned: success
   type: dict
   contains: *deployment

@@ -511,7 +511,27 @@ def test_rollback_before_2023_6_never_removes_a_pinned_deployment():
     state = booted_host(dep(C7, '2.9', pinned=True))
     backend, runner = backend_on({}, sysroot=None)
     with pytest.raises(Unsupported, match=r'deployment 0 \(%s\) is pinned: unpin it first. Nothing was changed.' % C7):
+        backend.check_rollback(state, state.booted)
+    with pytest.raises(Unsupported, match=r'deployment 0 \(%s\) is pinned: unpin it first. Nothing was changed.' % C7):
         backend.rollback(state, state.booted)
+    assert runner.history == []
+
+
+def test_rollback_before_2023_6_never_removes_another_stateroots_deployment():
+    state = booted_host(dep(C7, '2.9', stateroot='otheros'))
+    backend, runner = backend_on({}, sysroot=None)
+    for call in (backend.check_rollback, backend.rollback):
+        with pytest.raises(Unsupported, match=r'deployment 0 \(%s\) is of stateroot otheros: it is not removed' % C7):
+            call(state, state.booted)
+    assert runner.history == []
+
+
+@pytest.mark.parametrize('version', [(2023, 6), NEW])
+def test_rollback_check_from_2023_6_refuses_nothing_and_runs_nothing(version):
+    state = booted_host(dep(C7, '2.9', pinned=True))
+    backend, runner = backend_on({}, version=version, sysroot=None)
+    backend.check_rollback(state, state.booted)
+    backend.check_rollback(state, state.deployments[2])
     assert runner.history == []
 
 

@@ -520,8 +520,8 @@ def test_image_rollback_past_a_staged_update_then_changes_nothing():
     staged = with_staged_update(recorded(WORKSTATION))
     after = recorded(WORKSTATION)
     after['deployments'].reverse()
-    target = rpm_ostree_host([staged, after, after], {('rpm-ostree', 'cleanup', '--pending'): (0, ''),
-                                                     ('rpm-ostree', 'rollback'): (0, '')})
+    answers = {('rpm-ostree', 'cleanup', '--pending'): (0, ''), ('rpm-ostree', 'rollback'): (0, '')}
+    target = rpm_ostree_host([staged, after, after], answers)
     first = run_action('image_rollback', target)
     second = run_action('image_rollback', target)
     assert sent(target) == [STATUS_ARGV, ['rpm-ostree', 'cleanup', '--pending'], ['rpm-ostree', 'rollback'], STATUS_ARGV,
