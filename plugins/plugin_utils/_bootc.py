@@ -186,16 +186,16 @@ class BootcBackend(Backend):
 
         `bootc rollback` makes its rollback deployment the next boot, dropping a staged one, or puts
         the booted one back when a rollback is queued (rollback in crates/lib/src/deploy.rs): that
-        is the state's rollback (parse_status). Without a rollback deployment it refuses; the booted
-        deployment then becomes the next boot again by removing the staged one (``ostree admin
-        undeploy``, as ``cleanup`` does).
+        is the state's rollback (parse_status). It cannot make the booted deployment the next boot
+        again over a staged one (it queues its rollback deployment, or refuses without one): that is
+        done by removing the staged deployment (``ostree admin undeploy``, as ``cleanup`` does).
         """
         self.refuse_unsupported(state)
         chosen = state.rollback
         if chosen is not None and chosen.index == deployment.index:
             return None
         nxt = state.next_boot
-        if deployment.booted and nxt is not None and nxt.staged and chosen is None:
+        if deployment.booted and nxt is not None and nxt.staged:
             return ostree_index(state, nxt)
         raise Unsupported(
             'bootc rollback makes %s the next boot, not deployment %d (%s); it cannot go to another deployment. '

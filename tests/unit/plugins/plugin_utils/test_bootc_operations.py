@@ -279,9 +279,10 @@ def test_rollback_where_bootc_cannot_go_is_refused_before_any_command(name, inde
     assert runner.history == []
 
 
-def test_booted_deployment_back_over_a_staged_update_without_a_rollback_removes_the_update():
-    # bootc rollback refuses without a rollback deployment: the staged one is removed instead.
-    state = state_of(host_from('spec-staged-booted.yaml'))
+@pytest.mark.parametrize('change', [None, with_rollback], ids=['no-rollback', 'rollback'])
+def test_booted_deployment_back_over_a_staged_update_removes_the_update(change):
+    # bootc rollback refuses without a rollback deployment, and queues it with one: the staged one is removed instead.
+    state = state_of(host_from('spec-staged-booted.yaml', change))
     backend, runner = backend_on({('ostree', 'admin', 'undeploy', '0'): (0, 'Deleted deployment ...\n')})
     backend.check_rollback(state, state.booted)
     assert runner.history == []
