@@ -108,7 +108,8 @@ class ActionModule(OsImageActionBase):
             else:
                 last_error = 'the host still runs the boot it had before'
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-            pause = min(pause * 2, 8.0)
+            # Each poll is bounded and cheap; a long pause would only add to the time the host is back unseen.
+            pause = min(pause * 2, 2.0)
         raise OsImageError(
             'the host did not come back within %s seconds (reboot_timeout) after the reboot; last: %s. '
             'It may be booting another deployment, hanging, or unreachable.' % (args['reboot_timeout'], last_error),
