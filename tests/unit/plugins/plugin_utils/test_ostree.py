@@ -65,10 +65,10 @@ def read_case(name):
         return handle.read()
 
 
-def recorded_commits():
+def recorded_commits(name='commits.txt'):
     """``commits.txt``: what `ostree rev-parse` and `show --print-metadata-key=version` said."""
     commits = {}
-    for line in read_case('commits.txt').splitlines():
+    for line in read_case(name).splitlines():
         match = re.match(r'^(?P<rev>.+?) (?P<checksum>[0-9a-f]{64})(?: .*)?$', line)
         commits[match.group('rev')] = match.group('checksum')
     return commits
@@ -610,6 +610,166 @@ def test_missing_ostree():
     target = FakeTarget({tuple(VERSION_ARGV): (0, 'something else\n')})
     with pytest.raises(ParseError):
         OstreeBackend(target.runner()).status()
+
+
+# --- real JSON and text of Debian sid's ostree 2026.4 (ostree_cases/sid/, record-sid.sh) -------
+
+SID = 'sid'
+
+
+SID_COMMITS = recorded_commits(os.path.join(SID, 'commits.txt'))
+S1 = SID_COMMITS['origin:exampleos/x86_64/stable^^']
+S2 = SID_COMMITS['origin:exampleos/x86_64/stable^']
+S3 = SID_COMMITS['origin:exampleos/x86_64/stable']
+S_LOCAL = SID_COMMITS['otheros/local']
+
+RS_1 = record('exampleos', S1, '1.0', REFSPEC)
+RS_1_PINNED = record('exampleos', S1, '1.0', REFSPEC, pinned=True)
+RS_2 = record('exampleos', S2, '2.0', REFSPEC)
+RS_3 = record('exampleos', S3, '3.0', REFSPEC)
+RS_LOCAL = record('otheros', S_LOCAL, '7.1', 'otheros/local', source_title='built from otheros.git')
+# Deployed by its bare checksum: ostree writes that checksum as the origin refspec.
+RS_1_BY_CHECKSUM = record('exampleos', S1, '1.0', S1, serial=1)
+
+# What each recorded state means, read from the files by hand; every status-<state>.json and
+# status-<state>.txt of sid/ must be here. Nothing is booted on a sysroot, so nothing is
+# "rollback" either: ostree sets that flag relative to the booted deployment only.
+SID_STATUS = {
+    'no-deployments': [],
+    'one-deployment': [RS_1],
+    'two-deployments': [RS_2, RS_1],
+    'three-deployments': [RS_3, RS_2, RS_1],
+    'three-pinned': [RS_3, RS_2, RS_1_PINNED],
+    'set-default': [RS_2, RS_3, RS_1_PINNED],
+    'two-stateroots': [RS_LOCAL, RS_2, RS_3, RS_1_PINNED],
+    'bare-checksum': [RS_1_BY_CHECKSUM, RS_LOCAL, RS_2, RS_1_PINNED],
+}
+SID_TIMESTAMPS = {S1: '2024-01-01T10:00:00Z', S2: '2024-02-01T10:00:00Z', S3: '2024-06-01T10:00:00Z',
+                  S_LOCAL: '2024-03-01T10:00:00Z'}
+
+
+def sid_case(name):
+    return read_case(os.path.join(SID, name))
+
+
+def test_sid_version():
+    # Recent enough for --json, which the backend then asks for.
+    assert parse_tool_version(sid_case('version.txt')) == (2026, 4)
+    assert parse_tool_version(sid_case('version.txt')) >= _ostree.STATUS_JSON_SINCE
+
+
+def test_sid_every_recording_is_expected():
+    names = os.listdir(os.path.join(CASES, SID))
+    for prefix, suffix in (('status-', '.json'), ('status-', '.txt'), ('script-', '.txt')):
+        recorded = sorted(name[len(prefix):-len(suffix)] for name in names
+                          if name.startswith(prefix) and name.endswith(suffix))
+        assert recorded == sorted(SID_STATUS), prefix + suffix
+
+
+def test_sid_commits_are_those_of_the_2022_7_recordings():
+    # The same trees and timestamps (record.sh), the same commit checksums in both releases.
+    assert (S1, S2, S_LOCAL) == (V1, V2, LOCAL)
+    assert len({S1, S2, S3, S_LOCAL}) == 4
+
+
+@pytest.mark.parametrize('name', sorted(SID_STATUS))
+def test_sid_status_json(name):
+    records = parse_status_json(sid_case('status-%s.json' % name))
+    assert records == SID_STATUS[name]
+    assert not any(r['booted'] or r['rollback'] or r['staged'] or r['pending'] for r in records)
+
+
+@pytest.mark.parametrize('name', sorted(SID_STATUS))
+def test_sid_status_text(name):
+    assert parse_status_text(sid_case('status-%s.txt' % name)) == SID_STATUS[name]
+
+
+@pytest.mark.parametrize('name', sorted(SID_STATUS))
+def test_sid_json_and_text_agree(name):
+    assert parse_status_json(sid_case('status-%s.json' % name)) == parse_status_text(sid_case('status-%s.txt' % name))
+
+
+@pytest.mark.parametrize('name', sorted(SID_STATUS))
+def test_sid_json_has_the_fields_of_2026_1(name):
+    # index (2025.7) and refspec (2026.1) in every entry, the index in boot order.
+    data = json.loads(sid_case('status-%s.json' % name))
+    assert [entry['index'] for entry in data['deployments']] == list(range(len(SID_STATUS[name])))
+    assert [entry['refspec'] for entry in data['deployments']] == [r['origin'] for r in SID_STATUS[name]]
+
+
+def test_sid_json_is_what_the_emulation_writes():
+    # The JSON derived from upstream source above, byte for byte what the real ostree printed.
+    assert sid_case('status-two-deployments.json') == JSON_2026_1_SYSROOT
+    assert sid_case('status-no-deployments.json') == JSON_EMPTY
+
+
+def sid_backend(name):
+    """A backend on ostree 2026.4 whose target answers with the recorded sid/script-<name>.txt."""
+    target = FakeTarget({
+        tuple(VERSION_ARGV): (0, sid_case('version.txt')),
+        tuple(status_argv(SYSROOT, RECORDED_MARKER, '--sysroot=' + SYSROOT, '--json')): (0, sid_case('script-%s.txt' % name)),
+    })
+    runner = target.runner()
+    return OstreeBackend(runner, sysroot=SYSROOT), runner
+
+
+def sid_deployments(name):
+    """The deployments of the model that SID_STATUS[name] means, with the commit timestamps."""
+    return [deployment(index, r['checksum'], r['version'], SID_TIMESTAMPS[r['checksum']], stateroot=r['stateroot'],
+                       origin=r['origin'], pinned=r['pinned'])
+            for index, r in enumerate(SID_STATUS[name])]
+
+
+# next boot and rollback of each state, as indexes: on a sysroot the rollback is the first
+# deployment after the next boot in its stateroot.
+SID_NEXT_AND_ROLLBACK = {
+    'no-deployments': (None, None),
+    'one-deployment': (0, None),
+    'two-deployments': (0, 1),
+    'three-deployments': (0, 1),
+    'three-pinned': (0, 1),
+    'set-default': (0, 1),
+    'two-stateroots': (0, None),
+    'bare-checksum': (0, 2),
+}
+
+
+@pytest.mark.usefixtures('recorded_marker')
+@pytest.mark.parametrize('name', sorted(SID_STATUS))
+def test_sid_recorded_script(name):
+    backend, runner = sid_backend(name)
+    state = backend.status()
+    expected = sid_deployments(name)
+    next_boot, rollback = SID_NEXT_AND_ROLLBACK[name]
+    assert state.as_dict() == {
+        'backend': 'ostree',
+        'deployments': expected,
+        'booted': None,
+        'staged': None,
+        'next_boot': None if next_boot is None else expected[next_boot],
+        'rollback': None if rollback is None else expected[rollback],
+        'reboot_required': bool(expected),
+        'transaction': None,
+        'update_driver': None,
+    }
+    assert [d.serial for d in state.deployments] == [r['serial'] for r in SID_STATUS[name]]
+    assert argvs(runner) == [VERSION_ARGV, status_argv(SYSROOT, RECORDED_MARKER, '--sysroot=' + SYSROOT, '--json')]
+    assert state.raw['format'] == 'json'
+    assert state.raw['tool_version'] == (2026, 4)
+
+
+@pytest.mark.parametrize('name', sorted(SID_STATUS))
+def test_sid_script_model_is_that_of_the_text(name):
+    # The same script output with the text status of the same state in place of the JSON.
+    json_status, sections = split_status_output(sid_case('script-%s.txt' % name), RECORDED_MARKER)
+    # The script adds a blank line before its first section.
+    assert json_status == sid_case('status-%s.json' % name) + ('\n' if SID_STATUS[name] else '')
+    per_deployment = parse_details(sections)[0]
+    from_json = build_state(parse_status_json(json_status), per_deployment)
+    from_text = build_state(parse_status_text(sid_case('status-%s.txt' % name)), per_deployment)
+    assert from_json.as_dict() == from_text.as_dict()
+    # Every deployment has its origin file and commit read beside the status.
+    assert set(per_deployment) == {(d.stateroot, d.checksum, d.serial) for d in from_json.deployments}
 
 
 # --- check_update -------------------------------------------------------------------------------
