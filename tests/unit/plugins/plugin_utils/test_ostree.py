@@ -17,6 +17,9 @@ Three kinds of input:
   (src/ostree/ot-admin-builtin-status.c, src/libotutil/ul-jsonwrt.c at ostreedev/ostree 46204655),
   with the fields of each release (2025.3: 09b684bb, index 2025.7: 605299bd, refspec 2026.1:
   67774c4f). They are derived from the source, not recorded.
+- ``ostree_cases/sid/``: real ``ostree admin status --json``, the text status and the status
+  script's output of Debian sid's ostree 2026.4 on a scratch sysroot, recorded by
+  ``ostree_cases/record-sid.sh`` in a sid chroot (see sid/README.md).
 """
 
 from __future__ import annotations
