@@ -47,11 +47,24 @@ record_status() {  # $1: case name
 
 # The backend's own scripts, read from its source without importing it.
 plugin=$cases/../../../../../plugins/plugin_utils/_ostree.py
-script_of() {  # $1: the name of the script's constant
-    python3 -c 'import ast, sys
-for node in ast.parse(open(sys.argv[1]).read()).body:
-    if isinstance(node, ast.Assign) and node.targets[0].id == sys.argv[2]:
-        print(node.value.value)' "$plugin" "$1"
+script_of() {  # $1: the name of the script's constant (string literals joined with +, also across _ostree_common)
+    python3 -c 'import ast, os, sys
+def constants(path):
+    return {node.targets[0].id: node.value for node in ast.parse(open(path).read()).body
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)}
+modules = {"": constants(sys.argv[1]),
+           "_ostree_common": constants(os.path.join(os.path.dirname(sys.argv[1]), "_ostree_common.py"))}
+def value(node, module):
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return value(node.left, module) + value(node.right, module)
+    if isinstance(node, ast.Name):
+        return value(modules[module][node.id], module)
+    if isinstance(node, ast.Attribute):
+        return value(modules[node.value.id][node.attr], node.value.id)
+    raise SystemExit("cannot read %s" % ast.dump(node))
+print(value(modules[""][sys.argv[2]], ""))' "$plugin" "$1"
 }
 status_script=$(script_of STATUS_SCRIPT)
 marker=@@osimage-lifecycle-recorded
