@@ -206,7 +206,8 @@ options:
   timeout:
     description:
       - The deadline, in seconds from the start of the task. V(0) runs one round.
-      - Every check is bounded by what is left of it; a round that runs late may end a few seconds after it.
+      - Every check is bounded by what is left of it, but gets at least 5 seconds, so that a round started just
+        before the deadline does not report its checks as timed out; such a round may end a few seconds after it.
     type: int
     default: 300
   interval:

@@ -1128,18 +1128,25 @@ class Outcome:
         }
 
 
+# The least time a round's checks get, even right at the deadline: a round started with a second left
+# would report its checks as timed out (a systemctl call on a busy host takes longer), which says
+# nothing about the host and hides why the rounds before it failed.
+MIN_ROUND_BUDGET = 5
+
+
 def wait_until_healthy(run_round, timeout, interval, clock=time.monotonic, sleep=time.sleep):
     """Run rounds until one passes every check, a failure is final, or the next round would start after the deadline.
 
-    ``run_round(budget)`` gets the whole seconds left until the deadline (at least 1) and returns the results.
-    The first round starts at once; later rounds start ``interval`` seconds after the previous one ended.
+    ``run_round(budget)`` gets the whole seconds left until the deadline (at least ``MIN_ROUND_BUDGET``) and
+    returns the results. The first round starts at once; later rounds start ``interval`` seconds after the
+    previous one ended.
     """
     started = clock()
     deadline = started + timeout
     rounds = 0
     while True:
         rounds += 1
-        results = run_round(max(int(deadline - clock()), 1))
+        results = run_round(max(int(deadline - clock()), MIN_ROUND_BUDGET))
         now = clock()
         if all(result.ok for result in results):
             return Outcome(results, rounds, now - started)

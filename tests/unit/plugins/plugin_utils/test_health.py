@@ -699,9 +699,10 @@ def test_deadline_stops_the_rounds():
     clock = FakeClock()
     run_round, budgets = scripted_rounds(clock, [False])
     outcome = health.wait_until_healthy(run_round, timeout=20, interval=5, clock=clock, sleep=clock.sleep)
-    # Rounds of 1 s start at 0, 6, 12 and 18 s; a fifth would start at 24 s, after the deadline.
+    # Rounds of 1 s start at 0, 6, 12 and 18 s; a fifth would start at 24 s, after the deadline. The last
+    # round's checks get 5 s, not the 2 s left: a check cut short would only report its own timeout.
     assert not outcome.healthy and outcome.rounds == 4
-    assert budgets == [20, 14, 8, 2]
+    assert budgets == [20, 14, 8, 5]
     assert clock.sleeps == [5, 5, 5]
     assert outcome.failed == ['app']
     assert outcome.message() == ('unhealthy at the deadline (4 rounds, 19.0s): 1 of 2 checks failed: '
@@ -712,7 +713,7 @@ def test_timeout_zero_runs_one_round():
     clock = FakeClock()
     run_round, budgets = scripted_rounds(clock, [False, True])
     outcome = health.wait_until_healthy(run_round, timeout=0, interval=5, clock=clock, sleep=clock.sleep)
-    assert (outcome.healthy, outcome.rounds, budgets, clock.sleeps) == (False, 1, [1], [])
+    assert (outcome.healthy, outcome.rounds, budgets, clock.sleeps) == (False, 1, [5], [])
 
 
 def test_final_failure_stops_at_once():
