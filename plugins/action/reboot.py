@@ -20,12 +20,20 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import O
 display = Display()
 
 BOOT_ID_ARGV = ['cat', '/proc/sys/kernel/random/boot_id']
-# Detached, so that the command returns before the connection dies; the short sleep lets the
-# shell report success first. systemctl is tried first (it runs ostree-finalize-staged at shutdown).
+# The reboot is handed to systemd as a transient timer that fires a second later, so that it does not
+# depend on the SSH session that asked for it: a process left behind in that session can be killed with
+# it before it gets to reboot. Hosts without systemd-run get a detached shell instead; systemctl is tried
+# first there too (it runs ostree-finalize-staged at shutdown).
 REBOOT_SCRIPT = (
+    'if command -v systemd-run >/dev/null 2>&1 && '
+    'systemd-run --quiet --on-active=1 --timer-property=AccuracySec=100ms /bin/sh -c '
+    '"systemctl reboot || /sbin/reboot || reboot" >/dev/null 2>&1; then exit 0; fi; '
     'nohup /bin/sh -c "sleep 1; systemctl reboot || /sbin/reboot || reboot" '
     '>/dev/null 2>&1 </dev/null & exit 0'
 )
+# A host that still answers with its old boot id this long after the reboot was asked for did not get the
+# request (or lost it): it is asked again. A host that is shutting down does not answer at all.
+REBOOT_REQUEST_AGAIN_AFTER = 60
 
 
 class ActionModule(OsImageActionBase):
@@ -51,13 +59,7 @@ class ActionModule(OsImageActionBase):
             return {'changed': True, 'rebooted': False, 'elapsed': 0}
         started = time.monotonic()
         boot_id_before = runner.run(BOOT_ID_ARGV, what='reading the boot id').stdout.strip()
-        try:
-            reboot = runner.run_script(REBOOT_SCRIPT)
-            if reboot.rc != 0:
-                raise OsImageError('the reboot command failed; the host was not rebooted', command=reboot)
-        except AnsibleConnectionFailure:
-            # The connection can drop as the host goes down; the boot id tells what happened.
-            pass
+        self._request_reboot(runner)
 
         original_timeout = self._set_connect_timeout(args['connect_timeout'])
         try:
@@ -68,7 +70,7 @@ class ActionModule(OsImageActionBase):
             time.sleep(args['post_reboot_delay'])
         result = {
             'changed': True, 'rebooted': True, 'boot_id_before': boot_id_before, 'boot_id_after': boot_id_after,
-            'elapsed': round(time.monotonic() - started, 1),
+            'elapsed': round(time.monotonic() - started, 1), 'reboot_requests': self.reboot_requests,
         }
         if args['read_state']:
             result['state'] = self._read_state(runner, args, started, result).as_dict()
@@ -91,6 +93,20 @@ class ActionModule(OsImageActionBase):
                 self._reset_connection()
                 time.sleep(2)
 
+    def _request_reboot(self, runner):
+        self.reboot_requests += 1
+        self.reboot_requested = time.monotonic()
+        try:
+            reboot = runner.run_script(REBOOT_SCRIPT)
+            if reboot.rc != 0:
+                raise OsImageError('the reboot command failed; the host was not rebooted', command=reboot)
+        except AnsibleConnectionFailure:
+            # The connection can drop as the host goes down; the boot id tells what happened.
+            pass
+
+    reboot_requests = 0
+    reboot_requested = 0.0
+
     def _wait_for_new_boot(self, runner, boot_id_before, args, started):
         deadline = started + args['reboot_timeout']
         last_error = 'the host did not answer'
@@ -99,6 +115,10 @@ class ActionModule(OsImageActionBase):
             outcome = self._bounded_read(runner, args['connect_timeout'] * 2)
             if isinstance(outcome, str) and outcome and outcome != boot_id_before:
                 return outcome
+            if outcome == boot_id_before and time.monotonic() - self.reboot_requested >= REBOOT_REQUEST_AGAIN_AFTER:
+                display.warning('osimage.lifecycle.reboot: %s still runs the boot it had %d seconds after the reboot '
+                                'was asked for; asking again' % (runner.host, REBOOT_REQUEST_AGAIN_AFTER))
+                self._request_reboot(runner)
             if isinstance(outcome, Exception):
                 last_error = str(outcome).strip().splitlines()[-1] if str(outcome).strip() else repr(outcome)
                 self._reset_connection()

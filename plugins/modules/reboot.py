@@ -18,7 +18,10 @@ description:
     and waits until the host answers again with a new boot id (C(/proc/sys/kernel/random/boot_id)).
   - Unlike M(ansible.builtin.reboot) it runs no module on the host, so it works where there is no
     Python (Fedora CoreOS, Flatcar, minimal edge images).
-  - Every wait is bounded, including a read that hangs while the host shuts down.
+  - The reboot is handed to systemd as a transient timer (C(systemd-run --on-active=1)), so that it does not
+    depend on the SSH session that asked for it; hosts without C(systemd-run) get a detached shell instead.
+  - Every wait is bounded, including a read that hangs while the host shuts down. A host that still answers
+    with its old boot id 60 seconds after the request is asked again (RV(reboot_requests)).
   - After the reboot it reads the host's deployments (as M(osimage.lifecycle.image_info) does) and returns
     them in RV(state), so the caller can check which deployment came up.
 author:
@@ -98,6 +101,11 @@ elapsed:
   returned: always
   type: float
   sample: 34.2
+reboot_requests:
+  description: How many times the reboot was asked for (more than once when the host ignored a request).
+  returned: when the host was rebooted
+  type: int
+  sample: 1
 boot_id_before:
   description: The boot id before the reboot.
   returned: when the host was rebooted

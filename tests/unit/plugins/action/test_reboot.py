@@ -24,9 +24,10 @@ STATE = HostState('ostree', [Deployment(stateroot='debian', checksum='a' * 64, v
 class Host:
     """Answers the reboot's command lines: the boot id is ``old`` until the reboot, then ``new``."""
 
-    def __init__(self, boot_ids_after=('new',), reboot_rc=0):
+    def __init__(self, boot_ids_after=('new',), reboot_rc=0, ignored_requests=0):
         self.boot_ids_after = list(boot_ids_after)
         self.reboot_rc = reboot_rc
+        self.ignored_requests = ignored_requests
         self.rebooted = False
         self.commands = []
 
@@ -41,7 +42,11 @@ class Host:
                 return answer()
             return {'rc': 0, 'stdout': answer + '\n', 'stderr': ''}
         assert 'systemctl reboot' in cmd, cmd
-        self.rebooted = True
+        if self.ignored_requests:
+            # The request got lost: the host goes on with the boot it has.
+            self.ignored_requests -= 1
+        else:
+            self.rebooted = True
         return {'rc': self.reboot_rc, 'stdout': '', 'stderr': ''}
 
 
@@ -135,3 +140,20 @@ def test_bad_timeouts_fail_naming_the_parameter_before_anything_runs(name):
         run(target, Backend(), **{name: 0})
     assert 'parameter %s' % name in str(caught.value)
     assert target.commands == []
+
+
+def test_a_host_that_ignores_the_reboot_request_is_asked_again(monkeypatch):
+    clock = iter(range(0, 10000, 10))
+    monkeypatch.setattr(reboot_action.time, 'monotonic', lambda: next(clock))
+    target = Host(ignored_requests=1)
+    result = run(target, Backend(), reboot_timeout=600)
+    assert result['rebooted'] is True and result['boot_id_after'] == 'new'
+    assert result['reboot_requests'] == 2
+    assert sum('systemctl reboot' in cmd for cmd in target.commands) == 2
+
+
+def test_the_reboot_is_handed_to_systemd_not_left_in_the_session():
+    target = Host()
+    run(target, Backend())
+    reboot = [cmd for cmd in target.commands if 'systemctl reboot' in cmd]
+    assert len(reboot) == 1 and 'systemd-run' in reboot[0] and '--on-active=1' in reboot[0]
