@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import scenarios  # noqa: E402
 vm = scenarios.vm
 object_requests = scenarios.object_requests
 booted_commit = scenarios.booted_commit
+all_upgrade_results = scenarios.all_upgrade_results
 
 # Settings of every measured run: the same for the role and for the fleet play.
 UPGRADE_VARS = {'upgrade_reboot_timeout': 900, 'upgrade_health_timeout': 300, 'upgrade_min_free_mb': 100}
@@ -50,14 +50,6 @@ def stop(names):
         vm(name, 'stop', check=False)
 
 
-def all_upgrade_results(output):
-    """Every upgrade_result fact in the -v output of a play, in order: {host: [result, ...]}."""
-    results = {}
-    for match in re.finditer(r'^ok: \[([^\]]+)\] => (\{.*"upgrade_result".*\})\s*$', output, re.MULTILINE):
-        results.setdefault(match.group(1), []).append(json.loads(match.group(2))['ansible_facts']['upgrade_result'])
-    return results
-
-
 def playbook(inventory, path, extra_vars):
     """Run ansible-playbook -v; return (seconds, stdout). Fails loudly when the play fails."""
     argv = [ansible_bin('ansible-playbook'), '-v', '-i', inventory, path, '-e', json.dumps(extra_vars)]
@@ -70,9 +62,4 @@ def playbook(inventory, path, extra_vars):
     return elapsed, done.stdout
 
 
-def fleet_inventory(members, path):
-    """One inventory file of several guests (each guest's own inventory lists one host)."""
-    # pylint: disable-next=protected-access
-    source = scenarios.Suite._fleet_inventory(members)
-    os.replace(source, path)
-    return path
+fleet_inventory = scenarios.fleet_inventory

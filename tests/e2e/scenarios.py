@@ -99,21 +99,23 @@ def ostree_status(name):
     return guest(name, 'ostree admin status')
 
 
-def booted_commit(status_text):
-    """The checksum of the booted deployment in `ostree admin status` text (``* stateroot checksum.serial``)."""
+# Read with a regular expression, not with the collection's parser: `ostree admin status` is the
+# independent witness the collection's own image_info is compared with.
+def _status_commit(status_text, line_pattern):
+    """The checksum of the first deployment line (``<mark> stateroot checksum.serial ...``) matching the pattern."""
     for line in status_text.splitlines():
-        match = re.match(r'^\* \S+ ([0-9a-f]{64})\.\d+', line)
+        match = re.match(line_pattern % r'([0-9a-f]{64})\.\d+', line)
         if match:
             return match.group(1)
     return None
+
+
+def booted_commit(status_text):
+    return _status_commit(status_text, r'^\* \S+ %s')
 
 
 def staged_commit(status_text):
-    for line in status_text.splitlines():
-        match = re.match(r'^[* ] \S+ ([0-9a-f]{64})\.\d+ \(staged\)', line)
-        if match:
-            return match.group(1)
-    return None
+    return _status_commit(status_text, r'^[* ] \S+ %s \(staged\)')
 
 
 def object_requests():
@@ -180,12 +182,40 @@ class Ansible:
         return json.loads(match.group(1))
 
 
-def upgrade_results(output):
-    """Each host's last upgrade_result fact, from the -v output of the upgrade playbook."""
+def all_upgrade_results(output):
+    """Every upgrade_result fact in the -v output of a play, in order: {host: [result, ...]}."""
     results = {}
     for match in re.finditer(r'^ok: \[([^\]]+)\] => (\{.*"upgrade_result".*\})\s*$', output, re.MULTILINE):
-        results[match.group(1)] = json.loads(match.group(2))['ansible_facts']['upgrade_result']
+        results.setdefault(match.group(1), []).append(json.loads(match.group(2))['ansible_facts']['upgrade_result'])
     return results
+
+
+def upgrade_results(output):
+    """Each host's last upgrade_result fact, from the -v output of the upgrade playbook."""
+    return {host: results[-1] for host, results in all_upgrade_results(output).items()}
+
+
+def fleet_inventory(members, path=None):
+    """One inventory of several VMs (their own inventories list one host each, with the same group vars).
+
+    Written to ``path``, or to a new file in the log directory; returns its path.
+    """
+    hosts, group_vars = [], []
+    for name, source in members:
+        with open(source, encoding='utf-8') as handle:
+            text = handle.read()
+        line = re.search(r'^%s .*$' % re.escape(name), text, re.MULTILINE).group(0)
+        key = re.search(r'^ansible_ssh_private_key_file=(.*)$', text, re.MULTILINE).group(1)
+        hosts.append('%s ansible_ssh_private_key_file=%s' % (line, key))
+        if not group_vars:
+            group_vars = [var for var in text.split('[e2e:vars]', 1)[1].strip().splitlines()
+                          if not var.startswith(('ansible_ssh_private_key_file=', 'e2e_vm_name=', 'e2e_state_dir='))]
+    if path is None:
+        fd, path = tempfile.mkstemp(prefix='fleet-', suffix='.ini', dir=LOG_DIR)
+        os.close(fd)
+    with open(path, 'w', encoding='utf-8') as handle:
+        handle.write('[e2e]\n%s\n\n[e2e:vars]\n%s\n' % ('\n'.join(hosts), '\n'.join(group_vars)))
+    return path
 
 
 class Suite:
@@ -372,7 +402,7 @@ class Suite:
         vm(VM_A, 'publish', '4')
         inventory_b = vm(VM_B, 'inventory').stdout.strip().splitlines()[-1]
         before_b = boot_id(VM_B)
-        fleet = self._fleet_inventory([(VM_A, self.inventory), (VM_B, inventory_b)])
+        fleet = fleet_inventory([(VM_A, self.inventory), (VM_B, inventory_b)])
         proc = self.upgrade('unreachable-v4', {'upgrade_serial': [1], 'upgrade_reboot_timeout': 300},
                             inventory=fleet)
         expect(proc.returncode != 0, 'the rollout did not fail although the canary never came back')
@@ -387,24 +417,6 @@ class Suite:
         # play 1 staged v4 on every host; the host the rollout did not reach still boots v1
         self.assert_boots(VM_B, inventory_b, '1', staged='4')
         log('  %s: booted v1, v4 staged but not rebooted into; %s left unreachable' % (VM_B, VM_A))
-
-    @staticmethod
-    def _fleet_inventory(members):
-        """One inventory of several VMs (their own inventories list one host each, with the same group vars)."""
-        hosts, group_vars = [], []
-        for name, path in members:
-            with open(path, encoding='utf-8') as handle:
-                text = handle.read()
-            line = re.search(r'^%s .*$' % re.escape(name), text, re.MULTILINE).group(0)
-            key = re.search(r'^ansible_ssh_private_key_file=(.*)$', text, re.MULTILINE).group(1)
-            hosts.append('%s ansible_ssh_private_key_file=%s' % (line, key))
-            if not group_vars:
-                group_vars = [var for var in text.split('[e2e:vars]', 1)[1].strip().splitlines()
-                              if not var.startswith(('ansible_ssh_private_key_file=', 'e2e_vm_name=', 'e2e_state_dir='))]
-        fd, path = tempfile.mkstemp(prefix='fleet-', suffix='.ini', dir=LOG_DIR)
-        with os.fdopen(fd, 'w', encoding='utf-8') as handle:
-            handle.write('[e2e]\n%s\n\n[e2e:vars]\n%s\n' % ('\n'.join(hosts), '\n'.join(group_vars)))
-        return path
 
     SCENARIOS = ['check_mode', 'hostile_input', 'repo_outage', 'killed_after_staging', 'rollback_playbook',
                  'unhealthy_image', 'unreachable_after_reboot']

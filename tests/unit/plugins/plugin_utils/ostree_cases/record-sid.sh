@@ -36,18 +36,11 @@ if [ "${1:-}" != --inside ]; then
         bound=1
     fi
     mkdir -p "$inside/out"
-    # The backend's status script, read from its source without importing it.
-    python3 -c 'import ast, sys
-for node in ast.parse(open(sys.argv[1]).read()).body:
-    if isinstance(node, ast.Assign) and node.targets[0].id == "STATUS_SCRIPT":
-        value = node.value
-        common = open(sys.argv[2]).read()
-        snippet = [n.value.value for n in ast.parse(common).body
-                   if isinstance(n, ast.Assign) and n.targets[0].id == "LOCK_SNIPPET"][0]
-        # STATUS_SCRIPT = <literal> + _ostree_common.LOCK_SNIPPET + "exit 0\n"
-        print(value.left.left.value + snippet + value.right.value, end="")' \
-        "$cases/../../../../../plugins/plugin_utils/_ostree.py" \
-        "$cases/../../../../../plugins/plugin_utils/_ostree_common.py" >"$inside/status-script.sh"
+    # The backend's status script, read from its source by record.sh's script_of.
+    # shellcheck disable=SC2034  # read by script_of
+    plugin="$cases/../../../../../plugins/plugin_utils/_ostree.py"
+    eval "$(sed -n '/^script_of() {/,/^}/p' "$cases/record.sh")"
+    script_of STATUS_SCRIPT >"$inside/status-script.sh"
     # The trees and commits of record.sh (its make_tree and commit), so the checksums are the same.
     sed -n -e '/^make_tree() {/,/^}/p' -e '/^commit() {/,/^}/p' "$cases/record.sh" >"$inside/commit.sh"
     cp "$0" "$inside/record-sid.sh"
