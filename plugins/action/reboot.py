@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -31,6 +32,24 @@ REBOOT_SCRIPT = (
     'nohup /bin/sh -c "sleep 1; systemctl reboot || /sbin/reboot || reboot" '
     '>/dev/null 2>&1 </dev/null & exit 0'
 )
+# A boot id is a UUID on a line of its own (random/boot_id). Over a pseudo-terminal other text can come
+# first, such as the wall message of the reboot ("Broadcast message from root@host ...: The system will
+# reboot now!"): the last UUID line is the boot id, and an answer without one is "not back yet".
+BOOT_ID_LINE_RE = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+
+
+def parse_boot_id(text):
+    """The boot id in a read of ``/proc/sys/kernel/random/boot_id``, lowercase; None without one."""
+    for line in reversed((text or '').splitlines()):
+        line = line.strip().lower()
+        if BOOT_ID_LINE_RE.match(line):
+            return line
+    return None
+
+
+# What a read that answered without a boot id returns: not back yet.
+NO_BOOT_ID = object()
+
 # A host that still answers with its old boot id this long after the reboot was asked for did not get the
 # request (or lost it): it is asked again. A host that is shutting down does not answer at all.
 REBOOT_REQUEST_AGAIN_AFTER = 60
@@ -55,10 +74,18 @@ class ActionModule(OsImageActionBase):
             raise argument_error('post_reboot_delay', 'must be 0 or more seconds, got %s' % args['post_reboot_delay'])
 
     def run_on_host(self, args, runner, task_vars):
+        if getattr(self._connection, 'transport', None) in ('local', 'ansible.builtin.local'):
+            # As ansible.builtin.reboot: over the local connection the controller itself would go down.
+            raise OsImageError('refusing to reboot over the local connection: that would reboot the controller. '
+                               'Nothing was done.')
         if self.check_mode:
             return {'changed': True, 'rebooted': False, 'elapsed': 0}
         started = time.monotonic()
-        boot_id_before = runner.run(BOOT_ID_ARGV, what='reading the boot id').stdout.strip()
+        read = runner.run(BOOT_ID_ARGV, what='reading the boot id')
+        boot_id_before = parse_boot_id(read.stdout)
+        if boot_id_before is None:
+            raise OsImageError('the boot id of the host could not be read (no UUID in the output of %s); the host was '
+                               'not rebooted' % read.cmd, command=read)
         self._request_reboot(runner)
 
         original_timeout = self._set_connect_timeout(args['connect_timeout'])
@@ -113,7 +140,7 @@ class ActionModule(OsImageActionBase):
         pause = 1.0
         while time.monotonic() < deadline:
             outcome = self._bounded_read(runner, args['connect_timeout'] * 2)
-            if isinstance(outcome, str) and outcome and outcome != boot_id_before:
+            if isinstance(outcome, str) and outcome != boot_id_before:
                 return outcome
             if outcome == boot_id_before and time.monotonic() - self.reboot_requested >= REBOOT_REQUEST_AGAIN_AFTER:
                 display.warning('osimage.lifecycle.reboot: %s still runs the boot it had %d seconds after the reboot '
@@ -125,6 +152,8 @@ class ActionModule(OsImageActionBase):
             elif outcome is None:
                 last_error = 'a read of the boot id hung and was abandoned'
                 self._reset_connection()
+            elif outcome is NO_BOOT_ID:
+                last_error = 'the host answered without a boot id'
             else:
                 last_error = 'the host still runs the boot it had before'
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
@@ -139,13 +168,14 @@ class ActionModule(OsImageActionBase):
     def _bounded_read(self, runner, limit):
         """Read the boot id, giving up after ``limit`` seconds: a poll can hang while the host shuts down.
 
-        Returns the boot id, an exception, or None when the read hung.
+        Returns the boot id, an exception, ``NO_BOOT_ID`` when the answer held no boot id (the host is
+        still going down), or None when the read hung.
         """
         box = {}
 
         def read():
             try:
-                box['value'] = runner.run(BOOT_ID_ARGV, what='reading the boot id').stdout.strip()
+                box['value'] = parse_boot_id(runner.run(BOOT_ID_ARGV, what='reading the boot id').stdout) or NO_BOOT_ID
             except (AnsibleError, OsImageError, OSError) as err:
                 box['value'] = err
 

@@ -72,6 +72,9 @@ options:
     type: bool
     default: true
 notes:
+  - The boot id is read as a UUID (the last line of the answer that is one); any other answer, such as the wall
+    message of the reboot that a pseudo-terminal can put in front of the old boot id, means the host is not back yet.
+  - The C(local) connection is refused, as M(ansible.builtin.reboot) refuses it, since it would reboot the controller.
   - A host that does not come back within O(reboot_timeout) fails the task with C(unreachable_after_reboot)
     set, so that a playbook can stop a rollout.
 seealso:

@@ -18,13 +18,18 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import De
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import LOCALE_PREFIX
 
 BOOT_ID = LOCALE_PREFIX + ' cat /proc/sys/kernel/random/boot_id'
+OLD = '3f0c5e4d-2a1b-4c8e-9d7f-6b5a4c3d2e1f'
+NEW = 'a9b8c7d6-e5f4-4a3b-8c2d-1e0f9a8b7c6d'
+# What e2e read over the pty right after `systemctl reboot` (issue 10): the wall message, then the old boot id.
+WALL_THEN_OLD = ('\r\nBroadcast message from root@e2e-ostree (Sun 2026-11-29 10:12:01 UTC):\r\n\r\n'
+                 'The system will reboot now!\r\n\r\n' + OLD + '\r\n')
 STATE = HostState('ostree', [Deployment(stateroot='debian', checksum='a' * 64, version='2', booted=True, serial=0)])
 
 
 class Host:
     """Answers the reboot's command lines: the boot id is ``old`` until the reboot, then ``new``."""
 
-    def __init__(self, boot_ids_after=('new',), reboot_rc=0, ignored_requests=0):
+    def __init__(self, boot_ids_after=(NEW,), reboot_rc=0, ignored_requests=0):
         self.boot_ids_after = list(boot_ids_after)
         self.reboot_rc = reboot_rc
         self.ignored_requests = ignored_requests
@@ -36,7 +41,7 @@ class Host:
         self.commands.append(cmd)
         if cmd == BOOT_ID:
             if not self.rebooted:
-                return {'rc': 0, 'stdout': 'old\n', 'stderr': ''}
+                return {'rc': 0, 'stdout': OLD + '\n', 'stderr': ''}
             answer = self.boot_ids_after.pop(0) if len(self.boot_ids_after) > 1 else self.boot_ids_after[0]
             if callable(answer):
                 return answer()
@@ -87,17 +92,17 @@ def no_sleep(monkeypatch):
 
 
 def test_reboot_waits_for_a_new_boot_id_and_reads_the_new_state():
-    target = Host(boot_ids_after=['old', 'new'])
+    target = Host(boot_ids_after=[OLD, NEW])
     result = run(target, Backend())
     assert result['changed'] is True and result['rebooted'] is True
-    assert (result['boot_id_before'], result['boot_id_after']) == ('old', 'new')
+    assert (result['boot_id_before'], result['boot_id_after']) == (OLD, NEW)
     assert result['state']['booted']['version'] == '2'
 
 
 def test_reboot_survives_a_dropped_connection_while_the_host_goes_down():
-    target = Host(boot_ids_after=[connection_fails('Connection reset by peer'), 'new'])
+    target = Host(boot_ids_after=[connection_fails('Connection reset by peer'), NEW])
     result = run(target, Backend())
-    assert result['boot_id_after'] == 'new' and 'failed' not in result
+    assert result['boot_id_after'] == NEW and 'failed' not in result
 
 
 def test_the_state_is_read_again_when_the_fresh_boot_refuses_the_first_read():
@@ -113,7 +118,7 @@ def test_a_state_that_cannot_be_read_before_the_deadline_fails_saying_the_host_r
     result = run(Host(), Backend(failures=1000), reboot_timeout=400)
     assert result['failed'] is True
     assert 'came back with a new boot id' in result['msg'] and 'testhost' in result['msg']
-    assert result['rebooted'] is True and result['boot_id_after'] == 'new'
+    assert result['rebooted'] is True and result['boot_id_after'] == NEW
 
 
 def test_a_host_that_never_comes_back_fails_with_unreachable_after_reboot(monkeypatch):
@@ -147,7 +152,7 @@ def test_a_host_that_ignores_the_reboot_request_is_asked_again(monkeypatch):
     monkeypatch.setattr(reboot_action.time, 'monotonic', lambda: next(clock))
     target = Host(ignored_requests=1)
     result = run(target, Backend(), reboot_timeout=600)
-    assert result['rebooted'] is True and result['boot_id_after'] == 'new'
+    assert result['rebooted'] is True and result['boot_id_after'] == NEW
     assert result['reboot_requests'] == 2
     assert sum('systemctl reboot' in cmd for cmd in target.commands) == 2
 
@@ -157,3 +162,52 @@ def test_the_reboot_is_handed_to_systemd_not_left_in_the_session():
     run(target, Backend())
     reboot = [cmd for cmd in target.commands if 'systemctl reboot' in cmd]
     assert len(reboot) == 1 and 'systemd-run' in reboot[0] and '--on-active=1' in reboot[0]
+
+
+def test_the_wall_message_in_front_of_the_old_boot_id_is_not_a_new_boot():
+    target = Host(boot_ids_after=[WALL_THEN_OLD, 'The system will reboot now!\r\n', connection_fails('Connection refused'), NEW])
+    result = run(target, Backend())
+    assert (result['boot_id_before'], result['boot_id_after']) == (OLD, NEW)
+    assert sum(cmd == BOOT_ID for cmd in target.commands) == 5
+
+
+@pytest.mark.parametrize('text, boot_id', [
+    (OLD + '\n', OLD),
+    (WALL_THEN_OLD, OLD),
+    (OLD.upper() + '\r\n', OLD),
+    ('', None),
+    ('The system will reboot now!', None),
+    ('x' + OLD + '\n', None),
+    (OLD[:-1] + '\n', None),
+])
+def test_a_boot_id_is_the_last_uuid_line(text, boot_id):
+    assert reboot_action.parse_boot_id(text) == boot_id
+
+
+def test_a_boot_id_that_cannot_be_read_before_the_reboot_reboots_nothing():
+    target = Host()
+    target.boot_ids_after = [NEW]
+    original = target.__call__
+
+    def answer(cmd, sudoable=True):
+        if cmd == BOOT_ID and not target.rebooted:
+            target.commands.append(cmd)
+            return {'rc': 0, 'stdout': 'Broadcast message\n', 'stderr': ''}
+        return original(cmd, sudoable)
+    result = run(answer, Backend())
+    assert result['failed'] is True and 'boot id' in result['msg'] and 'not rebooted' in result['msg']
+    assert not any('systemctl reboot' in cmd for cmd in target.commands)
+
+
+def test_the_local_connection_is_refused():
+    target = Host()
+    task = MagicMock(args={}, async_val=0, check_mode=False, diff=False, action='osimage.lifecycle.reboot')
+    connection = MagicMock(transport='local')
+    connection._shell.tmpdir = None
+    action = reboot_action.ActionModule(task, connection, MagicMock(remote_addr='localhost'), loader=None,
+                                        templar=None, shared_loader_obj=None)
+    action._load_name = 'osimage.lifecycle.reboot'
+    action._low_level_execute_command = target
+    result = action.run(task_vars={'inventory_hostname': 'localhost'})
+    assert result['failed'] is True and 'local connection' in result['msg']
+    assert target.commands == []
