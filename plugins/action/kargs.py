@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _validate
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _kargs, _validate
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base import (
     OPERATION_ARGUMENT_SPEC,
     OsImageActionBase,
@@ -31,6 +31,7 @@ class ActionModule(OsImageActionBase):
         OPERATION_ARGUMENT_SPEC,
         arguments={'type': 'list', 'elements': 'str', 'required': True},
         state={'type': 'str', 'default': 'present', 'choices': ['present', 'absent']},
+        allow_boot_critical={'type': 'bool', 'default': False},
     )
 
     def check_arguments(self, args):
@@ -38,9 +39,17 @@ class ActionModule(OsImageActionBase):
         check_operation_arguments(args)
         for position, value in enumerate(args['arguments']):
             try:
-                _validate.karg(value)
+                _kargs.check_argument(value, allow_boot_critical=args['allow_boot_critical'])
+                if args['state'] == 'present':
+                    _kargs.check_length([value], 'this argument')
             except _validate.InvalidValue as err:
                 raise argument_error('arguments[%d]' % position, str(err))
+        if args['state'] == 'present':
+            # The request alone; the whole line of the next boot is checked once it is read.
+            try:
+                _kargs.check_length(list(dict.fromkeys(args['arguments'])), 'these arguments alone')
+            except _validate.InvalidValue as err:
+                raise argument_error('arguments', str(err))
 
     def run_on_host(self, args, runner, task_vars):
         backend = self.backend_for(args, runner)
@@ -50,6 +59,13 @@ class ActionModule(OsImageActionBase):
         result = {'changed': bool(append or delete), 'backend': backend.name,
                   'appended': append, 'deleted': delete}
         after_args = [a for a in current if a not in delete] + append
+        if append:
+            # Before anything is written, in check mode too: the whole line of the next boot.
+            try:
+                _kargs.check_length(after_args, 'the kernel arguments of the next boot')
+            except _validate.InvalidValue as err:
+                raise OsImageError('Invalid value for parameter arguments: %s. Nothing was changed.' % err,
+                                   host_state=before)
         if result['changed'] and not self.check_mode:
             try:
                 backend.set_kernel_arguments(before, append=append, delete=delete)

@@ -62,10 +62,43 @@ options:
   arguments:
     description:
       - The kernel arguments, each C(key) or C(key=value), as they appear on the kernel command line.
-      - An argument may not contain blanks, newlines or NUL.
+      - "The module refuses, before anything runs on the host (in check mode too), an argument that could break
+        the next boot, and names it (for example C(arguments[1])):"
+      - "B(Syntax:) characters other than printable ASCII (NUL, newlines, tabs and other control characters,
+        and non-ASCII characters, some of which the kernel splits at byte C(0xA0)); a blank outside double
+        quotes; an odd number of double quotes (the kernel would take the rest of the command line, ostree's
+        C(ostree=) included, for this argument); a double quote in the name (only a value may be quoted, the
+        kernel's way: C(dyndbg=\"file foo.c +p\")); an empty name (C(=value)); and an argument that starts
+        with C(-) (the kernel hands C(--), all after it, and unknown C(-x) flags to init as its options)."
+      - "B(Arguments the boot owns), refused in every case: C(ostree=) (ostree writes it for each deployment:
+        the deployment to boot), ostree's C(init=/ostree/boot...) (hosts without initramfs), C(BOOT_IMAGE=)
+        (GRUB adds it), C(initrd=) (systemd-boot and the EFI stub pass the boot entry's initramfs with it),
+        C(composefs=) (bootc's composefs backend names the image to boot with it)."
+      - "B(Boot-critical arguments), refused unless O(allow_boot_critical=true): C(root=), C(rootflags=),
+        C(rootfstype=) (the root file system), C(init=), C(rdinit=) (the first program), and C(rd.break),
+        C(emergency), C(rd.emergency), C(rescue), C(rd.rescue), C(single) (they stop the boot in a shell or
+        without network, so the host does not come back). Names match as the kernel matches them, C(-) and
+        C(_) alike, whatever the value. The list is not exhaustive: other arguments can break a boot too."
+      - "B(Length:) the kernel keeps 2048 bytes of its command line, the terminating NUL included
+        (C(COMMAND_LINE_SIZE) on x86-64 and aarch64), and cuts a longer line at its end, where ostree writes
+        its C(ostree=). ostree and the boot loader add up to about 400 bytes (C(ostree=), GRUB's
+        C(BOOT_IMAGE=), systemd-boot's C(initrd=), ostree's C(init=)); 512 bytes are kept for them. So the
+        arguments of the next boot that the module manages (all but those the boot owns), joined by blanks,
+        may take at most 1535 bytes. With O(state=present) the module checks O(arguments) alone before it
+        touches the host, and the whole line of the next boot after the change once it has read it, before
+        it writes anything. This limit does not protect kernels that keep less (32-bit Arm keeps 1024
+        bytes)."
     type: list
     elements: str
     required: true
+  allow_boot_critical:
+    description:
+      - Allow appending and deleting the boot-critical arguments listed in O(arguments) (C(root=), C(init=),
+        C(rd.break)...), for example to move the root file system. A wrong value makes the next boot fail;
+        the rollback deployment keeps the old arguments.
+      - The arguments the boot owns (C(ostree=), C(BOOT_IMAGE=), C(initrd=), C(composefs=)) stay refused.
+    type: bool
+    default: false
   state:
     description:
       - V(present) appends the arguments of O(arguments) that the next boot does not have yet.
@@ -120,6 +153,12 @@ EXAMPLES = r'''
   osimage.lifecycle.kargs:
     arguments: [quiet]
     state: absent
+  become: true
+
+- name: Mount the root file system with compression (a boot-critical argument)
+  osimage.lifecycle.kargs:
+    arguments: ['rootflags=subvol=root,compress=zstd:1']
+    allow_boot_critical: true
   become: true
 
 - name: Replace one value of a key by another (delete the old, then append the new)
