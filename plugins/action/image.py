@@ -18,9 +18,9 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import DEPLOYMENT_FIELDS
 
-TRANSPORTS = ['registry', 'oci', 'oci-archive', 'containers-storage', 'dir', 'docker-daemon']
+TRANSPORTS = list(_validate.CONTAINER_TRANSPORTS)
 # Transports whose image is a path on the host rather than a registry reference.
-PATH_TRANSPORTS = ('oci', 'oci-archive', 'dir')
+PATH_TRANSPORTS = _validate.PATH_TRANSPORTS
 TARGET_OPTIONS = ('version', 'checksum', 'image', 'ref')
 
 

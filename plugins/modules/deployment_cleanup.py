@@ -45,13 +45,8 @@ extends_documentation_fragment:
   - osimage.lifecycle.backend
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - osimage.lifecycle.attributes
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
     details:
@@ -70,8 +65,6 @@ attributes:
       - When something changes, the diff shows the deployment lists before and after the task (index, commit,
         version, and whether booted, staged or pinned); in check mode the after side is the list without the
         deployments planned for removal.
-  platform:
-    platforms: posix
 options:
   pending:
     description:

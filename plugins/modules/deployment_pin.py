@@ -29,13 +29,8 @@ extends_documentation_fragment:
   - osimage.lifecycle.backend
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - osimage.lifecycle.attributes
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
     details:
@@ -49,8 +44,6 @@ attributes:
     details:
       - The diff shows the pin of the deployment before and after the task; after a real change, the
         deployment lists before and after (index, commit, version, and whether booted, staged or pinned).
-  platform:
-    platforms: posix
 options:
   deployment:
     description:

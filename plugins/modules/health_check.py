@@ -32,20 +32,13 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - osimage.lifecycle.attributes
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
     details: Every check is read-only, so check mode runs them all and reports them as in a normal run.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 options:
   system_state:
     description:

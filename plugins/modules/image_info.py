@@ -28,20 +28,13 @@ extends_documentation_fragment:
   - osimage.lifecycle.backend
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - osimage.lifecycle.attributes
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
     details: The module never changes the host; in check mode it reads the same state.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 options:
   check_update:
     description:

@@ -55,13 +55,8 @@ extends_documentation_fragment:
   - osimage.lifecycle.backend
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - osimage.lifecycle.attributes
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
     details:
@@ -74,8 +69,6 @@ attributes:
     details:
       - The diff shows the next boot before and after the task (version, checksum, image digest, origin or
         image, and whether it is staged, locked or pinned).
-  platform:
-    platforms: posix
 options:
   checksum:
     description:

@@ -39,13 +39,8 @@ extends_documentation_fragment:
   - osimage.lifecycle.backend
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - osimage.lifecycle.attributes
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
     details:
@@ -56,8 +51,6 @@ attributes:
     support: full
     details:
       - The diff shows the kernel arguments of the next boot before and after the task, on one line each.
-  platform:
-    platforms: posix
 options:
   arguments:
     description:

@@ -29,20 +29,13 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - osimage.lifecycle.attributes
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
     details: In check mode the host is not rebooted; the task reports a change.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 options:
   backend:
     description:

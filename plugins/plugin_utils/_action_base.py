@@ -62,6 +62,12 @@ class OsImageActionBase(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
 
+        # Before anything else reads them: a NUL would end in Python's "embedded null byte" naming nothing.
+        for name, value in (self._task.args or {}).items():
+            bad = _validate.control_character_path(value, name)
+            if bad is not None:
+                raise argument_error(bad, 'must not contain NUL or control characters (tab and newline are text)')
+
         _validation, args = self.validate_argument_spec(
             argument_spec=self.ARGUMENT_SPEC,
             mutually_exclusive=self.MUTUALLY_EXCLUSIVE,

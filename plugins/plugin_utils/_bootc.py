@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _ostree_common
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _ostree_common, _validate
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend, Resolved, Unsupported
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import Deployment, HostState, update_info
@@ -30,7 +30,7 @@ STATUS_COMMAND = 'bootc status --format=json'
 CHECK_ARGV = ['bootc', 'upgrade', '--check']
 
 # The transports of `bootc switch --transport` (ostree-ext's `Transport`); bootc's default is registry.
-TRANSPORTS = ('registry', 'oci', 'oci-archive', 'containers-storage', 'dir', 'docker-daemon')
+TRANSPORTS = _validate.CONTAINER_TRANSPORTS
 
 # The sysroot of a bootc host, whose lock (ostree/lock) bootc holds while it changes deployments.
 BOOTC_SYSROOT = '/sysroot'
@@ -269,7 +269,13 @@ def image_target(target):
     """
     if target.transport:
         return target.value, target.transport
+    if target.value.startswith('docker://'):
+        return target.value[len('docker://'):], 'registry'
     prefix, sep, rest = target.value.partition(':')
+    if sep and prefix in _validate.OSTREE_IMAGE_SCHEMES:
+        # bootc chooses the signature policy itself (bootc switch --enforce-container-sigpolicy).
+        raise Unsupported('image %s: bootc takes no ostree-*: scheme; give the image and its transport '
+                          '(transport option) instead' % target.value)
     if sep and rest and prefix in TRANSPORTS:
         return rest, prefix
     return target.value, 'registry'

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import posixpath
 
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _ostree_common
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _ostree_common, _validate
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend, Resolved, Unsupported, cleanup_plan
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import Deployment, HostState, update_info
@@ -40,10 +40,7 @@ EXIT_NO_UPDATE = 77
 # The schemes of an image reference that rpm-ostree follows as a container origin (ostree-ext's
 # `OstreeImageReference`, crates/ostree-ext/src/container/mod.rs in bootc-dev/bootc): any other
 # string is an OSTree refspec to rpm-ostree (`refspec_classify`, rust/src/core.rs).
-OSTREE_IMAGE_SCHEMES = (
-    'ostree-unverified-registry', 'ostree-unverified-image', 'ostree-image-signed', 'ostree-remote-registry',
-    'ostree-remote-image',
-)
+OSTREE_IMAGE_SCHEMES = tuple(_validate.OSTREE_IMAGE_SCHEMES)
 
 # Where rpm-ostree keeps downloaded RPM repository metadata (`rpm-ostree cleanup --repomd` empties it).
 REPOMD_CACHE = '/var/cache/rpm-ostree'

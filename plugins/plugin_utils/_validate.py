@@ -19,20 +19,33 @@ DIGEST_RE = re.compile(r'^sha256:[0-9a-f]{64}$')
 STATEROOT_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$')
 # An OSTree refspec: optional "remote:", then a ref of path components (ostree's own rule).
 REFSPEC_RE = re.compile(r'^(?:(?P<remote>[\w][\w.-]*):)?(?P<ref>[\w][\w.-]*(?:/[\w][\w.-]*)*)$')
-# A container image reference: [transport:]name[:tag][@digest]. The name follows the
-# distribution reference grammar (lowercase path components, optional registry host[:port]).
+# A container image name in the distribution reference grammar: an optional registry host[:port], then
+# lowercase path components; a tag and a digest may follow.
 _IMAGE_NAME = (
     r'(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?/)?'
     r'[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*'
 )
-IMAGE_REF_RE = re.compile(
-    r'^(?:[a-z][a-z0-9-]*:(?://)?){0,3}'
-    r'(?P<name>' + _IMAGE_NAME + r')'
+IMAGE_NAME_RE = re.compile(
+    r'^(?P<name>' + _IMAGE_NAME + r')'
     r'(?::(?P<tag>[\w][\w.-]{0,127}))?'
     r'(?:@(?P<digest>sha256:[0-9a-f]{64}))?$'
 )
-# Paths and local transports (oci:/path, dir:/path) carry a path instead of a registry name.
-LOCAL_IMAGE_RE = re.compile(r'^(?P<transport>oci|oci-archive|dir):(?P<path>/[\w./@+-]*(?::[\w.-]+)?)$')
+# An image stored at a path on the host, with an optional reference inside it (oci:/path:tag).
+IMAGE_PATH_RE = re.compile(r'^/[\w./@+-]*(?::[\w.-]+)?$')
+# The containers-transports(5) that bootc and ostree-ext take, by what follows the prefix.
+NAME_TRANSPORTS = ('registry', 'containers-storage', 'docker-daemon')
+PATH_TRANSPORTS = ('oci', 'oci-archive', 'dir')
+CONTAINER_TRANSPORTS = ('registry', 'oci', 'oci-archive', 'containers-storage', 'dir', 'docker-daemon')
+# ostree container image references (ostree-ext's OstreeImageReference): scheme -> (takes a remote,
+# takes a transport). ostree-unverified-registry and ostree-remote-registry take a registry name.
+OSTREE_IMAGE_SCHEMES = {
+    'ostree-unverified-registry': (False, False),
+    'ostree-unverified-image': (False, True),
+    'ostree-image-signed': (False, True),
+    'ostree-remote-registry': (True, False),
+    'ostree-remote-image': (True, True),
+}
+OSTREE_REMOTE_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]*$')
 KARG_RE = re.compile(r'^[^\s\0]+$')
 
 
@@ -87,19 +100,58 @@ def refspec(value):
 
 
 def image_reference(value):
-    """A container image reference, optionally with a transport prefix; returned unchanged."""
+    """A container image reference, optionally with a known transport or ostree scheme; returned unchanged.
+
+    ``[ostree-scheme:[remote:]][transport:]name[:tag][@sha256:...]``, or a path for the oci, oci-archive
+    and dir transports. A prefix that is no known transport or scheme is refused, never passed on.
+    """
     _text(value, 'an image reference')
-    if LOCAL_IMAGE_RE.match(value):
-        return value
-    if not IMAGE_REF_RE.match(value):
-        raise InvalidValue('not a container image reference ([transport:]registry/name[:tag][@sha256:...]): %r' % (value,))
+    rest = value
+    scheme, sep, after = value.partition(':')
+    if sep and scheme in OSTREE_IMAGE_SCHEMES:
+        takes_remote, takes_transport = OSTREE_IMAGE_SCHEMES[scheme]
+        rest = after
+        if takes_remote:
+            remote, sep, rest = rest.partition(':')
+            if not sep or not OSTREE_REMOTE_RE.match(remote):
+                raise InvalidValue('%s: needs an OSTree remote name before the image: %r' % (scheme, value))
+        if not takes_transport:
+            if not IMAGE_NAME_RE.match(rest):
+                raise InvalidValue('not a container image reference after %s: (registry/name[:tag][@sha256:...]): %r'
+                                   % (scheme, value))
+            return value
+    elif sep and scheme.startswith('ostree-'):
+        raise InvalidValue('unknown ostree image scheme %r in %r (known: %s)'
+                           % (scheme, value, ', '.join(s + ':' for s in OSTREE_IMAGE_SCHEMES)))
+    _transport_image(rest, value)
     return value
+
+
+def _transport_image(text, whole):
+    """``[transport:]image``: a name for registry-like transports, a path for path transports."""
+    if text.startswith('docker://'):
+        text = 'registry:' + text[len('docker://'):]
+    transport, sep, rest = text.partition(':')
+    if sep and transport in PATH_TRANSPORTS:
+        if not IMAGE_PATH_RE.match(rest) or '/../' in rest + '/':
+            raise InvalidValue('not an absolute path of an image after %s: (letters, digits and / . _ @ + - only): %r'
+                               % (transport, whole))
+        return
+    if sep and transport in NAME_TRANSPORTS:
+        text = rest
+    if IMAGE_NAME_RE.match(text):
+        return
+    prefix = re.match(r'^([a-z][a-z0-9-]*):(?!\d)', text)
+    if prefix and prefix.group(1) not in CONTAINER_TRANSPORTS:
+        raise InvalidValue('unknown transport %r in %r (known: %s, docker://)'
+                           % (prefix.group(1), whole, ', '.join(t + ':' for t in CONTAINER_TRANSPORTS)))
+    raise InvalidValue('not a container image reference ([transport:]registry/name[:tag][@sha256:...]): %r' % (whole,))
 
 
 def image_path(value):
     """An image stored at a path on the host (transports oci, oci-archive, dir)."""
     _text(value, 'an image path')
-    if not re.match(r'^/[\w./@+-]*(?::[\w.-]+)?$', value) or '/../' in value + '/':
+    if not IMAGE_PATH_RE.match(value) or '/../' in value + '/':
         raise InvalidValue('not an absolute path of an image (letters, digits and / . _ @ + - only): %r' % (value,))
     return value
 
@@ -109,3 +161,25 @@ def karg(value):
     if not KARG_RE.match(value):
         raise InvalidValue('not a kernel argument (no blanks): %r' % (value,))
     return value
+
+
+# NUL and the C0 control characters but tab and newline, and DEL: never part of a value a host is given.
+CONTROL_CHARACTER_RE = re.compile(r'[\x00-\x08\x0b-\x1f\x7f]')
+
+
+def control_character_path(value, path):
+    """The path (``name``, ``name[2]``, ``name.key``) of the first string in ``value`` with a NUL or a control
+    character, or None. Keys of mappings are checked too."""
+    if isinstance(value, str):
+        return path if CONTROL_CHARACTER_RE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = control_character_path(key, path) or control_character_path(item, '%s.%s' % (path, key))
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = control_character_path(item, '%s[%d]' % (path, index))
+            if found:
+                return found
+    return None

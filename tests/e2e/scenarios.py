@@ -305,6 +305,16 @@ class Suite:
             ({'upgrade_ref': 'e2e:no/such/branch'}, 'ref'),
             ({'upgrade_version': '2', 'upgrade_checksum': self.commits['2']}, 'upgrade_checksum'),
             ({'upgrade_min_free_mb': 'lots'}, 'upgrade_min_free_mb'),
+            # Survey answers that used to get through play 1 (issue 10): each fails before anything is staged.
+            ({'upgrade_serial': 'abc'}, 'upgrade_serial'),
+            ({'upgrade_max_fail_percentage': 150}, 'upgrade_max_fail_percentage'),
+            ({'upgrade_verison': '2'}, 'upgrade_verison'),
+            ({'upgrade_skip_preflight_health': True, 'upgrade_health_http': '- url: http//localhost/'},
+             'upgrade_health_http[0].url'),
+            ({'upgrade_update_agents': ['--now', 'zincati.service']}, 'upgrade_update_agents[0]'),
+            ({'upgrade_pre_reboot_tasks': '/etc/passwd'}, 'upgrade_pre_reboot_tasks'),
+            ({'upgrade_image': 'evil:quay.io/x'}, 'upgrade_image'),
+            ({'upgrade_version': '2\u0000'}, 'upgrade_version'),
         ]
         for extra, named in cases:
             proc = self.upgrade('hostile-%s' % '-'.join(extra), extra)
@@ -339,6 +349,7 @@ class Suite:
         before = boot_id(VM_A)
         extra_vars = dict(UPGRADE_VARS)
         extra_vars['upgrade_pre_reboot_tasks'] = os.path.join(E2E_TASKS, 'hang_before_reboot.yml')
+        extra_vars['upgrade_hook_dirs'] = [E2E_TASKS]
         proc, path = self.ansible.start_playbook('killed-after-staging', self.inventory,
                                                  os.path.join(PLAYBOOKS, 'upgrade.yml'), extra_vars)
         deadline = time.monotonic() + 1800

@@ -9,21 +9,11 @@ from __future__ import annotations
 import json
 import os
 
-import yaml
+import pytest
 
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _settings
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..')
-
-
-def upgrade_playbook_spec():
-    with open(os.path.join(ROOT, 'roles', 'upgrade', 'meta', 'argument_specs.yml')) as handle:
-        spec = dict(yaml.safe_load(handle)['argument_specs']['main']['options'])
-    with open(os.path.join(ROOT, 'playbooks', 'upgrade.yml')) as handle:
-        plays = yaml.safe_load(handle)
-    validate = plays[0]['pre_tasks'][0]
-    spec.update(validate['vars']['__upgrade_playbook_spec'])
-    return spec
 
 
 def survey():
@@ -31,27 +21,39 @@ def survey():
         return json.load(handle)['spec']
 
 
+def check(values):
+    return _settings.check_settings('upgrade', values, set(values), playbook=True)
+
+
 def test_survey_variables_are_checked_by_the_playbook():
-    spec = upgrade_playbook_spec()
+    spec = _settings.spec_for('upgrade', playbook=True)
     unknown = [q['variable'] for q in survey() if q['variable'] not in spec]
     assert not unknown
 
 
-def test_every_survey_answer_passes_the_argument_spec():
-    spec = upgrade_playbook_spec()
-    for question in survey():
-        answers = [question['default']]
-        if question['type'] == 'multiplechoice':
-            answers = question['choices']
-        elif question['type'] == 'textarea':
-            answers.append('sshd.service,my-app.service')
-        for answer in answers:
-            result = ArgumentSpecValidator({question['variable']: spec[question['variable']]}).validate(
-                {question['variable']: answer})
-            assert not result.error_messages, (question['variable'], answer, result.error_messages)
+@pytest.mark.parametrize('question', survey(), ids=lambda q: q['variable'])
+def test_every_survey_answer_passes_the_checks(question):
+    answers = [question['default']]
+    if question['type'] == 'multiplechoice':
+        answers = question['choices']
+    elif question['type'] == 'textarea' and question['variable'].endswith('_units'):
+        answers.append('sshd.service,my-app.service\nother.service')
+    elif question['variable'] == 'upgrade_health_http':
+        answers += ['- url: http://localhost:8080/healthz', '[{"url": "https://app.example.com/", "status": 204}]']
+    for answer in answers:
+        settings = check({question['variable']: answer})
+        assert question['variable'] in settings
+
+
+def test_survey_text_becomes_the_lists_the_play_uses():
+    settings = check({'upgrade_serial': '1, 10%, 100%', 'upgrade_health_units': 'a.service, b.service',
+                      'upgrade_health_http': '- url: http://localhost/'})
+    assert settings['upgrade_serial'] == [1, '10%', '100%']
+    assert settings['upgrade_health_units'] == ['a.service', 'b.service']
+    assert settings['upgrade_health_http'][0]['url'] == 'http://localhost/'
 
 
 def test_a_wrong_answer_names_the_variable():
-    spec = upgrade_playbook_spec()
-    result = ArgumentSpecValidator({'upgrade_backend': spec['upgrade_backend']}).validate({'upgrade_backend': 'yum'})
-    assert result.error_messages and 'upgrade_backend' in result.error_messages[0]
+    with pytest.raises(_settings.SettingError) as caught:
+        check({'upgrade_backend': 'yum'})
+    assert caught.value.name == 'upgrade_backend'

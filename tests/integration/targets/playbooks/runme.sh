@@ -41,6 +41,40 @@ grep -q upgrade_backend "$work/bad.log"
 status_after=$(for h in edge1 edge2; do ostree admin status "--sysroot=$work/$h/sysroot"; done)
 [ "$status_before" = "$status_after" ]
 
+# Every kind of bad survey answer fails in the first play, on every host, naming the variable in one line
+# (no argument spec dump), before anything is staged: the deployments are byte-identical.
+bad_answers=(
+    'upgrade_serial|{"upgrade_serial": "abc"}'
+    'upgrade_serial[1]|{"upgrade_serial": "1, 150%"}'
+    'upgrade_max_fail_percentage|{"upgrade_max_fail_percentage": 150}'
+    'upgrade_verison|{"upgrade_verison": "3.0"}'
+    'upgrade_health_http[0].url|{"upgrade_skip_preflight_health": true, "upgrade_health_http": "- url: http//x/"}'
+    'upgrade_health_commands|{"upgrade_health_commands": "[{cmd: [true]"}'
+    'upgrade_health_tcp[0].port|{"upgrade_health_tcp": "- port: 70000"}'
+    'upgrade_update_agents[0]|{"upgrade_update_agents": ["--now"]}'
+    'upgrade_pre_reboot_tasks|{"upgrade_pre_reboot_tasks": "/etc/passwd"}'
+    'upgrade_post_reboot_tasks|{"upgrade_post_reboot_tasks": "/nonexistent/hook.yml"}'
+    'upgrade_image|{"upgrade_image": "evil:quay.io/x"}'
+    'upgrade_version|{"upgrade_version": "3.0\u0000"}'
+    'upgrade_version|{"upgrade_version": "3.0; touch /tmp/pwned-osimage"}'
+    'upgrade_min_free_mb|{"upgrade_min_free_mb": -1}'
+    'upgrade_reboot_timeout|{"upgrade_reboot_timeout": "soon"}'
+)
+for case in "${bad_answers[@]}"; do
+    name=${case%%|*}
+    answer=${case#*|}
+    if ansible-playbook -i "$inventory" osimage.lifecycle.upgrade -e "$answer" >"$work/bad.log" 2>&1; then
+        echo "upgrade.yml accepted $answer" >&2
+        exit 1
+    fi
+    # Both hosts fail in the check task, with the variable named; nothing else ran.
+    [ "$(grep -cF "\"msg\": \"invalid variable ${name}: " "$work/bad.log")" -eq 2 ] || { cat "$work/bad.log"; exit 1; }
+    if grep -q -e argument_spec_data -e Preflight "$work/bad.log"; then cat "$work/bad.log"; exit 1; fi
+    status_after=$(for h in edge1 edge2; do ostree admin status "--sysroot=$work/$h/sysroot"; done)
+    [ "$status_before" = "$status_after" ]
+done
+[ ! -e /tmp/pwned-osimage ]
+
 # upgrade.yml through ansible-runner, as AWX runs it.
 "$python" "$here/run_upgrade.py" "$work" "$inventory"
 

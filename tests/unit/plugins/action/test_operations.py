@@ -28,6 +28,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import DEPLOYMENT_FIELDS, Deployment, HostState
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed, CommandResult
+from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._action_task import run_action
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fixtures import bootc_fixture, read_fixture
 
 # Fedora CoreOS commits of the recorded rpm-ostree outputs (zincati-rpm-ostree-staged.json), and two more
@@ -1278,3 +1279,23 @@ def test_the_backend_check_passes_and_the_run_goes_on(check_mode):
     result = run('image_rollback', {}, backend, check_mode=check_mode)
     assert result['changed'] is True and backend.calls.count(('check_rollback', FCOS_OLD[0])) == 1
     assert backend.operations() == ([] if check_mode else [('rollback', FCOS_OLD[0])])
+
+
+@pytest.mark.parametrize('name, args, path', [
+    ('image_info', {'sysroot': '/sysroot\x00/x'}, 'sysroot'),
+    ('image', {'version': '2\x00'}, 'version'),
+    ('kargs', {'append': ['quiet', 'x\x00y']}, 'append[1]'),
+    ('health_check', {'commands': [{'cmd': ['true', 'a\x00b']}]}, 'commands[0].cmd[1]'),
+    ('deployment_pin', {'os': 'debian\x1b'}, 'os'),
+])
+def test_a_nul_or_control_character_fails_naming_the_option_before_anything_runs(name, args, path):
+    commands = []
+
+    def target(cmd):
+        commands.append(cmd)
+        raise AssertionError('nothing may run: %s' % cmd)
+
+    with pytest.raises(AnsibleActionFail) as caught:
+        run_action(name, target, **args)
+    assert 'parameter %s:' % path in str(caught.value)
+    assert commands == []

@@ -144,7 +144,42 @@ def test_real_image_references(value):
 
 @pytest.mark.parametrize('value', [
     '-v', '--help', 'quay.io/example/UPPER', 'quay.io/example/x:', 'quay.io/example/x@sha256:abc',
-    'a:b:c:d:e/f', 'quay.io/x;rm', 'oci:/tmp/x y', '/var/tmp/os-image',
+    'quay.io/x;rm', '/var/tmp/os-image', 'ostree-unverified-registry:-v',
 ])
 def test_bad_image_references(value):
     assert 'not a container image reference' in rejected(_validate.image_reference, value)
+
+
+@pytest.mark.parametrize('value, message', [
+    ('a:b:c:d:e/f', "unknown transport 'a'"),
+    ('evil:quay.io/fedora/fedora-coreos:stable', "unknown transport 'evil'"),
+    ('docker-archive:/tmp/x.tar', "unknown transport 'docker-archive'"),
+    ('ostree-unverified-oci:quay.io/x', "unknown ostree image scheme 'ostree-unverified-oci'"),
+    ('ostree-image-signed:evil:quay.io/x', "unknown transport 'evil'"),
+    ('ostree-remote-registry:quay.io/x', 'needs an OSTree remote name'),
+    ('oci:/tmp/x y', 'not an absolute path of an image after oci:'),
+    ('oci:relative/path', 'not an absolute path of an image after oci:'),
+])
+def test_unknown_transports_and_schemes_are_refused_by_name(value, message):
+    assert message in rejected(_validate.image_reference, value)
+
+
+@pytest.mark.parametrize('value', [
+    'docker://quay.io/fedora/fedora-coreos:stable',
+    'registry:quay.io/centos-bootc/centos-bootc:stream9',
+    'docker-daemon:localhost/exampleos:latest',
+    'ostree-unverified-image:docker://quay.io/fedora/fedora-coreos:stable',
+    'ostree-unverified-image:oci:/var/tmp/os-image',
+    'ostree-remote-registry:fedora:quay.io/fedora/fedora-coreos:stable',
+    'ostree-remote-image:fedora:docker://quay.io/fedora/fedora-coreos:stable',
+])
+def test_every_known_transport_and_scheme_is_accepted(value):
+    assert _validate.image_reference(value) == value
+
+
+@pytest.mark.parametrize('value, path', [
+    ('fine', None), ('a\x00b', 'opt'), (['ok', 'x\x1b'], 'opt[1]'), ({'k': ['a', {'j': '\x7f'}]}, 'opt.k[1].j'),
+    ('tab\tand\nnewline', None), ({'bad\x00key': 'v'}, 'opt'),
+])
+def test_control_characters_are_found_with_their_path(value, path):
+    assert _validate.control_character_path(value, 'opt') == path

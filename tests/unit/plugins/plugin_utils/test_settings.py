@@ -1,0 +1,196 @@
+# Copyright (c) osimage.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The checks of the roles' and playbooks' variables (``_settings``): every bad value fails naming its variable,
+every real value (playbook, survey text) passes and comes back as the list the play uses."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _settings
+
+ROLE_DIR = os.path.join(_settings.COLLECTION_ROOT, 'roles', 'upgrade')
+PLAYBOOK_DIR = os.path.join(_settings.COLLECTION_ROOT, 'playbooks')
+
+
+def check(values, scope='upgrade', playbook=True, names=None, hook_dirs=()):
+    return _settings.check_settings(scope, values, set(names if names is not None else values), playbook=playbook,
+                                    allowed_hook_dirs=(PLAYBOOK_DIR, ROLE_DIR) + tuple(hook_dirs),
+                                    hook_base_dirs=(os.path.join(ROLE_DIR, 'tasks'), PLAYBOOK_DIR))
+
+
+def refused(values, **kwargs):
+    with pytest.raises(_settings.SettingError) as caught:
+        check(values, **kwargs)
+    return caught.value
+
+
+# One bad value of every kind a playbook, a survey or a hostile caller can send, and the variable it must name.
+BAD = [
+    ({'upgrade_serial': 'abc'}, 'upgrade_serial'),
+    ({'upgrade_serial': '1, 10%, 200%'}, 'upgrade_serial[2]'),
+    ({'upgrade_serial': [0]}, 'upgrade_serial'),
+    ({'upgrade_serial': []}, 'upgrade_serial'),
+    ({'upgrade_serial': '[1, '}, 'upgrade_serial'),
+    ({'upgrade_serial': [True]}, 'upgrade_serial'),
+    ({'upgrade_max_fail_percentage': 150}, 'upgrade_max_fail_percentage'),
+    ({'upgrade_max_fail_percentage': -1}, 'upgrade_max_fail_percentage'),
+    ({'upgrade_max_fail_percentage': 'many'}, 'upgrade_max_fail_percentage'),
+    ({'upgrade_verison': '2'}, 'upgrade_verison'),
+    ({'upgrade_backend': 'yum'}, 'upgrade_backend'),
+    ({'upgrade_version': '2; touch /tmp/pwned'}, 'upgrade_version'),
+    ({'upgrade_version': '2\x00'}, 'upgrade_version'),
+    ({'upgrade_version': '2\x1b[31m'}, 'upgrade_version'),
+    ({'upgrade_checksum': 'abc'}, 'upgrade_checksum'),
+    ({'upgrade_ref': 'e2e:$(id)'}, 'upgrade_ref'),
+    ({'upgrade_image': 'evil:quay.io/x'}, 'upgrade_image'),
+    ({'upgrade_image': 'ostree-unknown:quay.io/x'}, 'upgrade_image'),
+    ({'upgrade_transport': 'ftp'}, 'upgrade_transport'),
+    ({'upgrade_version': '2', 'upgrade_ref': 'os:main'}, 'upgrade_ref'),
+    ({'upgrade_sysroot': 'relative/sysroot'}, 'upgrade_sysroot'),
+    ({'upgrade_lock_timeout': -5}, 'upgrade_lock_timeout'),
+    ({'upgrade_min_free_mb': 'lots'}, 'upgrade_min_free_mb'),
+    ({'upgrade_reboot_timeout': 0}, 'upgrade_reboot_timeout'),
+    ({'upgrade_health_timeout': -1}, 'upgrade_health_timeout'),
+    ({'upgrade_health_interval': -1}, 'upgrade_health_interval'),
+    ({'upgrade_update_agents': ['--now']}, 'upgrade_update_agents[0]'),
+    ({'upgrade_update_agents': 'zincati.service, -H'}, 'upgrade_update_agents[1]'),
+    ({'upgrade_update_agents': ['a.service\x00']}, 'upgrade_update_agents[0]'),
+    ({'upgrade_pre_reboot_tasks': '/etc/passwd'}, 'upgrade_pre_reboot_tasks'),
+    ({'upgrade_pre_reboot_tasks': '/etc/ansible/no-such-hook.yml'}, 'upgrade_pre_reboot_tasks'),
+    ({'upgrade_post_reboot_tasks': '../../../../../../etc/hosts.yml'}, 'upgrade_post_reboot_tasks'),
+    ({'upgrade_hook_dirs': ['relative']}, 'upgrade_hook_dirs[0]'),
+    ({'upgrade_health_commands': '- cmd: [true]\n  rc: 300'}, 'upgrade_health_commands[0].rc'),
+    ({'upgrade_health_commands': '[{cmd: [x]'}, 'upgrade_health_commands'),
+    ({'upgrade_health_commands': [{'argv': ['x']}]}, 'upgrade_health_commands[0]'),
+    ({'upgrade_health_http': '- url: http//localhost/'}, 'upgrade_health_http[0].url'),
+    ({'upgrade_health_http': 'just text'}, 'upgrade_health_http'),
+    ({'upgrade_health_tcp': '- port: 99999'}, 'upgrade_health_tcp[0].port'),
+    ({'upgrade_health_units': ['-x.service']}, 'upgrade_health_units[0]'),
+    ({'upgrade_health_ignore_units': '--all'}, 'upgrade_health_ignore_units[0]'),
+    ({'upgrade_health_greenboot': 'maybe'}, 'upgrade_health_greenboot'),
+    ({'upgrade_health_system_state': False, 'upgrade_health_greenboot': 'off'}, 'upgrade_health_system_state'),
+]
+
+
+@pytest.mark.parametrize('values, name', BAD, ids=lambda v: repr(v)[:60])
+def test_every_bad_value_fails_naming_its_variable(values, name):
+    error = refused(values)
+    assert error.name == name, str(error)
+    assert str(error).startswith(name)
+
+
+@pytest.mark.parametrize('values, name', [
+    ({'rollback_serial': 'x'}, 'rollback_serial'),
+    ({'rollback_checksum': 'abc'}, 'rollback_checksum'),
+    ({'rollback_reboot_timeout': 0}, 'rollback_reboot_timeout'),
+    ({'rollback_health_tcp': '- port: 0'}, 'rollback_health_tcp[0].port'),
+    ({'rollback_hsots': 'all'}, 'rollback_hsots'),
+])
+def test_rollback_variables(values, name):
+    assert refused(values, scope='rollback').name == name
+
+
+def test_health_checks_are_not_read_when_the_rollback_checks_no_health():
+    check({'rollback_health_check': False, 'rollback_health_system_state': False, 'rollback_health_greenboot': 'off'},
+          scope='rollback')
+
+
+def test_status_variables():
+    assert refused({'status_backend': 'yum'}, scope='status').name == 'status_backend'
+    assert refused({'status_sysroot': 'x'}, scope='status').name == 'status_sysroot'
+    assert check({'status_check_update': 'true'}, scope='status')['status_check_update'] is True
+
+
+def test_the_health_playbook_checks_only_health_settings():
+    settings = check({'upgrade_health_units': 'sshd.service'}, scope='health',
+                     names=['upgrade_health_units', 'upgrade_verison'])
+    assert settings['upgrade_health_units'] == ['sshd.service']
+    assert refused({}, scope='health', names=['upgrade_health_unit']).name == 'upgrade_health_unit'
+
+
+def test_a_misspelt_variable_gets_the_closest_name():
+    assert 'did you mean upgrade_version?' in str(refused({'upgrade_verison': '2'}))
+
+
+def test_a_variable_of_the_users_own_is_a_warning_not_an_error():
+    check({}, names=['upgrade_window_start'])
+    assert _settings.unknown_warnings('upgrade', {'upgrade_window_start', 'upgrade_version'}) == [
+        'upgrade_window_start is not a variable of osimage.lifecycle (upgrade_*): it is ignored']
+
+
+def test_facts_the_roles_set_are_not_unknown_variables():
+    check({}, names=['upgrade_result', 'rollback_result'])
+
+
+def test_the_playbook_variables_are_known_to_the_role():
+    check({}, playbook=False, names=['upgrade_serial', 'upgrade_hosts', 'upgrade_max_fail_percentage'])
+
+
+def test_defaults_pass_and_come_back_normalised():
+    settings = check({})
+    assert settings['upgrade_serial'] == [1, '10%', '100%']
+    assert settings['upgrade_update_agents'] == ['zincati.service', 'rpm-ostreed-automatic.timer',
+                                                 'bootc-fetch-apply-updates.timer']
+    assert settings['upgrade_health_commands'] == []
+
+
+@pytest.mark.parametrize('value, sizes', [
+    (5, [5]), ('5', [5]), ('25%', ['25%']), ('1, 10%, 100%', [1, '10%', '100%']), ('1 10% 100%', [1, '10%', '100%']),
+    ('[1, "10%"]', [1, '10%']), ([1, '50%', '100%'], [1, '50%', '100%']),
+])
+def test_batch_sizes(value, sizes):
+    assert _settings.batches(value) == sizes
+
+
+def test_survey_text_of_checks_is_parsed_once_and_checked_in_full():
+    settings = check({'upgrade_health_http': '[{"url": "http://localhost:8080/", "status": 204}]',
+                      'upgrade_health_tcp': 'port: 22', 'upgrade_health_commands': ''})
+    assert settings['upgrade_health_http'][0]['status'] == 204 and settings['upgrade_health_http'][0]['from'] == 'target'
+    assert settings['upgrade_health_tcp'][0]['port'] == 22
+    assert settings['upgrade_health_commands'] == []
+
+
+def test_hook_files_resolve_to_real_paths_in_allowed_directories(tmp_path):
+    hook = tmp_path / 'drain.yml'
+    hook.write_text('- ansible.builtin.meta: noop\n')
+    assert refused({'upgrade_pre_reboot_tasks': str(hook)}).name == 'upgrade_pre_reboot_tasks'
+    settings = check({'upgrade_pre_reboot_tasks': str(hook), 'upgrade_hook_dirs': [str(tmp_path)]})
+    assert settings['upgrade_pre_reboot_tasks'] == os.path.realpath(str(hook))
+    # A link inside an allowed directory to a file outside it is judged by where it points.
+    inside = tmp_path / 'inside'
+    inside.mkdir()
+    (inside / 'link.yml').symlink_to('/etc/hostname')
+    assert refused({'upgrade_pre_reboot_tasks': str(inside / 'link.yml'), 'upgrade_hook_dirs': [str(inside)]}).name \
+        == 'upgrade_pre_reboot_tasks'
+
+
+def test_a_relative_hook_path_is_looked_up_in_the_role_tasks_directory():
+    settings = check({'upgrade_post_reboot_tasks': 'verify.yml'})
+    assert settings['upgrade_post_reboot_tasks'] == os.path.realpath(os.path.join(ROLE_DIR, 'tasks', 'verify.yml'))
+
+
+@pytest.mark.parametrize('value, expected', [
+    (None, []), ('', []), ('  ', []), ('a.service, b.service', ['a.service', 'b.service']),
+    ('a.service\nb.service', ['a.service', 'b.service']), (['x'], ['x']),
+])
+def test_survey_lists_of_names(value, expected):
+    assert _settings.survey_list(value, 'v') == expected
+
+
+@pytest.mark.parametrize('value, expected', [
+    ('', []), ('- port: 22', [{'port': 22}]), ('port: 22', [{'port': 22}]), ('[{"port": 22}]', [{'port': 22}]),
+])
+def test_survey_lists_of_checks(value, expected):
+    assert _settings.survey_list(value, 'v', entries=True) == expected
+
+
+def test_a_role_spec_and_its_checks_agree_on_every_variable():
+    """Every variable of a role's spec that the checks treat specially is in the spec (no rule for a ghost)."""
+    spec = _settings.spec_for('upgrade', True)
+    for name in list(_settings.TARGETS) + list(_settings.HOOKS):
+        assert name in spec or name in _settings.spec_for('rollback', True), name
