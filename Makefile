@@ -88,9 +88,9 @@ bench-p3: $(BENCH_PYTHON)
 bench: bench-p1 bench-p2 bench-p3
 	$(BENCH_PYTHON) bench/report.py
 
-# Debian packages the gates need (integration targets: ostree; sanity: shellcheck). The gates install them on demand too.
+# Debian packages the gates need (integration targets: ostree, gnupg; sanity: shellcheck). The gates install them on demand too.
 deps:
-	hack/ensure-apt-packages.sh ostree shellcheck
+	hack/ensure-apt-packages.sh ostree gnupg shellcheck
 
 clean:
 	rm -rf build

@@ -79,7 +79,8 @@ case "${command}" in
             log "integration: no targets in tests/integration/targets yet: nothing to run"
             exit 0
         fi
-        "${REPO_ROOT}/hack/ensure-apt-packages.sh" ostree
+        # gnupg: the targets of signed remotes (image_signed) make and check GPG signatures
+        "${REPO_ROOT}/hack/ensure-apt-packages.sh" ostree gnupg
         ;;
 esac
 

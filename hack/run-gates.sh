@@ -97,7 +97,7 @@ main() {
 
     # Debian packages first, once, so parallel gates do not queue on the dpkg lock. A failure here is
     # left to the gates that need the packages to report (they try again).
-    "${REPO_ROOT}/hack/ensure-apt-packages.sh" ostree shellcheck || log "could not install ostree and shellcheck"
+    "${REPO_ROOT}/hack/ensure-apt-packages.sh" ostree gnupg shellcheck || log "could not install ostree, gnupg and shellcheck"
 
     declare -gA running_pid=() running_group=()
     run_pool "$@"

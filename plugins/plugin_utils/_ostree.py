@@ -21,8 +21,12 @@ Where the deployments come from (upstream ostreedev/ostree, src/ostree/ot-admin-
 
   ``*`` in the first column marks the booted deployment; ``(finalization locked)`` (2023.8 on)
   replaces ``(staged)`` for a staged deployment that is locked. Lines this backend does not use
-  (``GPG:`` signatures, the source title after a backquote) are skipped. With no deployment the
-  text is ``No deployments.``.
+  are skipped: the ``GPG:`` lines of the commit's signatures (``Signature made ...``, ``Good
+  signature from ...``, ``Can't check signature: public key not found``, ``Primary key ID ...``,
+  ``Key expires ...``; each signature's lines carry the prefix ``    GPG: ``), which ostree before
+  2024.1 (``--skip-signatures``) prints when the remote named like the stateroot verifies GPG
+  signatures (it verifies against the remote named by the osname). With no deployment the text is
+  ``No deployments.``.
 
 Neither format carries the commit timestamp nor a container image origin. One further read in the
 same round trip gets them: for each deployment, its origin file
@@ -56,7 +60,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import (
     update_info,
 )
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._parse import failure_context, split_kernel_command_line
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import tool_message
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed, tool_message
 
 # Shared with bootc, whose status does not tell whether the sysroot is locked (kept here for callers).
 lock_is_held = _ostree_common.lock_is_held
@@ -247,13 +251,64 @@ DEPLOY_LINK_RE = re.compile(r'(?:^|/)deploy/(?P<stateroot>[^/]+)/deploy/(?P<chec
 HEX_BYTE_RE = re.compile(r'^[0-9a-f]{2}$')
 
 
+# How ostree words a commit that failed the signature check of its remote. `ostree pull` (with
+# --commit-metadata-only too) checks each commit before it writes it, so such a pull changes nothing.
+# Whether a command failed is its exit code; these lines only word the message (2022.7:
+# src/libostree/ostree-repo-pull-verify.c, ostree-gpg-verify-result.c, ostree-sign-dummy.c and
+# src/ostree/ot-builtin-pull.c; recorded in tests/unit/plugins/plugin_utils/ostree_cases/signed).
+SIGNATURE_PROBLEMS = (
+    ('GPG verification enabled, but no signatures found', 'it is not signed (no GPG signature)'),
+    ("Can't check signature: public key not found",
+     "it is signed with a GPG key that is not in the remote's keyring (a foreign key; ostree remote gpg-import "
+     "adds trusted keys)"),
+    ('BAD signature from', 'its GPG signature does not verify (BAD signature: the commit or its signature was altered)'),
+    # sign-verify=true with no real signature type compiled in leaves the test-only "dummy" type.
+    ('dummy signature type is only for ostree testing',
+     'this ostree cannot check the signatures that the remote requires (sign-verify): it was built without '
+     'ed25519 (no sign-ed25519 in ostree --version)'),
+    ('Requested signature type is not implemented',
+     'this ostree does not implement the signature type that the remote requires (sign-verify)'),
+)
+# Any other failure of the check still says so in words that no ref or remote name can hold (blanks).
+SIGNATURE_TEXT_RE = re.compile(
+    r"\bsignatures? (made|from|found|type)\b|\b(check|verify) (signature|commit)\b|\bGPG (verification|signatures?)\b",
+    re.IGNORECASE)
+SIGNED_COMMIT_RE = re.compile(r'\b[Cc]ommit ([0-9a-f]{64}):')
+
+
+def signature_failure(result, remote):
+    """What ``result`` (a failed ``ostree pull`` or ``COMMIT_SCRIPT``) says about a commit that failed
+    the signature check of ``remote``, in words; None when its message is about something else.
+
+    The message names the commit ostree named, the problems it recognises and ostree's own lines.
+    """
+    out = '\n'.join(text for text in (result.stderr, result.stdout) if text)
+    first = tool_message(result)
+    if not SIGNATURE_TEXT_RE.search(first) and not any(needle in out for needle, _problem in SIGNATURE_PROBLEMS):
+        return None
+    problems, quoted = [], [first]
+    for needle, problem in SIGNATURE_PROBLEMS:
+        line = next((line.strip() for line in out.splitlines() if needle in line), None)
+        if line is not None:
+            problems.append(problem)
+            if line not in quoted[0]:
+                quoted.append(line)
+    commit = SIGNED_COMMIT_RE.search(out)
+    return '%s: %s (ostree: %s). Nothing was changed.' % (
+        'commit %s failed the signature check of remote %s' % (commit.group(1), remote) if commit
+        else 'the signature check of remote %s failed' % remote,
+        '; '.join(problems) or 'see what ostree said', '; '.join(quoted))
+
+
 def parse_commits(text):
     """The commits ``ostree show`` or ``ostree log`` printed, newest first.
 
     Each is a dict with ``checksum``, ``parent``, ``timestamp`` (ISO 8601 UTC) and ``version``. The
     format is dump_commit() of src/ostree/ot-dump.c: ``commit <checksum>``, then ``Parent:``,
     ``ContentChecksum:``, ``Date:`` and ``Version:`` lines, each at the start of a line; the subject
-    and body follow indented by four blanks, so they cannot be taken for those lines.
+    and body follow indented by four blanks, so they cannot be taken for those lines. For a commit
+    with signatures, ``ostree show`` then prints ``Found N signature(s):`` and each signature's
+    lines indented by two blanks (src/ostree/ot-builtin-show.c), which are no such lines either.
     """
     commits = []
     for raw_line in (text or '').splitlines():
@@ -808,14 +863,14 @@ class OstreeBackend(Backend):
         if target.kind == 'latest':
             result, commits = self.read_commits(refspec, remote=remote, fetch=ref)
             if not commits:
-                raise OsImageError('cannot read the newest commit of %s: %s' % (refspec, tool_message(result)),
+                raise OsImageError('cannot read the newest commit of %s: %s' % (refspec, fetch_message(result, remote)),
                                    command=result, host_state=state)
             return commit_resolved(commits[0], refspec)
         # A version: the history of the origin ref, all its commit metadata fetched in the same round trip.
         result, commits = self.read_commits(refspec, remote=remote, fetch=ref, history=True)
         if not commits:
-            raise OsImageError('parameter version: cannot read the history of %s: %s' % (refspec, tool_message(result)),
-                               command=result, host_state=state)
+            raise OsImageError('parameter version: cannot read the history of %s: %s' % (
+                refspec, fetch_message(result, remote)), command=result, host_state=state)
         found = next((commit for commit in commits if commit['version'] == target.value), None)
         if found is None:
             raise OsImageError('parameter version: no commit with version %s in the history of %s (%d commits)' % (
@@ -831,6 +886,9 @@ class OstreeBackend(Backend):
         refspec = '%s:%s' % (remote, target.ref) if remote else target.ref
         result, commits = self.read_commits(refspec, remote=remote, fetch=target.ref)
         if not commits:
+            refused = signature_failure(result, remote) if remote else None
+            if refused:
+                raise OsImageError('parameter ref: cannot read %s: %s' % (refspec, refused), command=result, host_state=state)
             raise OsImageError('parameter ref: cannot find %s%s: %s' % (
                 refspec, ' on remote %s' % remote if remote else ' in the repository', tool_message(result)),
                 command=result, host_state=state)
@@ -843,6 +901,9 @@ class OstreeBackend(Backend):
         remote = match.group('remote') if match else None
         result, commits = self.read_commits(target.value, remote=remote, fetch=target.value, when='missing')
         if not commits:
+            refused = signature_failure(result, remote) if remote else None
+            if refused:
+                raise OsImageError('parameter checksum: %s' % refused, command=result, host_state=state)
             raise OsImageError('parameter checksum: commit %s is neither in the repository%s: %s' % (
                 target.value, ' nor on remote %s' % remote if remote else ' (and the next boot follows no remote)',
                 tool_message(result)), command=result, host_state=state)
@@ -893,10 +954,14 @@ class OstreeBackend(Backend):
         kargs = self.deployment_kernel_arguments(state, base) if base is not None else None
         remote = REFSPEC_RE.match(refspec).group('remote')
         if remote:
-            # All the content first: a network failure stops here, before any deployment changes.
+            # All the content first: a network failure or a signature the remote does not accept
+            # stops here, before any deployment changes.
+            what = 'downloading commit %s from remote %s (ostree pull)' % (resolved.checksum, remote)
             with failure_context(host_state=state):
-                self.runner.run(['ostree', '--repo=%s' % self.repo, 'pull', remote, resolved.checksum],
-                                what='downloading commit %s from remote %s (ostree pull)' % (resolved.checksum, remote))
+                result = self.runner.run(['ostree', '--repo=%s' % self.repo, 'pull', remote, resolved.checksum], ok_rcs=None)
+                if result.rc != 0:
+                    raise CommandFailed('%s failed (rc=%s): %s' % (what, result.rc, fetch_message(result, remote)),
+                                        command=result)
         self.write_deployment(state, resolved.checksum, origin, self.stateroot_for(state), kargs,
                               locked=options.download_only)
 
@@ -1071,6 +1136,11 @@ class OstreeBackend(Backend):
         wanted += [argument for argument in append if argument not in wanted]
         self.write_deployment(state, base.checksum, ('copy', self.origin_file(base)), base.stateroot, wanted,
                               locked=base.staged and base.finalization_locked)
+
+
+def fetch_message(result, remote):
+    """What a failed read or download of commits from ``remote`` says: the signature problem, else the tool's line."""
+    return (signature_failure(result, remote) if remote else None) or tool_message(result)
 
 
 def commit_resolved(commit, origin):
