@@ -20,7 +20,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _validate
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import BACKEND_CHOICES, detect
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import BACKEND_CHOICES, Unsupported, detect
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import TargetRunner
 
@@ -207,6 +207,9 @@ def failure_result(host, err):
     """The task result for an ``OsImageError``."""
     msg = '%s: %s' % (host, err.msg)
     result = {'failed': True}
+    if isinstance(err, Unsupported):
+        # The backend cannot do this here, and said so before changing anything: callers may choose another way.
+        result['unsupported'] = True
     if err.host_state is not None:
         msg += ' Host state: %s.' % err.host_state.summary()
         result['state'] = err.host_state.as_dict()

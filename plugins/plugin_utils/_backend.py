@@ -127,6 +127,15 @@ class Backend:
     def check_set_pinned(self, state, deployment, pinned):
         """Raise what ``set_pinned()`` would raise before running anything, without changing anything."""
 
+    def set_finalization_locked(self, state, staged, locked):
+        """Lock the staged deployment ``staged`` (it is not applied at the next shutdown: the host boots what it
+        runs) or unlock it (the next reboot applies it), without downloading anything."""
+        raise Unsupported('the %s backend cannot lock or unlock a staged deployment' % self.name, host_state=state)
+
+    def check_set_finalization_locked(self, state, staged, locked):
+        """Raise what ``set_finalization_locked()`` would raise before running anything."""
+        raise Unsupported('the %s backend cannot lock or unlock a staged deployment' % self.name, host_state=state)
+
     def check_cleanup(self, state, pending=False, rollback=False, cache=False):
         """Raise what ``cleanup()`` would raise before running anything, without changing anything."""
 

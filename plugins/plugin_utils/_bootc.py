@@ -169,6 +169,21 @@ class BootcBackend(Backend):
             raise Unsupported('bootc works on the booted stateroot %s only, not on %s' % (booted.stateroot, self.stateroot),
                               host_state=state)
 
+    def check_set_finalization_locked(self, state, staged, locked):
+        self.refuse_unsupported(state)
+
+    def set_finalization_locked(self, state, staged, locked):
+        """Unlock: ``bootc upgrade --from-downloaded`` applies what ``--download-only`` staged, without asking
+        the registry for anything newer (plain ``bootc upgrade`` would stage a newer image instead). Lock:
+        ``ostree admin lock-finalization``, the lock bootc reports as ``downloadOnly``."""
+        self.check_set_finalization_locked(state, staged, locked)
+        if locked:
+            _ostree_common.set_finalization_locked(self.runner, state, True)
+            return
+        with failure_context(host_state=state):
+            self.runner.run(['bootc', 'upgrade', '--from-downloaded'],
+                            what='applying the downloaded update (bootc upgrade --from-downloaded)')
+
     def check_rollback(self, state, deployment):
         self.rollback_plan(state, deployment)
 

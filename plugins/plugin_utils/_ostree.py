@@ -991,6 +991,27 @@ class OstreeBackend(Backend):
         with failure_context(host_state=state):
             self.runner.run(argv, what=what)
 
+    def check_set_finalization_locked(self, state, staged, locked):
+        if not self.stages(state):
+            raise Unsupported('only a booted host has a staged deployment to lock or unlock, not a sysroot. '
+                              'Nothing was changed.', host_state=state)
+        if self.tool_version < LOCK_FINALIZATION_OPTION_SINCE:
+            raise Unsupported('locking a staged deployment needs ostree %d.%d or later; this host has ostree %d.%d. '
+                              'Nothing was changed.' % (LOCK_FINALIZATION_OPTION_SINCE + self.tool_version),
+                              host_state=state)
+
+    def set_finalization_locked(self, state, staged, locked):
+        """``ostree admin lock-finalization [--unlock]`` (2023.8+). Before it, the lock is a file that only
+        staging can set or clear: the same commit is staged again, with the staged deployment's origin and
+        kernel arguments, locked or not (``write_deployment`` removes the old one and its lock first). The
+        commit is in the repository already: nothing is downloaded."""
+        self.check_set_finalization_locked(state, staged, locked)
+        if self.tool_version >= LOCK_FINALIZATION_SINCE:
+            _ostree_common.set_finalization_locked(self.runner, state, locked)
+            return
+        self.write_deployment(state, staged.checksum, ('copy', self.origin_file(staged)), staged.stateroot,
+                              self.deployment_kernel_arguments(state, staged), locked=locked)
+
     def origin_file(self, deployment):
         return posixpath.join(self.root, 'ostree', 'deploy', deployment.stateroot, 'deploy',
                               '%s.%d.origin' % (deployment.checksum, deployment.serial))

@@ -267,6 +267,17 @@ class RpmOstreeBackend(Backend):
         if nxt.finalization_locked != locked:
             _ostree_common.set_finalization_locked(self.runner, after, locked)
 
+    def check_set_finalization_locked(self, state, staged, locked):
+        if self.sysroot or state.booted is None:
+            raise Unsupported('only a booted host has a staged deployment to lock or unlock, not a sysroot. '
+                              'Nothing was changed.', host_state=state)
+
+    def set_finalization_locked(self, state, staged, locked):
+        """``ostree admin lock-finalization [--unlock]``: rpm-ostree's own ``finalize-deployment`` reboots at once,
+        which would take the reboot away from the caller (and its boot id check)."""
+        self.check_set_finalization_locked(state, staged, locked)
+        _ostree_common.set_finalization_locked(self.runner, state, locked)
+
     def check_rollback(self, state, deployment):
         self.rollback_argvs(state, deployment)
 

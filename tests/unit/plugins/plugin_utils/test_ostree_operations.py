@@ -779,3 +779,39 @@ def test_the_finalization_lock_file_locks_the_staged_deployment():
     state = backend.status()
     assert [d.finalization_locked for d in state.deployments] == [True, False]
     assert state.staged.as_dict()['finalization_locked'] is True
+
+
+@pytest.mark.parametrize('locked, command', [(True, ['ostree', 'admin', 'lock-finalization']),
+                                             (False, ['ostree', 'admin', 'lock-finalization', '--unlock'])])
+def test_finalization_lock_from_2023_8_is_one_command(locked, command):
+    state = booted_host(staged_v3(locked=not locked))
+    backend, runner = backend_on({tuple(command): (0, '')}, version=NEW, sysroot=None)
+    backend.set_finalization_locked(state, state.staged, locked)
+    assert argvs(runner) == [command]
+
+
+@pytest.mark.parametrize('locked', [True, False])
+def test_finalization_lock_before_2023_8_stages_the_same_commit_again_without_downloading(locked):
+    # The staged deployment's own origin and kernel arguments, its commit, no pull: what the reboot
+    # play unlocks is exactly what the staging play staged.
+    state = booted_host(staged_v3(locked=not locked))
+    deploy = deploy_argv('copy', origin_path(V3, sysroot=None), '--stage', *(['--lock-finalization'] if locked else []),
+                         '--os=exampleos', '--karg-none', '--karg-append=root=/dev/null',
+                         '--karg-append=dyndbg="file foo.c +p"', '--karg-append=console=ttyS0,115200', V3, undeploy='0')
+    backend, runner = backend_on(booted_answers(deploy, staged='kargs'), version=OLD, sysroot=None)
+    backend.set_finalization_locked(state, state.staged, locked)
+    assert argvs(runner) == [boot_argv(None), deploy]
+    assert not any(argv[:2] == ['ostree', '--repo=/ostree/repo'] for argv in argvs(runner))
+
+
+@pytest.mark.parametrize('sysroot, version, message', [
+    (SYSROOT, NEW, 'only a booted host has a staged deployment'),
+    (None, (2021, 6), 'locking a staged deployment needs ostree 2022.2 or later; this host has ostree 2021.6'),
+])
+def test_finalization_lock_unsupported_before_anything_runs(sysroot, version, message):
+    state = booted_host(staged_v3())
+    backend, runner = backend_on({}, version=version, sysroot=sysroot)
+    with pytest.raises(_backend.Unsupported) as caught:
+        backend.set_finalization_locked(state, state.staged, True)
+    assert message in str(caught.value)
+    assert argvs(runner) == []
