@@ -613,3 +613,42 @@ def test_image_rollback_over_a_staged_update_without_a_bootc_rollback():
     assert sent(target) == [STATUS_ARGV, undeploy, STATUS_ARGV, STATUS_ARGV]
     assert (first['changed'], second['changed']) == (True, False)
     assert first['reboot_required'] is False and second['reboot_required'] is False
+
+
+def test_finalization_unlocks_what_was_downloaded_without_asking_the_registry():
+    locked = staged(host_from('spec-booted-with-update.yaml'), locked=True)
+    unlocked = staged(host_from('spec-booted-with-update.yaml'))
+    argv = ['bootc', 'upgrade', '--from-downloaded']
+    # Detection's status serves as the first read.
+    target = bootc_host([locked, unlocked], {tuple(argv): (0, '')})
+    result = run_action('finalization', target, locked=False, checksum=NEW_COMMIT)
+    assert 'failed' not in result, result
+    assert CHECK_ARGV not in sent(target) and ['bootc', 'upgrade'] not in sent(target)
+    assert sent(target)[-2:] == [argv, STATUS_ARGV]
+    assert result['changed'] is True and result['staged']['finalization_locked'] is False
+
+
+def test_finalization_check_mode_predicts_and_runs_nothing():
+    locked = staged(host_from('spec-booted-with-update.yaml'), locked=True)
+    target = bootc_host([locked, locked], {})
+    result = run_action('finalization', target, check_mode=True, diff=True, locked=False)
+    assert result['changed'] is True and result['staged']['finalization_locked'] is False
+    assert 'finalization_locked: true' in result['diff']['before']
+    assert 'finalization_locked: false' in result['diff']['after']
+    assert sent(target) == [STATUS_ARGV]
+
+
+def test_finalization_refuses_another_staged_commit_and_changes_nothing():
+    locked = staged(host_from('spec-booted-with-update.yaml'), locked=True)
+    target = bootc_host([locked, locked], {})
+    result = run_action('finalization', target, locked=False, checksum='f' * 64)
+    assert result['failed'] is True and 'not ' + 'f' * 64 in result['msg'] and 'Nothing was changed' in result['msg']
+    assert all(argv == STATUS_ARGV for argv in sent(target))
+
+
+def test_finalization_of_a_locked_deployment_that_is_locked_changes_nothing():
+    locked = staged(host_from('spec-booted-with-update.yaml'), locked=True)
+    target = bootc_host([locked, locked], {})
+    result = run_action('finalization', target, locked=True)
+    assert result['changed'] is False
+    assert all(argv == STATUS_ARGV for argv in sent(target))
