@@ -39,7 +39,8 @@ class ActionModule(OsImageActionBase):
         check_operation_arguments(args)
         for position, value in enumerate(args['arguments']):
             try:
-                _kargs.check_argument(value, allow_boot_critical=args['allow_boot_critical'])
+                _kargs.check_argument(value, allow_boot_critical=args['allow_boot_critical'],
+                                      deleting=args['state'] == 'absent')
                 if args['state'] == 'present':
                     _kargs.check_length([value], 'this argument')
             except _validate.InvalidValue as err:

@@ -70,7 +70,8 @@ options:
       - "B(Boot-critical arguments), refused unless O(allow_boot_critical=true): C(root=), C(rootflags=),
         C(rootfstype=) (the root file system), C(init=), C(rdinit=) (the first program), and C(rd.break),
         C(emergency), C(rd.emergency), C(rescue), C(rd.rescue), C(single) (they stop the boot in a shell or
-        without network, so the host does not come back). Names match as the kernel matches them, C(-) and
+        without network, so the host does not come back; deleting one of these last six is allowed, since
+        that makes the next boot an ordinary one). Names match as the kernel matches them, C(-) and
         C(_) alike, whatever the value. The list is not exhaustive: other arguments can break a boot too."
       - "B(Length:) the kernel keeps 2048 bytes of its command line, the terminating NUL included
         (C(COMMAND_LINE_SIZE) on x86-64 and aarch64), and cuts a longer line at its end, where ostree writes

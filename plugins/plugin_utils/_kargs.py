@@ -46,6 +46,10 @@ BOOT_CRITICAL = {
     'rootfstype': 'sets the type of the root file system',
     'init': 'chooses the program the kernel runs as PID 1',
     'rdinit': 'chooses the program the kernel runs from the initramfs',
+}
+# Arguments that stop the boot on the way: appending one is refused like those above, but deleting one
+# only makes the next boot an ordinary one, so that is allowed.
+BOOT_STOPPING = {
     'rd.break': 'stops the boot in a shell of the initramfs',
     'emergency': 'boots systemd into emergency mode, without network',
     'rd.emergency': 'boots the initramfs into emergency mode',
@@ -74,6 +78,7 @@ def _name(key):
 
 _OWNED = {_name(key): why for key, why in BOOT_OWNED.items()}
 _CRITICAL = {_name(key): why for key, why in BOOT_CRITICAL.items()}
+_STOPPING = {_name(key): why for key, why in BOOT_STOPPING.items()}
 
 
 def key_of(argument):
@@ -117,16 +122,17 @@ def _check_syntax(value):
         raise InvalidValue('double quotes in the name of %r: only a value may be quoted (key="a b")' % (value,))
 
 
-def check_argument(value, allow_boot_critical=False):
-    """Raise ``InvalidValue`` when ``value`` may not be appended or deleted; return it otherwise."""
+def check_argument(value, allow_boot_critical=False, deleting=False):
+    """Raise ``InvalidValue`` when ``value`` may not be appended (or, with ``deleting``, deleted); return it."""
     _check_syntax(value)
     name = _name(key_of(value))
     if is_boot_owned(value):
         raise InvalidValue('%r is not the module\'s to change: %s' % (
             value, _OWNED.get(name, 'ostree writes it for each deployment that has no initramfs')))
-    if name in _CRITICAL and not allow_boot_critical:
+    why = _CRITICAL.get(name) or (None if deleting else _STOPPING.get(name))
+    if why and not allow_boot_critical:
         raise InvalidValue('%r %s: it can keep the next boot from coming back. Set allow_boot_critical=true '
-                           'to change it' % (value, _CRITICAL[name]))
+                           'to change it' % (value, why))
     return value
 
 

@@ -128,7 +128,19 @@ def test_boot_critical_arguments_need_allow_boot_critical(value):
 def test_the_lists_are_small_and_named_as_documented():
     assert sorted(_kargs.BOOT_OWNED) == ['BOOT_IMAGE', 'composefs', 'initrd', 'ostree']
     assert {'root', 'init', 'rootflags', 'rootfstype'} <= set(_kargs.BOOT_CRITICAL)
-    assert len(_kargs.BOOT_CRITICAL) <= 12
+    assert len(_kargs.BOOT_CRITICAL) + len(_kargs.BOOT_STOPPING) <= 12
+
+
+@pytest.mark.parametrize('value', ['rd.break', 'rd.break=pre-mount', 'emergency', 'rd.emergency', 'rescue',
+                                   'rd.rescue', 'single'], ids=repr)
+def test_deleting_an_argument_that_stops_the_boot_is_allowed(value):
+    assert _kargs.check_argument(value, deleting=True) == value
+
+
+@pytest.mark.parametrize('value', ['root=/dev/sda2', 'rootflags=subvol=root', 'init=/bin/sh', 'rdinit=/bin/sh'], ids=repr)
+def test_deleting_the_root_or_init_stays_refused(value):
+    with pytest.raises(InvalidValue):
+        _kargs.check_argument(value, deleting=True)
 
 
 def test_the_limit_is_the_kernel_command_line_less_the_reserve_and_the_nul():
