@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Run playbooks/upgrade.yml through ansible-runner, as AWX does, and check its job events and status."""
+"""Run playbooks/upgrade.yml through ansible-runner, as AWX does, and check its job events, status and artifacts."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def main(work, inventory):
               'staged': staged, 'final': final}
     print(json.dumps(report, indent=2, default=str))
     assert run.status == 'successful' and run.rc == 0, report
-    assert plays == ['Stage the new image on every host', 'Reboot into the new image in rolling batches'], plays
+    assert plays == ['Stage the new image on every host', 'Reboot into the new image in rolling batches',
+                     'Summarise the upgrade'], plays
     # Two batches (serial [1, 100%]): a canary alone, then the other host.
     assert starts.count(plays[1]) == 2, starts
     for host in ('edge1', 'edge2'):
@@ -51,6 +52,24 @@ def main(work, inventory):
         assert final[host]['status'] == 'staged', final
         assert final[host]['to']['checksum'] == staged[host]['to']['checksum'], final
     assert not run.stats.get('failures'), run.stats
+    # The last play's summary, published with set_stats: AWX stores the playbook_on_stats event's artifact_data as
+    # the job's artifacts, which a workflow's later nodes get as extra variables.
+    stats_events = [e for e in events if e['event'] == 'playbook_on_stats']
+    assert len(stats_events) == 1, stats_events
+    artifacts = stats_events[0]['event_data'].get('artifact_data') or {}
+    print(json.dumps(artifacts, indent=2, default=str))
+    summary = artifacts['osimage_upgrade_summary']
+    assert summary['kind'] == 'upgrade' and summary['total'] == 2, summary
+    assert summary['counts'] == {'current': 0, 'upgraded': 0, 'staged': 2, 'deferred': 0, 'rolled_back': 0,
+                                 'failed': 0}, summary
+    assert [row['host'] for row in summary['hosts']] == ['edge1', 'edge2'], summary
+    for row in summary['hosts']:
+        assert row['status'] == 'staged' and row['to'] == '3.0' and row['failed_phase'] is None, row
+        assert isinstance(row['seconds'], float), row
+    assert summary['lines'][0] == 'upgrade of 2 hosts: 2 staged', summary
+    # Printed once, by the last play.
+    shown = [e for e in events if e['event'] == 'runner_on_ok' and e['event_data']['task'] == 'Show the summary']
+    assert len(shown) == 1 and shown[0]['event_data']['res']['msg'] == summary['lines'], shown
 
 
 if __name__ == '__main__':

@@ -28,7 +28,30 @@ ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$python" 
 
 # upgrade.yml in check mode changes nothing.
 status_before=$(for h in edge1 edge2; do ostree admin status "--sysroot=$work/$h/sysroot"; done)
-ansible-playbook -i "$inventory" osimage.lifecycle.upgrade --check
+ansible-playbook -i "$inventory" osimage.lifecycle.upgrade --check >"$work/check.log" || { cat "$work/check.log"; exit 1; }
+cat "$work/check.log"
+status_after=$(for h in edge1 edge2; do ostree admin status "--sysroot=$work/$h/sysroot"; done)
+[ "$status_before" = "$status_after" ]
+# The fleet summary of the last play, printed once: counts, then one line per host (from -> to, phase, time).
+# (Nothing is booted in a sysroot: "from" is "-".)
+[ "$(grep -c 'upgrade of 2 hosts' "$work/check.log")" -eq 1 ]
+grep -qF '"upgrade of 2 hosts: 2 staged",' "$work/check.log"
+grep -qE '^ +"edge1  staged  - -> 3\.0  stage  [0-9]+\.[0-9]s",$' "$work/check.log"
+grep -qE '^ +"edge2  staged  - -> 3\.0  stage  [0-9]+\.[0-9]s"$' "$work/check.log"
+
+# A host that fails in the staging play is in the summary too, with its phase and cause; with --limit the
+# summary has only the hosts of the run.
+sed "s#upgrade_sysroot: $work/edge2/sysroot#upgrade_sysroot: $work/missing#" "$inventory" >"$work/inventory-broken.yml"
+if ansible-playbook -i "$work/inventory-broken.yml" osimage.lifecycle.upgrade --check >"$work/broken.log"; then
+    cat "$work/broken.log"; echo "upgrade.yml succeeded with a missing sysroot" >&2; exit 1
+fi
+cat "$work/broken.log"
+grep -qF '"upgrade of 2 hosts: 1 staged, 1 failed",' "$work/broken.log"
+grep -qE '^ +"edge1  staged  - -> 3\.0  stage      [0-9]+\.[0-9]s",$' "$work/broken.log"
+grep -qE '^ +"edge2  failed  - -> -    preflight  [0-9]+\.[0-9]s  .*No such file or directory"$' "$work/broken.log"
+ansible-playbook -i "$inventory" osimage.lifecycle.upgrade --check --limit edge2 >"$work/limit.log" || { cat "$work/limit.log"; exit 1; }
+grep -qF '"upgrade of 1 host: 1 staged",' "$work/limit.log"
+grep -qE '^ +"edge2  staged  - -> 3\.0  stage  [0-9]+\.[0-9]s"$' "$work/limit.log"
 status_after=$(for h in edge1 edge2; do ostree admin status "--sysroot=$work/$h/sysroot"; done)
 [ "$status_before" = "$status_after" ]
 
