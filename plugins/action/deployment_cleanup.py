@@ -16,7 +16,6 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base imp
     state_after_failure,
     wait_until_idle,
 )
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import cleanup_plan
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import HostState
 
@@ -40,29 +39,29 @@ class ActionModule(OsImageActionBase):
     def run_on_host(self, args, runner, task_vars):
         backend = self.backend_for(args, runner)
         before = wait_until_idle(backend, args['lock_timeout'])
-        doomed = cleanup_plan(before, args['pending'], args['rollback'], stateroot=args.get('os'))
+        # Decided once, by the backend: check mode reports this plan, and the real run removes exactly it.
+        doomed = backend.cleanup_plan(before, args['pending'], args['rollback'])
         kept = [d.as_dict() for d in before.deployments if d.pinned and d not in doomed]
         result = {'changed': bool(doomed), 'backend': backend.name,
                   'removed': [d.as_dict() for d in doomed], 'kept_pinned': kept}
         after = before
-        plan = {'pending': any(d is before.next_boot for d in doomed),
-                'rollback': any(d is not before.next_boot for d in doomed), 'cache': args['cache']}
         if doomed or args['cache']:
             # A refusal of the backend fails the same in check mode, before anything changes.
-            backend_check(backend.check_cleanup, before, **plan)
+            backend_check(backend.check_cleanup, before, doomed, cache=args['cache'])
         if not self.check_mode and (doomed or args['cache']):
             try:
-                cache_removed = backend.cleanup(before, **plan)
+                cache_removed = backend.cleanup(before, doomed, cache=args['cache'])
             except OsImageError as err:
                 err.host_state = state_after_failure(backend, before)
                 raise
             after = backend.status()
             survivors = {(d.checksum, d.serial) for d in after.deployments}
             _check_kept(before, after, survivors)
+            removed = [d for d in before.deployments if (d.checksum, d.serial) not in survivors]
+            _check_plan(doomed, removed, after)
             result['changed'] = bool(cache_removed) or [d.as_dict() for d in after.deployments] != [
                 d.as_dict() for d in before.deployments]
-            # What the tool really removed (rpm-ostree may remove more than the one planned).
-            result['removed'] = [d.as_dict() for d in before.deployments if (d.checksum, d.serial) not in survivors]
+            result['removed'] = [d.as_dict() for d in removed]
         elif args['cache'] and self.check_mode and not doomed:
             # Asked without removing anything: whether unused objects or cached metadata exist.
             result['changed'] = bool(backend.cache_to_clean(before))
@@ -82,6 +81,16 @@ def _check_kept(before, after, survivors):
             what = 'booted' if deployment.booted else 'pinned' if deployment.pinned else 'next boot'
             raise OsImageError('cleanup removed the %s deployment %s (%s)' % (
                 what, deployment.index, deployment.checksum), host_state=after)
+
+
+def _check_plan(doomed, removed, after):
+    """Fail when the deployments gone are not the plan, which check mode reported as what a real run removes."""
+    def listed(deployments):
+        return ', '.join('%d (%s)' % (d.index, d.checksum) for d in deployments) or 'none'
+
+    if sorted((d.checksum, d.serial) for d in removed) != sorted((d.checksum, d.serial) for d in doomed):
+        raise OsImageError('cleanup was to remove deployment(s) %s (what check mode reports) but %s went' % (
+            listed(doomed), listed(removed)), host_state=after)
 
 
 def _without(state, doomed):

@@ -136,13 +136,24 @@ class Backend:
         """Raise what ``set_finalization_locked()`` would raise before running anything."""
         raise Unsupported('the %s backend cannot lock or unlock a staged deployment' % self.name, host_state=state)
 
-    def check_cleanup(self, state, pending=False, rollback=False, cache=False):
-        """Raise what ``cleanup()`` would raise before running anything, without changing anything."""
+    def cleanup_plan(self, state, pending=False, rollback=False):
+        """The deployments a cleanup of ``state`` removes, in boot order: decided here only.
 
-    def cleanup(self, state, pending=False, rollback=False, cache=False):
-        """Remove the pending/staged deployment, the rollback deployment, cached update data.
+        Check mode reports this list and the real run hands it to ``cleanup()``, which removes exactly
+        these deployments and decides nothing itself. Never the booted deployment or a pinned one, nor
+        the next boot of a sysroot. The default is ``cleanup_plan()`` (ostree's rules); a backend whose
+        tool removes deployments by a rule of its own plans by that rule.
+        """
+        return cleanup_plan(state, pending, rollback, stateroot=self.stateroot)
 
-        Never the booted deployment or a pinned one, nor the next boot of a sysroot (``cleanup_plan``).
+    def check_cleanup(self, state, doomed, cache=False):
+        """Raise what ``cleanup(state, doomed, cache)`` would raise before running anything, without
+        changing anything. ``doomed`` is what ``cleanup_plan()`` returned."""
+
+    def cleanup(self, state, doomed, cache=False):
+        """Remove exactly the deployments ``doomed`` (what ``cleanup_plan()`` returned), and cached update
+        data with ``cache``.
+
         Returns whether cached data was removed (the deployment list does not show it), as
         measured on the host before and after.
         """
@@ -162,7 +173,15 @@ class Backend:
 
 
 def cleanup_plan(state, pending, rollback, stateroot=None):
-    """The deployments a cleanup removes: never the booted one, the next boot of a sysroot, nor a pinned one.
+    """The deployments a cleanup removes by ostree's rules: never the booted one, the next boot of a
+    sysroot, nor a pinned one.
+
+    The rollback deployment is ostree's (``ostree_sysroot_query_deployments_for``, ostreedev/ostree,
+    src/libostree/ostree-sysroot.c): the first deployment of the booted stateroot after the booted one.
+    A tool's own name for a deployment does not decide: bootc's ``status.rollback`` is the deployment
+    that ``bootc rollback`` swaps with the booted one, and while that rollback is queued it comes
+    before the booted one and boots next; the deployment kept to go back to is still the first after
+    the booted one.
 
     On a booted host, ``pending``: the next boot when it is not the booted deployment; ``rollback``:
     the deployment kept to go back to, the first after the booted one of its stateroot that is not staged.
@@ -181,8 +200,7 @@ def cleanup_plan(state, pending, rollback, stateroot=None):
     if pending and nxt is not None and nxt is not booted and not nxt.pinned:
         chosen.append(nxt)
     if rollback:
-        # The deployment kept to go back to, in the booted stateroot (``HostState.previous``), as
-        # `rpm-ostree cleanup --rollback` reads it.
+        # The deployment kept to go back to, in the booted stateroot (``HostState.previous``).
         candidate = state.previous(booted)
         if candidate is not None and not candidate.pinned and candidate not in chosen:
             chosen.append(candidate)

@@ -228,29 +228,22 @@ class BootcBackend(Backend):
         self.refuse_unsupported(state)
         _ostree_common.set_pinned(self.runner, state, deployment, pinned, ostree_index(state, deployment))
 
-    def cleanup_doomed(self, state, pending=False, rollback=False):
-        """The pending and the rollback deployment, never the booted one nor a pinned one."""
-        booted, nxt = state.booted, state.next_boot
-        doomed = []
-        if pending and nxt is not None and nxt is not booted:
-            doomed.append(nxt)
-        if rollback and state.rollback is not None:
-            doomed.append(state.rollback)
-        return [d for d in doomed if not d.booted and not d.pinned]
-
-    def check_cleanup(self, state, pending=False, rollback=False, cache=False):
+    def check_cleanup(self, state, doomed, cache=False):
         self.refuse_unsupported(state)
-        for deployment in self.cleanup_doomed(state, pending, rollback):
+        for deployment in doomed:
             ostree_index(state, deployment)
 
-    def cleanup(self, state, pending=False, rollback=False, cache=False):
-        """``ostree admin undeploy`` of the pending and the rollback deployment, ``ostree admin cleanup`` for the cache.
+    def cleanup(self, state, doomed, cache=False):
+        """``ostree admin undeploy`` of the planned deployments, ``ostree admin cleanup`` for the cache.
 
-        bootc has no verb that removes a deployment (``bootc rollback`` drops a staged one but also
-        changes the next boot). Never the booted deployment nor a pinned one.
+        bootc has no verb that removes a deployment: its ``cleanup`` prunes images and objects only
+        (crates/lib/src/deploy.rs), and ``bootc rollback`` drops a staged deployment but also changes
+        the next boot. So the plan is ostree's (``cleanup_plan``): the rollback deployment is the first
+        after the booted one, not bootc's ``status.rollback``, which a queued rollback puts first.
+        Where bootc status does not tell a planned deployment's position in ostree's list (``ostree_index``)
+        this refuses, in check mode too, before anything runs.
         """
-        self.check_cleanup(state, pending, rollback, cache)
-        doomed = self.cleanup_doomed(state, pending, rollback)
+        self.check_cleanup(state, doomed, cache)
         _ostree_common.undeploy(self.runner, state, [ostree_index(state, d) for d in doomed])
         if not cache:
             return False

@@ -49,7 +49,7 @@ import posixpath
 import re
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _ostree_common
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend, Resolved, Target, Unsupported, cleanup_plan
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend, Resolved, Target, Unsupported
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import (
     CHECKSUM_RE,
@@ -1022,29 +1022,37 @@ class OstreeBackend(Backend):
         Older ostree cannot reorder deployments. To make the booted deployment the next boot again,
         the deployments before it (pending or staged updates) are removed; any other deployment is
         deployed again: its commit, with its origin and kernel arguments, staged on a booted host.
+        ``rollback_plan`` decides which, for check mode too.
         """
-        self.check_rollback(state, deployment)
-        if self.tool_version >= SET_DEFAULT_SINCE:
+        how, positions = self.rollback_plan(state, deployment)
+        if how == 'set-default':
             argv = _ostree_common.admin_argv('set-default', self.sysroot and self.root) + [str(deployment.index)]
             with failure_context(host_state=state):
                 self.runner.run(argv, what='making deployment %d the next boot (ostree admin set-default)' % deployment.index)
-            return
-        booted = state.booted
-        if booted is not None and deployment.index == booted.index:
-            _ostree_common.undeploy(self.runner, state, [d.index for d in state.deployments[:booted.index]],
-                                    self.sysroot and self.root)
-            return
-        kargs = self.deployment_kernel_arguments(state, deployment)
-        self.write_deployment(state, deployment.checksum, ('copy', self.origin_file(deployment)), deployment.stateroot,
-                              kargs)
+        elif how == 'undeploy':
+            _ostree_common.undeploy(self.runner, state, positions, self.sysroot and self.root)
+        else:
+            kargs = self.deployment_kernel_arguments(state, deployment)
+            self.write_deployment(state, deployment.checksum, ('copy', self.origin_file(deployment)),
+                                  deployment.stateroot, kargs)
 
     def check_rollback(self, state, deployment):
-        """Refuse, before anything runs, what ostree older than 2023.6 cannot do: make the booted
+        self.rollback_plan(state, deployment)
+
+    def rollback_plan(self, state, deployment):
+        """How ``rollback()`` makes ``deployment`` the next boot, decided once for check mode and the real run:
+        ``('set-default', [])``, ``('undeploy', positions of the deployments before the booted one)`` or
+        ``('redeploy', [])``.
+
+        Refuses, before anything runs, what ostree older than 2023.6 cannot do: make the booted
         deployment the next boot again while a pinned deployment, or one of another stateroot (another
-        OS, which removing would destroy), comes before it."""
+        OS, which removing would destroy), comes before it.
+        """
         booted = state.booted
-        if self.tool_version >= SET_DEFAULT_SINCE or booted is None or deployment.index != booted.index:
-            return
+        if self.tool_version >= SET_DEFAULT_SINCE:
+            return 'set-default', []
+        if booted is None or deployment.index != booted.index:
+            return 'redeploy', []
         ahead = state.deployments[:booted.index]
         for other in ahead:
             if other.pinned or other.stateroot != booted.stateroot:
@@ -1056,17 +1064,19 @@ class OstreeBackend(Backend):
                             ('pinned', 'unpin it first') if other.pinned else
                             ('of stateroot %s' % other.stateroot, 'it is not removed for a rollback of %s' % booted.stateroot))),
                     host_state=state)
+        return 'undeploy', [d.index for d in ahead]
 
     def set_pinned(self, state, deployment, pinned):
         # `ostree admin status` lists the deployments in ostree's order: the index is ostree's.
         _ostree_common.set_pinned(self.runner, state, deployment, pinned, deployment.index, self.sysroot and self.root)
 
-    def cleanup(self, state, pending=False, rollback=False, cache=False):
+    def cleanup(self, state, doomed, cache=False):
         """``ostree admin undeploy`` of the planned deployments (a staged one too), ``ostree admin cleanup`` for the cache.
 
-        Whether the cache cleanup removed anything is measured (``_ostree_common.clean_cache``).
+        ``doomed`` is ``cleanup_plan()``'s (ostree's own rules); ``ostree admin status`` lists the
+        deployments in ostree's order, so their indexes are the positions ``undeploy`` takes. Whether
+        the cache cleanup removed anything is measured (``_ostree_common.clean_cache``).
         """
-        doomed = cleanup_plan(state, pending, rollback, stateroot=self.stateroot)
         _ostree_common.undeploy(self.runner, state, [d.index for d in doomed], self.sysroot and self.root)
         if not cache:
             return False

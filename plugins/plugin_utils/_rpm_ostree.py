@@ -21,7 +21,7 @@ from __future__ import annotations
 import posixpath
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _ostree_common, _validate
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend, Resolved, Unsupported, cleanup_plan
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend, Resolved, Unsupported
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import Deployment, HostState, update_info
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree import parse_commits
@@ -333,23 +333,52 @@ class RpmOstreeBackend(Backend):
         # (sysroot_populate_deployments_unlocked, src/daemon/rpmostreed-sysroot.cxx): the index is ostree's.
         _ostree_common.set_pinned(self.runner, state, deployment, pinned, deployment.index, self.sysroot)
 
-    def cleanup(self, state, pending=False, rollback=False, cache=False):
-        """``rpm-ostree cleanup --pending --rollback``, and ``--base --repomd`` for the cache.
+    def cleanup_plan(self, state, pending=False, rollback=False):
+        """What ``rpm-ostree cleanup --pending``/``--rollback`` removes, by rpm-ostree's own rule.
 
-        rpm-ostree keeps the booted deployment and pinned ones (rpmostree_syscore_filter_deployments,
-        src/daemon/rpmostree-sysroot-core.cxx), and removes every other deployment of the stateroot
-        before the booted one (--pending) or after it (--rollback). Without a booted deployment (a
-        sysroot) --pending would remove every deployment of the stateroot: there the deployments
-        ``cleanup_plan`` chooses are removed with ``ostree admin undeploy`` (rpm-ostree lists them in
-        ostree's order), and rpm-ostree cleans the cache only. Whether the cache cleanup removed
+        rpm-ostree keeps the booted deployment, those of other stateroots and pinned ones, and removes
+        every other deployment of the stateroot (``--os``, default the booted one's) before the booted
+        one (--pending) or after it (--rollback) (rpmostree_syscore_filter_deployments,
+        src/daemon/rpmostree-sysroot-core.cxx). Without a booted deployment (a sysroot) --pending would
+        remove every deployment of the stateroot: there the plan is ``cleanup_plan``'s (the next boot is
+        kept), removed with ``ostree admin undeploy``.
+        """
+        booted = state.booted
+        if booted is None:
+            return super().cleanup_plan(state, pending, rollback)
+        stateroot = self.stateroot or booted.stateroot
+        return [d for d in state.deployments if d is not booted and d.stateroot == stateroot and not d.pinned
+                and (pending if d.index < booted.index else rollback)]
+
+    def cleanup_flags(self, state, doomed):
+        """The options of ``rpm-ostree cleanup`` that remove exactly ``doomed`` on a booted host; raises
+        before anything runs when no options do (a list that is not ``cleanup_plan``'s)."""
+        booted = state.booted
+        pending = any(d.index < booted.index for d in doomed)
+        rollback = any(d.index > booted.index for d in doomed)
+        if [d.index for d in doomed] != [d.index for d in self.cleanup_plan(state, pending, rollback)]:
+            raise Unsupported('rpm-ostree cleanup removes every unpinned deployment of the stateroot before or after the '
+                              'booted one, not deployment(s) %s alone. Nothing was changed.'
+                              % ', '.join(str(d.index) for d in doomed), host_state=state)
+        return (['--pending'] if pending else []) + (['--rollback'] if rollback else [])
+
+    def check_cleanup(self, state, doomed, cache=False):
+        if state.booted is not None:
+            self.cleanup_flags(state, doomed)
+
+    def cleanup(self, state, doomed, cache=False):
+        """``rpm-ostree cleanup --pending --rollback`` as the plan needs them, and ``--base --repomd`` for the cache.
+
+        On a booted host the options remove exactly ``doomed`` (``cleanup_plan`` is rpm-ostree's rule);
+        on a sysroot the planned deployments are removed with ``ostree admin undeploy`` (rpm-ostree lists
+        them in ostree's order), and rpm-ostree cleans the cache only. Whether the cache cleanup removed
         anything is measured (``_ostree_common.clean_cache``).
         """
         flags = []
         if state.booted is None:
-            doomed = cleanup_plan(state, pending, rollback, stateroot=self.stateroot)
             _ostree_common.undeploy(self.runner, state, [d.index for d in doomed], self.sysroot)
         else:
-            flags += (['--pending'] if pending else []) + (['--rollback'] if rollback else [])
+            flags += self.cleanup_flags(state, doomed)
         if cache:
             # --repomd empties /var/cache/rpm-ostree of the machine rpm-ostree runs on, which is not
             # the sysroot's: a sysroot gets --base only (temporary files and unused objects).

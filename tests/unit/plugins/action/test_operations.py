@@ -134,11 +134,12 @@ class FakeBackend(Backend):
     def check_set_pinned(self, state, deployment, pinned):
         self.check('check_set_pinned', deployment.checksum, pinned)
 
-    def check_cleanup(self, state, pending=False, rollback=False, cache=False):
-        self.check('check_cleanup', pending, rollback, cache)
+    def check_cleanup(self, state, doomed, cache=False):
+        self.check('check_cleanup', [d.index for d in doomed], cache)
 
-    def cleanup(self, state, pending=False, rollback=False, cache=False):
-        self.operate('cleanup', pending, rollback, cache)
+    def cleanup(self, state, doomed, cache=False):
+        # The plan as positions: what the backend was told to remove, decided by the action through cleanup_plan().
+        self.operate('cleanup', [d.index for d in doomed], cache)
         return self.cache_removed
 
     def cache_to_clean(self, state):
@@ -685,7 +686,7 @@ def test_cleanup_rollback_on_bootc_with_a_staged_update_removes_the_rollback_boo
                           HostState('bootc', [dep(FCOS_NEW, staged=True), dep(FCOS_OLD, booted=True)]))
     result = run('deployment_cleanup', {'rollback': True}, backend)
     assert [d['checksum'] for d in result['removed']] == [FCOS_OLDER[0]]
-    assert backend.operations() == [('cleanup', False, True, False)]
+    assert backend.operations() == [('cleanup', [2], False)]
 
 
 def test_rollback_when_the_host_runs_an_older_image_than_its_rollback_changes_nothing():
@@ -931,7 +932,7 @@ def test_cleanup_pending_removes_the_staged_update():
     after = host(dep(FCOS_OLD, booted=True), dep(FCOS_OLDER))
     backend = FakeBackend(before, after)
     result = run('deployment_cleanup', {'pending': True}, backend)
-    assert backend.operations() == [('cleanup', True, False, False)]
+    assert backend.operations() == [('cleanup', [0], False)]
     assert result['changed'] is True
     assert result['removed'] == [entry(before.deployments[0])] and result['kept_pinned'] == []
 
@@ -942,7 +943,7 @@ def test_cleanup_rollback_removes_the_previous_deployment():
     backend = FakeBackend(before, after)
     result = run('deployment_cleanup', {'rollback': True, 'pending': True}, backend)
     # The next boot is the booted deployment: there is no pending one to remove.
-    assert backend.operations() == [('cleanup', False, True, False)]
+    assert backend.operations() == [('cleanup', [1], False)]
     assert [d['checksum'] for d in result['removed']] == [FCOS_OLD[0]]
 
 
@@ -969,7 +970,7 @@ def test_cleanup_rollback_while_an_update_is_pending_removes_the_one_after_the_b
     after = host(dep(FCOS_NEW, staged=True), dep(FCOS_OLD, booted=True))
     backend = FakeBackend(before, after)
     result = run('deployment_cleanup', {'rollback': True}, backend)
-    assert backend.operations() == [('cleanup', False, True, False)]
+    assert backend.operations() == [('cleanup', [2], False)]
     assert result['changed'] is True and [d['checksum'] for d in result['removed']] == [FCOS_OLDER[0]]
 
 
@@ -978,7 +979,7 @@ def test_cleanup_pending_and_rollback_together():
     after = host(dep(FCOS_OLD, booted=True))
     backend = FakeBackend(before, after)
     result = run('deployment_cleanup', {'pending': True, 'rollback': True}, backend)
-    assert backend.operations() == [('cleanup', True, True, False)]
+    assert backend.operations() == [('cleanup', [0, 2], False)]
     assert [d['checksum'] for d in result['removed']] == [FCOS_NEW[0], FCOS_OLDER[0]]
 
 
@@ -988,7 +989,7 @@ def test_cleanup_on_a_sysroot_keeps_the_next_boot_and_pinned_ones_and_removes_th
     backend = FakeBackend(before, after)
     result = run('deployment_cleanup', {'pending': True, 'rollback': True, 'sysroot': '/mnt/sysroot'}, backend, diff=True)
     # Nothing is pending where nothing is booted: the next boot is what the sysroot boots.
-    assert backend.operations() == [('cleanup', False, True, False)]
+    assert backend.operations() == [('cleanup', [1, 3], False)]
     assert result['changed'] is True
     assert [d['checksum'] for d in result['removed']] == [FCOS_NEW[0], FCOS_OLDER[0]]
     assert [d['checksum'] for d in result['kept_pinned']] == [FCOS_OLD[0]]
@@ -1059,7 +1060,7 @@ def test_cleanup_cache(check_mode, cached, changed):
     backend = FakeBackend(before, before, cache_removed=cached, cache_to_clean=cached)
     result = run('deployment_cleanup', {'cache': True}, backend, check_mode=check_mode)
     assert result['changed'] is changed and result['removed'] == []
-    assert backend.operations() == ([] if check_mode else [('cleanup', False, False, True)])
+    assert backend.operations() == ([] if check_mode else [('cleanup', [], True)])
     assert (('cache_to_clean',) in backend.calls) is check_mode
 
 
@@ -1067,7 +1068,7 @@ def test_cleanup_cache_in_check_mode_with_deployments_to_remove_needs_no_cache_q
     before = host(dep(FCOS_NEW, booted=True), dep(FCOS_OLD))
     backend = FakeBackend(before, cache_to_clean=False)
     result = run('deployment_cleanup', {'cache': True, 'rollback': True}, backend, check_mode=True)
-    assert result['changed'] is True and backend.calls == [('status',), ('check_cleanup', False, True, True)]
+    assert result['changed'] is True and backend.calls == [('status',), ('check_cleanup', [1], True)]
 
 
 def test_cleanup_needs_something_to_do():
@@ -1207,7 +1208,7 @@ def test_recorded_staged_update_is_what_a_pending_cleanup_removes():
     backend = FakeBackend(before, host(dep(FCOS_OLD, booted=True)))
     result = run('deployment_cleanup', {'pending': True, 'rollback': True}, backend)
     assert [d['checksum'] for d in result['removed']] == [FCOS_NEW[0]]
-    assert backend.operations() == [('cleanup', True, False, False)]
+    assert backend.operations() == [('cleanup', [0], False)]
 
 
 def test_recorded_staged_update_is_discarded_by_a_rollback():
@@ -1247,9 +1248,9 @@ REFUSAL = Unsupported('the tool cannot do that. Nothing was changed.')
     ('deployment_pin', {'deployment': 'booted', 'pinned': False}, host(dep(FCOS_NEW, booted=True, pinned=True)),
      ('check_set_pinned', FCOS_NEW[0], False)),
     ('deployment_cleanup', {'rollback': True}, host(dep(FCOS_NEW, booted=True), dep(FCOS_OLD)),
-     ('check_cleanup', False, True, False)),
+     ('check_cleanup', [1], False)),
     ('deployment_cleanup', {'pending': True, 'cache': True}, host(dep(FCOS_NEW, staged=True), dep(FCOS_OLD, booted=True)),
-     ('check_cleanup', True, False, True)),
+     ('check_cleanup', [0], True)),
 ], ids=lambda value: value if isinstance(value, str) else None)
 @pytest.mark.parametrize('check_mode', [True, False], ids=['check', 'real'])
 def test_a_backend_refusal_fails_in_check_mode_as_for_real(name, args, before, check, check_mode):

@@ -344,17 +344,18 @@ def test_pin_where_ostree_index_is_unknown_is_refused_before_any_command(change,
 def test_cleanup_where_ostree_index_is_unknown_is_refused_before_any_command():
     state = state_of(host_from('spec-booted-pinned.yaml', queued_with_others))
     backend, runner = backend_on({})
+    doomed = backend.cleanup_plan(state, pending=True)
     with pytest.raises(Unsupported, match='a queued rollback and older deployments'):
-        backend.check_cleanup(state, pending=True)
+        backend.check_cleanup(state, doomed)
     with pytest.raises(Unsupported, match='a queued rollback and older deployments'):
-        backend.cleanup(state, pending=True)
+        backend.cleanup(state, doomed)
     assert runner.history == []
 
 
 def test_cleanup_of_the_staged_update():
     state = state_of(host_from('spec-staged-booted.yaml'))
     backend, runner = backend_on({('ostree', 'admin', 'undeploy', '0'): (0, 'Deleted deployment ...\n')})
-    assert backend.cleanup(state, pending=True) is False
+    assert backend.cleanup(state, backend.cleanup_plan(state, pending=True)) is False
     assert argvs(runner) == [['ostree', 'admin', 'undeploy', '0']]
 
 
@@ -367,7 +368,7 @@ def test_cleanup_of_pending_and_rollback_removes_the_last_first_and_prunes_for_t
     answers[prune] = cleaned(100, objects_after)
     backend, runner = backend_on(answers)
     # Whether cached data went is measured: the objects of the repository before and after `ostree admin cleanup`.
-    assert backend.cleanup(state, pending=True, rollback=True, cache=True) is removed
+    assert backend.cleanup(state, backend.cleanup_plan(state, pending=True, rollback=True), cache=True) is removed
     assert argvs(runner) == undeploy + [list(prune)]
 
 
@@ -405,7 +406,9 @@ def test_cleanup_never_removes_the_booted_or_a_pinned_deployment():
     host = queued(host_from('spec-only-booted.yaml', with_rollback))
     host['status']['rollback']['pinned'] = True
     backend, runner = backend_on({})
-    assert backend.cleanup(state_of(host), pending=True, rollback=True) is False
+    state = state_of(host)
+    assert backend.cleanup_plan(state, pending=True, rollback=True) == []
+    assert backend.cleanup(state, []) is False
     assert runner.history == []
 
 

@@ -582,7 +582,7 @@ def test_cleanup_of_a_staged_update_and_the_rollback():
     answers = {tuple(argv): (0, '') for argv in commands}
     answers[prune] = cleaned(40, 31, marker=RECORDED_MARKER)
     backend, runner = backend_on(answers, sysroot=None)
-    assert backend.cleanup(state, pending=True, rollback=True, cache=True) is True
+    assert backend.cleanup(state, backend.cleanup_plan(state, pending=True, rollback=True), cache=True) is True
     assert argvs(runner) == commands + [list(prune)]
 
 
@@ -590,7 +590,7 @@ def test_cleanup_keeps_pinned_and_booted_deployments():
     state = booted_host(staged_v3())
     state.deployments[2].pinned = True
     backend, runner = backend_on({('ostree', 'admin', 'undeploy', '0'): (0, '')}, sysroot=None)
-    assert backend.cleanup(state, pending=True, rollback=True) is False
+    assert backend.cleanup(state, backend.cleanup_plan(state, pending=True, rollback=True)) is False
     assert argvs(runner) == [['ostree', 'admin', 'undeploy', '0']]
 
 
@@ -601,7 +601,8 @@ def test_cleanup_on_a_sysroot_keeps_the_next_boot_and_measures_the_prune(objects
     prune = cache_argv('clean', SYSROOT + '/ostree/repo', ['ostree', 'admin', 'cleanup', '--sysroot=' + SYSROOT],
                        marker=RECORDED_MARKER)
     backend, runner = backend_on({tuple(undeploy): (0, ''), prune: cleaned(20, objects_after, marker=RECORDED_MARKER)})
-    assert backend.cleanup(SYSROOT_STATE, pending=True, rollback=True, cache=True) is removed
+    assert backend.cleanup(SYSROOT_STATE, backend.cleanup_plan(SYSROOT_STATE, pending=True, rollback=True),
+                           cache=True) is removed
     assert argvs(runner) == [undeploy, list(prune)]
 
 
@@ -610,7 +611,7 @@ def test_cleanup_on_a_sysroot_never_removes_the_next_boot_or_a_pinned_one():
                  dep(V1, '1.0', '2024-01-01T10:00:00Z'))
     undeploy = ['ostree', 'admin', 'undeploy', '--sysroot=' + SYSROOT, '2']
     backend, runner = backend_on({tuple(undeploy): (0, '')})
-    assert backend.cleanup(state, pending=True, rollback=True) is False
+    assert backend.cleanup(state, backend.cleanup_plan(state, pending=True, rollback=True)) is False
     assert argvs(runner) == [undeploy]
 
 
@@ -629,7 +630,7 @@ def test_cleanup_failure_carries_the_command():
     backend, runner = backend_on({tuple(argv): (1, '', 'error: Cannot undeploy currently booted deployment 0\n')},
                                  sysroot=None)
     with pytest.raises(CommandFailed) as caught:
-        backend.cleanup(state, pending=True)
+        backend.cleanup(state, backend.cleanup_plan(state, pending=True))
     assert (caught.value.command.cmd, caught.value.command.rc) == ('ostree admin undeploy 0', 1)
     assert caught.value.host_state is state
 

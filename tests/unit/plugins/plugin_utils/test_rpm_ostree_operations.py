@@ -566,34 +566,80 @@ def test_failed_pin_carries_the_command():
 # cleanup -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize('flags, options, argv', [
-    ({'pending': True}, {}, ['rpm-ostree', 'cleanup', '--pending']),
-    ({'pending': True, 'rollback': True}, {'stateroot': 'fedora-coreos'},
+def with_older(data):
+    """``data`` with one more deployment of the booted one's stateroot after all others (an older one kept)."""
+    booted = next(entry for entry in data['deployments'] if entry.get('booted'))
+    data['deployments'].append(dict(copy.deepcopy(booted), checksum='0123456789abcdef' * 4, version='31.20200407.3.0',
+                                    timestamp=1587497262, booted=False, staged=False, pinned=False, serial=0))
+    return data
+
+
+@pytest.mark.parametrize('name, change, flags, options, argv', [
+    (STAGED, None, {'pending': True}, {}, ['rpm-ostree', 'cleanup', '--pending']),
+    # Nothing after the booted deployment: the options are those of the plan, --pending only.
+    (STAGED, None, {'pending': True, 'rollback': True}, {'stateroot': 'fedora-coreos'},
+     ['rpm-ostree', 'cleanup', '--pending', '--os=fedora-coreos']),
+    (STAGED, with_older, {'pending': True, 'rollback': True}, {'stateroot': 'fedora-coreos'},
      ['rpm-ostree', 'cleanup', '--pending', '--rollback', '--os=fedora-coreos']),
+    (WORKSTATION, None, {'pending': True, 'rollback': True}, {}, ['rpm-ostree', 'cleanup', '--rollback']),
 ])
-def test_cleanup_argv(flags, options, argv):
+def test_cleanup_argv(name, change, flags, options, argv):
     backend, runner = backend_on({tuple(argv): (0, '')}, **options)
-    assert backend.cleanup(state_of(recorded(STAGED)), **flags) is False
+    state = state_of(recorded(name, change))
+    assert backend.cleanup(state, backend.cleanup_plan(state, **flags)) is False
     assert argvs(runner) == [argv]
 
 
-@pytest.mark.parametrize('flags, options, argv, repo, cachedir', [
-    ({'rollback': True, 'cache': True}, {}, ['rpm-ostree', 'cleanup', '--rollback', '--base', '--repomd'],
+@pytest.mark.parametrize('name, flags, options, argv, repo, cachedir', [
+    (WORKSTATION, {'rollback': True}, {}, ['rpm-ostree', 'cleanup', '--rollback', '--base', '--repomd'],
      '/ostree/repo', '/var/cache/rpm-ostree'),
     # --repomd would empty the running system's cache, not the sysroot's.
-    ({'cache': True}, {'sysroot': '/mnt/sysroot'}, ['rpm-ostree', 'cleanup', '--base', '--sysroot=/mnt/sysroot'],
+    (STAGED, {}, {'sysroot': '/mnt/sysroot'}, ['rpm-ostree', 'cleanup', '--base', '--sysroot=/mnt/sysroot'],
      '/mnt/sysroot/ostree/repo', ''),
 ])
 @pytest.mark.parametrize('measured, removed', [
     (((300, 12), (280, 0)), True),
     (((300, 0), (300, 0)), False),
 ], ids=['removed', 'nothing-cached'])
-def test_cleanup_of_the_cache_measures_what_it_removed(flags, options, argv, repo, cachedir, measured, removed):
+def test_cleanup_of_the_cache_measures_what_it_removed(name, flags, options, argv, repo, cachedir, measured, removed):
     (objects_before, cached_before), (objects_after, cached_after) = measured
     script = cache_argv('clean', repo, argv, cachedir)
     backend, runner = backend_on({script: cleaned(objects_before, objects_after, cached_before, cached_after)}, **options)
-    assert backend.cleanup(state_of(recorded(STAGED)), **flags) is removed
+    state = state_of(recorded(name))
+    assert backend.cleanup(state, backend.cleanup_plan(state, **flags), cache=True) is removed
     assert argvs(runner) == [list(script)]
+
+
+@pytest.mark.parametrize('flags, removed', [
+    ({'pending': True}, [0]),
+    ({'rollback': True}, [2, 3]),
+    ({'pending': True, 'rollback': True}, [0, 2, 3]),
+], ids=['pending', 'rollback', 'both'])
+def test_cleanup_plan_is_what_rpm_ostree_cleanup_removes(flags, removed):
+    # rpmostree_syscore_filter_deployments: every unpinned deployment of the stateroot before (--pending)
+    # or after (--rollback) the booted one; the booted one and other stateroots stay.
+    def four(data):
+        with_older(with_older(data))
+        data['deployments'][-1]['checksum'] = 'fedcba9876543210' * 4
+
+    state = state_of(recorded(STAGED, four))
+    backend, _runner = backend_on({})
+    assert [d.index for d in backend.cleanup_plan(state, **flags)] == removed
+    state.deployments[3].pinned = True
+    assert [d.index for d in backend.cleanup_plan(state, **flags)] == [i for i in removed if i != 3]
+    state.deployments[2].stateroot = 'other'
+    assert [d.index for d in backend.cleanup_plan(state, **flags)] == [i for i in removed if i < 2]
+
+
+def test_cleanup_refuses_a_list_rpm_ostree_cleanup_cannot_remove_alone():
+    # Only the first of the two after the booted deployment: --rollback would remove both.
+    state = state_of(recorded(STAGED, lambda data: with_older(with_older(data))))
+    backend, runner = backend_on({})
+    with pytest.raises(Unsupported, match=r'not deployment\(s\) 2 alone'):
+        backend.check_cleanup(state, [state.deployments[2]])
+    with pytest.raises(Unsupported, match=r'not deployment\(s\) 2 alone'):
+        backend.cleanup(state, [state.deployments[2]])
+    assert runner.history == []
 
 
 @pytest.mark.parametrize('options, repo, cachedir, answer, expected', [
@@ -610,7 +656,7 @@ def test_cache_to_clean_asks_prune_and_looks_at_the_metadata_cache(options, repo
 
 def test_cleanup_of_nothing_runs_nothing():
     backend, runner = backend_on({})
-    assert backend.cleanup(state_of(recorded(STAGED))) is False
+    assert backend.cleanup(state_of(recorded(STAGED)), []) is False
     assert runner.history == []
 
 
@@ -621,10 +667,12 @@ def test_cleanup_without_a_booted_deployment_undeploys_what_the_plan_says():
     data['deployments'][0]['booted'] = False
     argv = ['ostree', 'admin', 'undeploy', '--sysroot=/mnt/sysroot', '1']
     backend, runner = backend_on({tuple(argv): (0, '')}, sysroot='/mnt/sysroot')
-    assert backend.cleanup(state_of(data), pending=True, rollback=True) is False
+    state = state_of(data)
+    assert backend.cleanup(state, backend.cleanup_plan(state, pending=True, rollback=True)) is False
     assert argvs(runner) == [argv]
     backend, runner = backend_on({}, sysroot='/mnt/sysroot')
-    assert backend.cleanup(state_of(data), pending=True) is False
+    assert backend.cleanup_plan(state, pending=True) == []
+    assert backend.cleanup(state, []) is False
     assert runner.history == []
 
 
