@@ -15,6 +15,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base imp
     state_after_failure,
     wait_until_idle,
 )
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import refuse_pinning_staged
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
 
 SELECTORS = ['booted', 'rollback', 'next_boot']
@@ -57,9 +58,7 @@ class ActionModule(OsImageActionBase):
         backend = self.backend_for(args, runner)
         before = wait_until_idle(backend, args['lock_timeout'])
         chosen = select_deployment(before, args.get('checksum'), args.get('deployment'))
-        if chosen.staged and args['pinned']:
-            raise OsImageError('a staged deployment cannot be pinned; pin it after the reboot that applies it',
-                               host_state=before)
+        refuse_pinning_staged(before, chosen, args['pinned'])
         result = {'changed': chosen.pinned != args['pinned'], 'backend': backend.name, 'deployment': chosen.as_dict()}
         after = before
         if result['changed']:

@@ -14,7 +14,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base imp
     state_after_failure,
     wait_until_idle,
 )
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import DeployOptions, Target
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import DeployOptions, Target, follows_ref
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import DEPLOYMENT_FIELDS
 
@@ -74,9 +74,7 @@ def next_boot_is_target(state, target, resolved, download_only):
     if target.kind == 'image':
         return image_matches(nxt.image, target) and bool(resolved.image_digest or resolved.up_to_date)
     # ref: the next boot follows that refspec and is at its current commit.
-    return (nxt.origin in (target.value, target.ref) or (
-        target.remote is None and nxt.origin is not None and nxt.origin.split(':', 1)[-1] == target.ref)) and bool(
-        resolved.checksum or resolved.up_to_date)
+    return follows_ref(nxt.origin, target) and bool(resolved.checksum or resolved.up_to_date)
 
 
 def image_matches(deployed, target):

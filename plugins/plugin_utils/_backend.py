@@ -214,6 +214,23 @@ class Unsupported(OsImageError):
 TARGET_KINDS = ('latest', 'version', 'checksum', 'image', 'ref')
 
 
+def follows_ref(origin, target):
+    """Whether a deployment whose origin is ``origin`` follows the refspec of ``target`` (kind ``ref``); a target
+    without a remote matches the ref on any remote."""
+    if origin is None:
+        return False
+    if origin in (target.value, target.ref):
+        return True
+    return target.remote is None and origin.split(':', 1)[-1] == target.ref
+
+
+def refuse_pinning_staged(state, deployment, pinned):
+    """ostree refuses to pin a staged deployment (``ostree_sysroot_deployment_set_pinned``): say so first."""
+    if pinned and deployment.staged:
+        raise OsImageError('a staged deployment cannot be pinned; pin it after the reboot that applies it',
+                           host_state=state)
+
+
 class Target:
     """What the ``image`` module should make the next boot.
 

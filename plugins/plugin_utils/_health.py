@@ -24,12 +24,15 @@ import shlex
 import socket
 import time
 import uuid
+from functools import partial
 from http.client import HTTPException
 from urllib.error import HTTPError
 from urllib.parse import urlsplit
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_text
+
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _runner
 
 # Argument spec ---------------------------------------------------------------------------------------
 
@@ -439,12 +442,8 @@ def parse_round_output(stdout, boundary):
     return by_id
 
 
-def first_line(text, limit=200):
-    for line in (text or '').splitlines():
-        line = line.strip()
-        if line:
-            return line if len(line) <= limit else line[:limit] + '...'
-    return ''
+# The first line of a check's output, cut for a one-line verdict; empty when there is none.
+first_line = partial(_runner.first_line, limit=200, default='')
 
 
 def excerpt(text, limit=120):

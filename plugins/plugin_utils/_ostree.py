@@ -48,7 +48,7 @@ import json
 import posixpath
 import re
 
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _ostree_common
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _ostree_common, _validate
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend, Resolved, Target, Unsupported
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import (
@@ -80,9 +80,7 @@ MANIFEST_DIGEST_KEY = 'ostree.manifest-digest'
 # keeps them; where it is not installed, the tools fall back to C.
 UTF8_LOCALE = 'C.UTF-8'
 
-# ostree_parse_refspec() (src/libostree/ostree-core.c): optional "remote:" then the ref.
-_REF_FRAGMENT = r'[\w\d][-._\w\d]*'
-REFSPEC_RE = re.compile(r'^(?:(?P<remote>%s):)?(?P<ref>(?:%s/)*%s)$' % (_REF_FRAGMENT, _REF_FRAGMENT, _REF_FRAGMENT))
+REFSPEC_RE = _validate.REFSPEC_RE
 
 VERSION_RE = re.compile(r"^\s*Version:\s*'?(\d+)\.(\d+)")
 HEADER_RE = re.compile(r'^(?P<marker>[* ]) (?P<stateroot>\S.*?) (?P<checksum>[0-9a-f]{64})\.(?P<serial>\d+)(?P<flags>.*)$')

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import refuse_pinning_staged
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._parse import failure_context
 
@@ -53,9 +54,7 @@ def set_pinned(runner, state, deployment, pinned, ostree_index, sysroot=None):
     ostree refuses to pin a staged deployment (``ostree_sysroot_deployment_set_pinned``): that is
     said before running anything. ``ostree admin pin`` exists since ostree 2018.3.
     """
-    if pinned and deployment.staged:
-        raise OsImageError('a staged deployment cannot be pinned; pin it after the reboot that applies it',
-                           host_state=state)
+    refuse_pinning_staged(state, deployment, pinned)
     argv = admin_argv('pin', sysroot) + ([] if pinned else ['--unpin']) + [str(ostree_index)]
     with failure_context(host_state=state):
         runner.run(argv, what='%s deployment %d (ostree admin pin)' % ('pinning' if pinned else 'unpinning', ostree_index))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import posixpath
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _ostree_common, _validate
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend, Resolved, Unsupported
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend, Resolved, Unsupported, follows_ref
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import Deployment, HostState, update_info
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree import parse_commits
@@ -142,7 +142,7 @@ class RpmOstreeBackend(Backend):
             check_image_reference(target, state)
             return self.resolve_by_check(state, lambda d: d.image == target.value, image=target.value)
         if target.kind == 'ref':
-            return self.resolve_by_check(state, lambda d: follows_ref(d, target), origin=target.value)
+            return self.resolve_by_check(state, lambda d: follows_ref(d.origin, target), origin=target.value)
         nxt = state.next_boot
         if nxt is None:
             return Resolved()
@@ -236,7 +236,7 @@ class RpmOstreeBackend(Backend):
             ['--bypass-driver'] if state.update_driver and options.bypass_driver else []) + self.target_options()
         nxt = state.next_boot
         follows_target = nxt is not None and (
-            (target.kind == 'image' and nxt.image == target.value) or (target.kind == 'ref' and follows_ref(nxt, target)))
+            (target.kind == 'image' and nxt.image == target.value) or (target.kind == 'ref' and follows_ref(nxt.origin, target)))
         if target.kind == 'latest' or follows_target:
             # `rebase` to the origin the next boot follows fails ("Old and new refs are equal",
             # change_origin_refspec in src/daemon/rpmostreed-transaction-types.cxx): `upgrade` pulls
@@ -457,16 +457,6 @@ def check_image_reference(target, state):
             '(%s), for example %s; otherwise it takes the value for an OSTree refspec' % (
                 target.value, ', '.join(s + ':' for s in OSTREE_IMAGE_SCHEMES), example),
             host_state=state)
-
-
-def follows_ref(deployment, target):
-    """Whether ``deployment`` follows the refspec of ``target``; a target without remote matches any remote."""
-    origin = deployment.origin
-    if origin is None:
-        return False
-    if origin == target.value:
-        return True
-    return target.remote is None and origin.split(':', 1)[-1] == target.ref
 
 
 def pending_and_rollback(state, booted):

@@ -131,10 +131,10 @@ def tool_message(result):
     return out[0] if out else '(no output)'
 
 
-def first_line(text):
-    """The first non-empty line of a tool's message, for one-line error summaries."""
+def first_line(text, limit=None, default='(no output)'):
+    """The first non-empty line of a tool's message, for one-line summaries; cut after ``limit`` characters."""
     for line in (text or '').splitlines():
         line = line.strip()
         if line:
-            return line
-    return '(no output)'
+            return line if limit is None or len(line) <= limit else line[:limit] + '...'
+    return default

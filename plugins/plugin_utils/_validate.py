@@ -17,8 +17,10 @@ VERSION_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+~:-]{0,127}$')
 CHECKSUM_RE = re.compile(r'^[0-9a-fA-F]{64}$')
 DIGEST_RE = re.compile(r'^sha256:[0-9a-f]{64}$')
 STATEROOT_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$')
-# An OSTree refspec: optional "remote:", then a ref of path components (ostree's own rule).
-REFSPEC_RE = re.compile(r'^(?:(?P<remote>[\w][\w.-]*):)?(?P<ref>[\w][\w.-]*(?:/[\w][\w.-]*)*)$')
+# An OSTree refspec, as ostree_parse_refspec() (src/libostree/ostree-core.c) reads it: an optional "remote:",
+# then a ref of path components. Used for user input and for the origins read from hosts.
+_REF_FRAGMENT = r'[\w\d][-._\w\d]*'
+REFSPEC_RE = re.compile(r'^(?:(?P<remote>%s):)?(?P<ref>(?:%s/)*%s)$' % (_REF_FRAGMENT, _REF_FRAGMENT, _REF_FRAGMENT))
 # A container image name in the distribution reference grammar: an optional registry host[:port], then
 # lowercase path components; a tag and a digest may follow.
 _IMAGE_NAME = (
