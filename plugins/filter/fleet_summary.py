@@ -88,7 +88,7 @@ STATUSES = {
 NOT_PHASES = ('total',)
 
 
-def _text(value):
+def text_or_none(value):
     """A value of a fact as text, or None; ansible-core before 2.19 renders a bare none as '' (or 'None')."""
     if value is None or isinstance(value, bool):
         return None
@@ -96,14 +96,14 @@ def _text(value):
     return value if value and value != 'None' else None
 
 
-def _label(deployment):
+def deployment_label(deployment):
     """A deployment's version, else the start of its checksum, else None."""
     if not isinstance(deployment, Mapping):
         return None
-    version = _text(deployment.get('version'))
+    version = text_or_none(deployment.get('version'))
     if version:
         return version
-    checksum = _text(deployment.get('checksum'))
+    checksum = text_or_none(deployment.get('checksum'))
     return checksum[:12] if checksum else None
 
 
@@ -112,13 +112,13 @@ def _seconds(result, kind):
     if isinstance(value, Mapping):
         return None
     try:
-        return round(float(value), 1) if _text(value) is not None else None
+        return round(float(value), 1) if text_or_none(value) is not None else None
     except (TypeError, ValueError):
         return None
 
 
 def _phase(result, kind):
-    failed = _text(result.get('failed_phase'))
+    failed = text_or_none(result.get('failed_phase'))
     if failed:
         return failed
     timings = result.get('timings') if kind == 'upgrade' else None
@@ -132,18 +132,18 @@ def _one_line(text):
 
 def row(host, result, kind='upgrade'):
     """The row of one host from its result fact (None when it has none)."""
-    if not isinstance(result, Mapping) or not _text(result.get('status')):
+    if not isinstance(result, Mapping) or not text_or_none(result.get('status')):
         return {'host': host, 'status': 'unknown', 'from': None, 'to': None, 'back': None, 'phase': None,
                 'failed_phase': None, 'seconds': None,
                 'message': 'no %s_result: the host was not reached, or failed before the role reported' % kind}
     return {
         'host': host,
-        'status': _text(result.get('status')),
-        'from': _label(result.get('from')),
-        'to': _label(result.get('to')),
-        'back': _label(result.get('back')),
+        'status': text_or_none(result.get('status')),
+        'from': deployment_label(result.get('from')),
+        'to': deployment_label(result.get('to')),
+        'back': deployment_label(result.get('back')),
         'phase': _phase(result, kind),
-        'failed_phase': _text(result.get('failed_phase')),
+        'failed_phase': text_or_none(result.get('failed_phase')),
         'seconds': _seconds(result, kind),
         'message': _one_line(result.get('message') or ''),
     }

@@ -4,8 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 # The playbooks of the collection, run as users run them, against two scratch OSTree sysroots
-# (local connection, no Python on the "hosts"): status, upgrade through ansible-runner (the engine
-# of AWX), check mode of the whole upgrade, and survey-style bad input.
+# (local connection, no Python on the "hosts"): status (with --limit, an unreadable host), upgrade through
+# ansible-runner (the engine of AWX), check mode of the whole upgrade with its summary, and survey-style bad input.
 set -eux
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,6 +13,8 @@ work=${OUTPUT_DIR:-$(mktemp -d)}/playbooks
 python=${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}
 export ANSIBLE_ROLES_PATH="$here/.."
 mkdir -p "$work"
+# status.yml names its report directory with symbolic links resolved.
+work_real=$(realpath "$work")
 
 cleanup() {
     ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$python" "$here/teardown.yml" -e "work=$work" || true
@@ -23,8 +25,34 @@ ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$python" 
 inventory=$work/inventory.yml
 
 # status.yml: the fleet table, before the upgrade.
-ansible-playbook -i "$inventory" osimage.lifecycle.status -e "status_report_dir=$work/report-before"
+ansible-playbook -i "$inventory" osimage.lifecycle.status -e "status_report_dir=$work/report-before" >"$work/status.log" \
+    || { cat "$work/status.log"; exit 1; }
+cat "$work/status.log"
 ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$python" "$here/check_report.yml" -e "report=$work/report-before" -e next_boot=2.0
+# The run says where the report is.
+grep -qF "\"Written to $work_real/report-before/status.json and $work_real/report-before/status.md\"" "$work/status.log"
+
+# With --limit (an AWX job's Limit) the table is written too, with the hosts of the run; without
+# status_report_dir it goes to osimage-status in the current directory, also when PWD is unset.
+mkdir -p "$work/cwd"
+(cd "$work/cwd" && env -u PWD ansible-playbook -i "$inventory" osimage.lifecycle.status --limit edge2) >"$work/status-limit.log" \
+    || { cat "$work/status-limit.log"; exit 1; }
+grep -qF "\"Written to $work_real/cwd/osimage-status/status.json and $work_real/cwd/osimage-status/status.md\"" "$work/status-limit.log"
+grep -qF '"1 host: 0 errors, 1 reboot required, 0 staged locked",' "$work/status-limit.log"
+"$python" -c 'import json, sys; hosts = json.load(open(sys.argv[1]))["hosts"]; assert [h["host"] for h in hosts] == ["edge2"], hosts' \
+    "$work/cwd/osimage-status/status.json"
+
+# A host that cannot be read is an error row with its cause, and fails the run only with status_fail_on_error.
+sed "s#status_sysroot: $work/edge2/sysroot#status_sysroot: $work/missing#" "$inventory" >"$work/inventory-unreadable.yml"
+ansible-playbook -i "$work/inventory-unreadable.yml" osimage.lifecycle.status -e "status_report_dir=$work/report-error" \
+    >"$work/status-error.log" || { cat "$work/status-error.log"; exit 1; }
+grep -qF '"2 hosts: 1 error, 1 reboot required, 0 staged locked",' "$work/status-error.log"
+grep -qE '^ +"- edge2: reading the deployments \(ostree admin status --sysroot=.*No such file or directory",$' "$work/status-error.log"
+if ansible-playbook -i "$work/inventory-unreadable.yml" osimage.lifecycle.status -e "status_report_dir=$work/report-error" \
+    -e status_fail_on_error=true >"$work/status-error.log"; then
+    cat "$work/status-error.log"; echo "status.yml succeeded with status_fail_on_error and an unreadable host" >&2; exit 1
+fi
+grep -qF '1 of 2 hosts could not be read: edge2' "$work/status-error.log"
 
 # upgrade.yml in check mode changes nothing.
 status_before=$(for h in edge1 edge2; do ostree admin status "--sysroot=$work/$h/sysroot"; done)
