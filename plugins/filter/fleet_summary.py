@@ -175,7 +175,7 @@ def summarize(hosts, results, kind='upgrade'):
             result = None
         rows.append(row(host, result, kind))
 
-    counts = dict.fromkeys(STATUSES[kind], 0)
+    counts = {status: 0 for status in STATUSES[kind]}
     for item in rows:
         counts[item['status']] = counts.get(item['status'], 0) + 1
     seen = ', '.join('%d %s' % (number, status) for status, number in counts.items() if number)

@@ -16,29 +16,9 @@ version_added: 0.1.0
 description:
   - Removes deployments of a host managed by C(rpm-ostree), C(bootc) or C(ostree admin) that are not needed,
     and cached update data, to free disk space or to discard an update that should not be applied.
-  - O(pending=true) removes the pending deployment, the next boot when it is not the booted deployment
-    (for example a staged update).
-  - The booted deployment and pinned deployments are never removed, nor the next boot of a O(sysroot). They are
-    left out of the plan before anything runs, and the task fails, with the host's state, if one of them is gone
-    afterwards.
-    Pinned deployments that were kept are returned in RV(kept_pinned).
-  - O(rollback=true) removes the deployment kept to go back to, the first deployment after the booted one in the
-    booted stateroot that is not staged, unless it is pinned. While an update is pending that is the deployment before the booted one, not
-    the booted one itself (which RV(osimage.lifecycle.image_info#module:rollback) names then).
-  - C(rpm-ostree cleanup --pending) and C(--rollback) remove every unpinned deployment before, or after, the booted
-    one in its stateroot; RV(removed) lists what was really removed, read from the deployments afterwards
-    (in check mode, what the module plans). The cache cleanup of C(rpm-ostree) also runs C(--base).
-  - On a O(sysroot), where nothing is booted, nothing is pending; the next boot is what the sysroot boots and is
-    kept, so O(pending=true) removes nothing there. O(rollback=true) removes every deployment after the next boot
-    in its stateroot (O(os)) that is not pinned, with C(ostree admin undeploy) for the C(rpm-ostree) and C(ostree)
-    backends.
-  - "The commands run, by backend: C(rpm-ostree cleanup) with C(--pending), C(--rollback) and C(--repomd);
-    for C(bootc) and C(ostree), C(ostree admin undeploy) of the deployments to remove (a staged one too,
-    with its finalization lock), and C(ostree admin
-    cleanup). After the command the module reads the deployments again; RV(ignore:changed) is decided by
-    comparing the deployment lists before and after and, for O(cache=true), by counting, in the same round trip
-    as the cleanup command, the files in the OSTree repository's C(objects/) and (rpm-ostree on a booted host)
-    in C(/var/cache/rpm-ostree) before and after it."
+  - O(pending=true) removes the pending deployment (for example a staged update), O(rollback=true) the
+    deployment kept to go back to, O(cache=true) cached update data.
+  - The booted deployment, pinned deployments and the next boot of a O(sysroot) are never removed.
 author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
@@ -101,6 +81,29 @@ options:
     type: int
     default: 300
 notes:
+  - O(pending=true) removes the pending deployment, the next boot when it is not the booted deployment
+    (for example a staged update).
+  - The booted deployment and pinned deployments are never removed, nor the next boot of a O(sysroot). They are
+    left out of the plan before anything runs, and the task fails, with the host's state, if one of them is gone
+    afterwards.
+    Pinned deployments that were kept are returned in RV(kept_pinned).
+  - O(rollback=true) removes the deployment kept to go back to, the first deployment after the booted one in the
+    booted stateroot that is not staged, unless it is pinned. While an update is pending that is the deployment before the booted one, not
+    the booted one itself (which RV(osimage.lifecycle.image_info#module:rollback) names then).
+  - C(rpm-ostree cleanup --pending) and C(--rollback) remove every unpinned deployment before, or after, the booted
+    one in its stateroot; RV(removed) lists what was really removed, read from the deployments afterwards
+    (in check mode, what the module plans). The cache cleanup of C(rpm-ostree) also runs C(--base).
+  - On a O(sysroot), where nothing is booted, nothing is pending; the next boot is what the sysroot boots and is
+    kept, so O(pending=true) removes nothing there. O(rollback=true) removes every deployment after the next boot
+    in its stateroot (O(os)) that is not pinned, with C(ostree admin undeploy) for the C(rpm-ostree) and C(ostree)
+    backends.
+  - "The commands run, by backend: C(rpm-ostree cleanup) with C(--pending), C(--rollback) and C(--repomd);
+    for C(bootc) and C(ostree), C(ostree admin undeploy) of the deployments to remove (a staged one too,
+    with its finalization lock), and C(ostree admin
+    cleanup). After the command the module reads the deployments again; RV(ignore:changed) is decided by
+    comparing the deployment lists before and after and, for O(cache=true), by counting, in the same round trip
+    as the cleanup command, the files in the OSTree repository's C(objects/) and (rpm-ostree on a booted host)
+    in C(/var/cache/rpm-ostree) before and after it."
   - At least one of O(pending), O(rollback) and O(cache) must be V(true); the task fails before touching the
     host otherwise.
 seealso:

@@ -17,12 +17,6 @@ description:
   - Pins a deployment of a host managed by C(rpm-ostree), C(bootc) or C(ostree admin), so that it stays
     installed when updates and cleanups remove old deployments, or unpins it.
   - Choose the deployment by its role with O(deployment) or by its commit with O(checksum).
-  - Pinning works on the OSTree deployment, which all three tools share (C(ostree admin pin), and
-    C(ostree admin pin --unpin) to unpin). The module reads the deployments again afterwards and fails,
-    with the host's state, when the deployment is not pinned or unpinned as asked.
-  - A staged deployment cannot be pinned before the reboot that applies it; the task fails then and
-    changes nothing. Unpinning a staged deployment changes nothing, as it is never pinned.
-  - The task changes nothing when the deployment already is as asked.
 author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
@@ -85,6 +79,12 @@ options:
     type: int
     default: 300
 notes:
+  - Pinning works on the OSTree deployment, which all three tools share (C(ostree admin pin), and
+    C(ostree admin pin --unpin) to unpin). The module reads the deployments again afterwards and fails,
+    with the host's state, when the deployment is not pinned or unpinned as asked.
+  - A staged deployment cannot be pinned before the reboot that applies it; the task fails then and
+    changes nothing. Unpinning a staged deployment changes nothing, as it is never pinned.
+  - The task changes nothing when the deployment already is as asked.
   - M(osimage.lifecycle.deployment_cleanup) never removes a pinned deployment.
 seealso:
   - module: osimage.lifecycle.image_info

@@ -16,14 +16,9 @@ version_added: 0.2.0
 description:
   - A staged deployment is applied when the host shuts down. A B(locked) staged deployment is not, so any reboot,
     planned or not, boots the image the host runs, and the staged one waits. Unlocked, the next reboot applies it.
-  - M(osimage.lifecycle.image) with O(osimage.lifecycle.image#module:download_only=true) stages locked; this module
-    unlocks what was staged, without downloading anything and without asking the remote or registry for anything
-    newer, right before the reboot that should apply it. C(playbooks/upgrade.yml) stages every host locked and
-    unlocks each batch just before its reboot.
-  - C(ostree) 2023.8 and later, C(rpm-ostree) use C(ostree admin lock-finalization [--unlock]). Older C(ostree)
-    (2022.2 and later) keeps the lock in a file that only staging sets or clears, so the same commit is staged
-    again, locked or not, with the staged deployment's origin and kernel arguments. C(bootc) unlocks with
-    C(bootc upgrade --from-downloaded).
+  - This module locks or unlocks what was staged, without downloading anything, right before the reboot that
+    should apply it. C(playbooks/upgrade.yml) stages every host locked and unlocks each batch just before its
+    reboot.
 author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
@@ -56,6 +51,14 @@ options:
     type: int
     default: 300
 notes:
+  - M(osimage.lifecycle.image) with O(osimage.lifecycle.image#module:download_only=true) stages locked; this module
+    unlocks what was staged, without downloading anything and without asking the remote or registry for anything
+    newer, right before the reboot that should apply it. C(playbooks/upgrade.yml) stages every host locked and
+    unlocks each batch just before its reboot.
+  - C(ostree) 2023.8 and later, C(rpm-ostree) use C(ostree admin lock-finalization [--unlock]). Older C(ostree)
+    (2022.2 and later) keeps the lock in a file that only staging sets or clears, so the same commit is staged
+    again, locked or not, with the staged deployment's origin and kernel arguments. C(bootc) unlocks with
+    C(bootc upgrade --from-downloaded).
   - Only a booted host stages deployments; on a O(sysroot) the task fails.
   - The ostree lock (before 2023.8, the file C(/run/ostree/staged-deployment-locked)) lives in C(/run), so a staged
     deployment stays locked until the next boot, which discards it.

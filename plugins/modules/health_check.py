@@ -19,14 +19,6 @@ description:
     TCP ports and the verdict of greenboot.
   - Meant to decide whether a host keeps the image it just booted or rolls back, so it reports exactly
     which check failed and why, and says yes as soon as it can.
-  - "Rounds: the first round starts at once. Every check that runs on the target is sent in ONE command per
-    round: a fixed POSIX shell script of this collection receives the checks as quoted arguments, waits for
-    the end of the boot (O(system_state)), then runs all the other target checks at the same time, each within
-    its own timeout and within the deadline. Checks from the controller run after it. When a round fails, the
-    next starts O(interval) seconds later, unless it would start after the deadline."
-  - A failure that cannot recover during this boot ends the wait at once; this is the case of a failed greenboot
-    health check (boot status RED), of a fallback boot, and of O(greenboot=required) without greenboot.
-  - A round that cannot reach the target (for example a host still rebooting) counts as a failed round.
 author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
@@ -214,6 +206,14 @@ options:
     type: bool
     default: true
 notes:
+  - "Rounds: the first round starts at once. Every check that runs on the target is sent in ONE command per
+    round: a fixed POSIX shell script of this collection receives the checks as quoted arguments, waits for
+    the end of the boot (O(system_state)), then runs all the other target checks at the same time, each within
+    its own timeout and within the deadline. Checks from the controller run after it. When a round fails, the
+    next starts O(interval) seconds later, unless it would start after the deadline."
+  - A failure that cannot recover during this boot ends the wait at once; this is the case of a failed greenboot
+    health check (boot status RED), of a fallback boot, and of O(greenboot=required) without greenboot.
+  - A round that cannot reach the target (for example a host still rebooting) counts as a failed round.
   - The module runs on the controller and sends only shell command lines to the target, so the target
     needs a POSIX shell and the tools of the checks it runs, and no Python.
   - Every value of a check reaches the target as a quoted argument of a fixed script; no option value is ever

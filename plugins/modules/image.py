@@ -14,46 +14,13 @@ module: image
 short_description: Make an image-based host boot a given OS image next (rpm-ostree, bootc, OSTree)
 version_added: 0.1.0
 description:
-  - Makes the next boot of a host whose operating system is an image managed by C(rpm-ostree), C(bootc)
-    or C(ostree admin) the OS image you ask for. That is the latest one of the origin it follows, a version,
-    an OSTree commit, another OSTree ref, or a container image.
-  - The host does not reboot. On a booted host the new deployment is B(staged) and becomes the running
-    system at the next reboot (see M(osimage.lifecycle.reboot), which needs no Python on the host);
-    on a O(sysroot) that is not running it is deployed unstaged and is the first boot entry.
-  - "The commands run, by backend:
-    C(rpm-ostree upgrade) for the latest version of the current origin, C(rpm-ostree deploy) for
-    O(version) or O(checksum), C(rpm-ostree rebase) for O(ref) or O(image);
-    C(bootc upgrade) for the latest version of the image the host follows, C(bootc switch) for O(image);
-    for C(ostree), C(ostree pull) of the commit found, then C(ostree admin deploy) of that commit
-    (C(--stage) on a booted host). For the latest commit, O(version) and O(checksum) the new deployment
-    gets the origin of the stateroot's next boot, without its transient state (its pin), so the host goes
-    on following its branch; for O(ref) its origin is that refspec. It also gets the kernel arguments of
-    that next boot, not those of the booted deployment (C(--karg-none) and C(--karg-append)). Like
-    C(ostree admin deploy), ostree then keeps the booted deployment, the first deployment of the
-    stateroot (where nothing is booted) and pinned ones, and removes the other deployments of the
-    stateroot."
-  - A backend that cannot reach a kind of target fails before changing anything. C(bootc) follows container
-    images only, so O(version), O(checksum) and O(ref) are not available with it; C(ostree) has no
-    container images, so O(image) is not available with it.
-  - Before anything changes, the module asks the tool what the target stands for without deploying it
-    (C(rpm-ostree upgrade --check) for the latest version, a new O(image) or O(ref),
-    C(rpm-ostree deploy --preview) for O(version) and O(checksum), C(bootc upgrade --check), a
-    metadata-only C(ostree pull)). A version or commit that C(rpm-ostree deploy --preview) cannot find fails
-    there, naming the option. When the next boot already is that target, nothing is run and the task
-    reports no change; when the target was built before the deployment the host runs, the task fails unless
-    O(allow_downgrade=true).
-  - "C(rpm-ostree deploy --preview) prints package differences only, as text that the module does not
-    parse. The build time of the target is read afterwards, in the same round trip, from the commit the
-    preview fetched into the system repository: C(ostree show) of O(checksum), or for O(version) the
-    commit of that version in C(ostree log) of the origin the next boot follows. Where that read finds
-    nothing, the build time stays unknown (RV(target.timestamp) null) and rpm-ostree's own
-    C(--disallow-downgrade) refuses an older commit when deploying."
-  - An option that does nothing with the host's backend fails, naming it, before anything runs, that is
-    O(bypass_driver=true) with C(bootc) or C(ostree) (only rpm-ostree has an update driver), and
-    O(enforce_signature_policy=true) with C(rpm-ostree) or C(ostree).
-  - After the tool reports success the module reads the deployments again and fails, with the host's state,
-    when the next boot is not the target. RV(ignore:changed) is decided by comparing the deployment lists
-    before and after, never by the tool's messages.
+  - Makes the next boot of a host managed by C(rpm-ostree), C(bootc) or C(ostree admin) the OS image you ask
+    for, that is the latest of the origin it follows, a version, an OSTree commit, another OSTree ref, or a
+    container image.
+  - The host does not reboot. On a booted host the new deployment is B(staged) and becomes the running system
+    at the next reboot (M(osimage.lifecycle.reboot)); on a O(sysroot) it is deployed unstaged.
+  - Nothing changes when the next boot already is the target, and an older target fails unless
+    O(allow_downgrade=true). The notes say what each backend runs and what is checked before and after.
 author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
@@ -191,6 +158,40 @@ options:
     type: int
     default: 300
 notes:
+  - "The commands run, by backend:
+    C(rpm-ostree upgrade) for the latest version of the current origin, C(rpm-ostree deploy) for
+    O(version) or O(checksum), C(rpm-ostree rebase) for O(ref) or O(image);
+    C(bootc upgrade) for the latest version of the image the host follows, C(bootc switch) for O(image);
+    for C(ostree), C(ostree pull) of the commit found, then C(ostree admin deploy) of that commit
+    (C(--stage) on a booted host). For the latest commit, O(version) and O(checksum) the new deployment
+    gets the origin of the stateroot's next boot, without its transient state (its pin), so the host goes
+    on following its branch; for O(ref) its origin is that refspec. It also gets the kernel arguments of
+    that next boot, not those of the booted deployment (C(--karg-none) and C(--karg-append)). Like
+    C(ostree admin deploy), ostree then keeps the booted deployment, the first deployment of the
+    stateroot (where nothing is booted) and pinned ones, and removes the other deployments of the
+    stateroot."
+  - A backend that cannot reach a kind of target fails before changing anything. C(bootc) follows container
+    images only, so O(version), O(checksum) and O(ref) are not available with it; C(ostree) has no
+    container images, so O(image) is not available with it.
+  - Before anything changes, the module asks the tool what the target stands for without deploying it
+    (C(rpm-ostree upgrade --check) for the latest version, a new O(image) or O(ref),
+    C(rpm-ostree deploy --preview) for O(version) and O(checksum), C(bootc upgrade --check), a
+    metadata-only C(ostree pull)). A version or commit that C(rpm-ostree deploy --preview) cannot find fails
+    there, naming the option. When the next boot already is that target, nothing is run and the task
+    reports no change; when the target was built before the deployment the host runs, the task fails unless
+    O(allow_downgrade=true).
+  - "C(rpm-ostree deploy --preview) prints package differences only, as text that the module does not
+    parse. The build time of the target is read afterwards, in the same round trip, from the commit the
+    preview fetched into the system repository: C(ostree show) of O(checksum), or for O(version) the
+    commit of that version in C(ostree log) of the origin the next boot follows. Where that read finds
+    nothing, the build time stays unknown (RV(target.timestamp) null) and rpm-ostree's own
+    C(--disallow-downgrade) refuses an older commit when deploying."
+  - An option that does nothing with the host's backend fails, naming it, before anything runs, that is
+    O(bypass_driver=true) with C(bootc) or C(ostree) (only rpm-ostree has an update driver), and
+    O(enforce_signature_policy=true) with C(rpm-ostree) or C(ostree).
+  - After the tool reports success the module reads the deployments again and fails, with the host's state,
+    when the next boot is not the target. RV(ignore:changed) is decided by comparing the deployment lists
+    before and after, never by the tool's messages.
   - The module does not reboot the host. RV(reboot_required) tells whether the next boot differs from the
     running system.
   - Options are checked on the controller before anything runs on the host; a value that is not a version,

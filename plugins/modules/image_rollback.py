@@ -14,41 +14,12 @@ module: image_rollback
 short_description: Make the previous deployment of an image-based host its next boot (rpm-ostree, bootc, OSTree)
 version_added: 0.1.0
 description:
-  - Reorders the deployments of a host managed by C(rpm-ostree), C(bootc) or C(ostree admin) so that
-    another deployment that is already installed boots next. Nothing is downloaded and the host does not
-    reboot; the rollback takes effect at the next reboot.
-  - "Without O(checksum) the module makes the B(previous image) the next boot: the first deployment after
-    the booted one, in boot order, of the booted deployment's stateroot (deployments of other stateroots are
-    skipped, as C(rpm-ostree rollback) skips them); on C(bootc) hosts the rollback deployment that C(bootc)
-    names itself (its C(status.rollback)). When nothing is pending this is the deployment that
-    M(osimage.lifecycle.image_info) returns as RV(osimage.lifecycle.image_info#module:rollback)."
-  - "The rule, which makes a second run of the same task change nothing:
-    when the next boot is another deployment of the booted stateroot, built before the booted one, a
-    rollback is already queued and the task changes nothing;
-    when anything else boots next (an update, staged or not, or a deployment of the same commit with other
-    kernel arguments), it is passed over in the same run and the previous image boots next (a staged update
-    is dropped);
-    when the booted deployment boots next, the previous image boots next, unless it was built after the
-    booted one: then the host already runs the older image (for example after a rollback and a reboot), and
-    the task changes nothing;
-    when there is no previous image the task fails and changes nothing, also while an update is pending
-    (give the booted deployment's O(checksum), or use M(osimage.lifecycle.deployment_cleanup) with
-    C(pending=true), to drop the update and keep the booted image)."
-  - "Build times are the C(timestamp)s of the deployments. When one is unknown the module cannot tell
-    which of two deployments is older: a next boot that is not the booted one then counts as pending, and
-    the previous image counts as older than the booted one, so that repeated runs may alternate."
-  - On a O(sysroot), where nothing is booted, the next boot takes the place of the booted deployment.
-  - With O(checksum) the deployment of that commit becomes the next boot, whatever its age; the task changes
-    nothing when the next boot already is a deployment of that commit.
-  - "The commands run, by backend: C(rpm-ostree rollback); C(bootc rollback); for C(ostree),
-    C(ostree admin set-default), which moves the deployment first (ostree 2023.6 or later).
-    Older ostree cannot reorder deployments: the booted deployment becomes the next boot again by removing
-    the deployments before it (C(ostree admin undeploy); the task fails, changing nothing, when one of them
-    is pinned), and any other deployment is deployed again (C(ostree admin deploy), staged on a booted host)
-    with its commit, its origin and its kernel arguments, but not its pin; like any new deployment it gets
-    the C(/etc) changes of the booted deployment, and ostree keeps the booted deployment, the first deployment
-    of the stateroot and pinned ones. After the command the module reads the deployments again and fails,
-    with the host's state, when the next boot is not the deployment asked for."
+  - Makes another deployment that is already installed the next boot of a host managed by C(rpm-ostree),
+    C(bootc) or C(ostree admin). Nothing is downloaded and the host does not reboot; the rollback takes effect
+    at the next reboot.
+  - Without O(checksum) the B(previous image) boots next (the deployment after the booted one in its
+    stateroot), with O(checksum) the deployment of that commit.
+  - A second run of the same task changes nothing. The notes give the exact rule and what each backend runs.
 author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
@@ -95,6 +66,38 @@ options:
     type: int
     default: 300
 notes:
+  - "Without O(checksum) the module makes the B(previous image) the next boot: the first deployment after
+    the booted one, in boot order, of the booted deployment's stateroot (deployments of other stateroots are
+    skipped, as C(rpm-ostree rollback) skips them); on C(bootc) hosts the rollback deployment that C(bootc)
+    names itself (its C(status.rollback)). When nothing is pending this is the deployment that
+    M(osimage.lifecycle.image_info) returns as RV(osimage.lifecycle.image_info#module:rollback)."
+  - "The rule, which makes a second run of the same task change nothing:
+    when the next boot is another deployment of the booted stateroot, built before the booted one, a
+    rollback is already queued and the task changes nothing;
+    when anything else boots next (an update, staged or not, or a deployment of the same commit with other
+    kernel arguments), it is passed over in the same run and the previous image boots next (a staged update
+    is dropped);
+    when the booted deployment boots next, the previous image boots next, unless it was built after the
+    booted one: then the host already runs the older image (for example after a rollback and a reboot), and
+    the task changes nothing;
+    when there is no previous image the task fails and changes nothing, also while an update is pending
+    (give the booted deployment's O(checksum), or use M(osimage.lifecycle.deployment_cleanup) with
+    C(pending=true), to drop the update and keep the booted image)."
+  - "Build times are the C(timestamp)s of the deployments. When one is unknown the module cannot tell
+    which of two deployments is older: a next boot that is not the booted one then counts as pending, and
+    the previous image counts as older than the booted one, so that repeated runs may alternate."
+  - On a O(sysroot), where nothing is booted, the next boot takes the place of the booted deployment.
+  - With O(checksum) the deployment of that commit becomes the next boot, whatever its age; the task changes
+    nothing when the next boot already is a deployment of that commit.
+  - "The commands run, by backend: C(rpm-ostree rollback); C(bootc rollback); for C(ostree),
+    C(ostree admin set-default), which moves the deployment first (ostree 2023.6 or later).
+    Older ostree cannot reorder deployments: the booted deployment becomes the next boot again by removing
+    the deployments before it (C(ostree admin undeploy); the task fails, changing nothing, when one of them
+    is pinned), and any other deployment is deployed again (C(ostree admin deploy), staged on a booted host)
+    with its commit, its origin and its kernel arguments, but not its pin; like any new deployment it gets
+    the C(/etc) changes of the booted deployment, and ostree keeps the booted deployment, the first deployment
+    of the stateroot and pinned ones. After the command the module reads the deployments again and fails,
+    with the host's state, when the next boot is not the deployment asked for."
   - The module does not reboot the host; reboot it (for example with M(osimage.lifecycle.reboot), which needs no Python on the host) to run the
     rollback deployment. RV(reboot_required) tells whether that is needed.
   - An agent that drives updates, such as Zincati or C(bootc-fetch-apply-updates.timer), may deploy an update

@@ -16,23 +16,8 @@ version_added: 0.1.0
 description:
   - Makes kernel arguments present or absent in the next boot of a host managed by C(rpm-ostree) or
     C(ostree admin). The change takes effect at the next reboot; the module does not reboot.
-  - The module reads the kernel arguments of the next boot, appends those of O(arguments) that are missing
-    (O(state=present)) or deletes those that are there (O(state=absent)), and leaves all others as they are.
-    The task changes nothing when the next boot already is as asked.
-  - An argument matches only as a whole, C(key) or C(key=value) exactly as written. V(present) does not
-    replace another value of the same key (C(console=ttyS0) is appended next to an existing C(console=tty0)),
-    and V(absent) of C(console) does not delete C(console=tty0).
-  - "The commands run, by backend: C(rpm-ostree kargs) with C(--append) and C(--delete), which makes a new
-    pending deployment; for C(ostree), a new deployment of the next boot's commit with its origin and the
-    whole changed list of arguments (C(ostree admin deploy --karg-none --karg-append=...), staged on a booted
-    host, and locked when the staged deployment it replaces was). The C(ostree) backend reads the arguments
-    from the next boot's Boot Loader Specification entry (C(boot/loader/entries)), or for a staged deployment
-    from C(/run/ostree/staged-deployment); ostree's own C(ostree=) argument is neither returned nor changed.
-    After the command the module reads the arguments again and fails, with the
-    host's state, when they are not as asked."
-  - "C(bootc) hosts are not supported and the task fails there before changing anything: their kernel
-    arguments are part of the image (files in C(/usr/lib/bootc/kargs.d) of the image), so change the image
-    and deploy it with M(osimage.lifecycle.image)."
+  - An argument matches only as a whole, C(key) or C(key=value) exactly as written; all others are left as
+    they are. C(bootc) hosts are not supported (their kernel arguments are part of the image).
 author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
@@ -116,6 +101,23 @@ options:
     type: int
     default: 300
 notes:
+  - The module reads the kernel arguments of the next boot, appends those of O(arguments) that are missing
+    (O(state=present)) or deletes those that are there (O(state=absent)), and leaves all others as they are.
+    The task changes nothing when the next boot already is as asked.
+  - An argument matches only as a whole, C(key) or C(key=value) exactly as written. V(present) does not
+    replace another value of the same key (C(console=ttyS0) is appended next to an existing C(console=tty0)),
+    and V(absent) of C(console) does not delete C(console=tty0).
+  - "The commands run, by backend: C(rpm-ostree kargs) with C(--append) and C(--delete), which makes a new
+    pending deployment; for C(ostree), a new deployment of the next boot's commit with its origin and the
+    whole changed list of arguments (C(ostree admin deploy --karg-none --karg-append=...), staged on a booted
+    host, and locked when the staged deployment it replaces was). The C(ostree) backend reads the arguments
+    from the next boot's Boot Loader Specification entry (C(boot/loader/entries)), or for a staged deployment
+    from C(/run/ostree/staged-deployment); ostree's own C(ostree=) argument is neither returned nor changed.
+    After the command the module reads the arguments again and fails, with the
+    host's state, when they are not as asked."
+  - "C(bootc) hosts are not supported and the task fails there before changing anything: their kernel
+    arguments are part of the image (files in C(/usr/lib/bootc/kargs.d) of the image), so change the image
+    and deploy it with M(osimage.lifecycle.image)."
   - Changing kernel arguments makes a new deployment; the host keeps its rollback deployment with the old
     arguments. Reboot (for example with M(osimage.lifecycle.reboot), which needs no Python on the host) to run with the new ones.
 seealso:

@@ -18,12 +18,6 @@ description:
     and waits until the host answers again with a new boot id (C(/proc/sys/kernel/random/boot_id)).
   - Unlike M(ansible.builtin.reboot) it runs no module on the host, so it works where there is no
     Python (Fedora CoreOS, Flatcar, minimal edge images).
-  - The reboot is handed to systemd as a transient timer (C(systemd-run --on-active=1)), so that it does not
-    depend on the SSH session that asked for it; hosts without C(systemd-run) get a detached shell instead.
-  - Every wait is bounded, including a read that hangs while the host shuts down. A host that still answers
-    with its old boot id 60 seconds after the request is asked again (RV(reboot_requests)).
-  - After the reboot it reads the host's deployments (as M(osimage.lifecycle.image_info) does) and returns
-    them in RV(state), so the caller can check which deployment came up.
 author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
@@ -65,6 +59,12 @@ options:
     type: bool
     default: true
 notes:
+  - The reboot is handed to systemd as a transient timer (C(systemd-run --on-active=1)), so that it does not
+    depend on the SSH session that asked for it; hosts without C(systemd-run) get a detached shell instead.
+  - Every wait is bounded, including a read that hangs while the host shuts down. A host that still answers
+    with its old boot id 60 seconds after the request is asked again (RV(reboot_requests)).
+  - After the reboot it reads the host's deployments (as M(osimage.lifecycle.image_info) does) and returns
+    them in RV(state), so the caller can check which deployment came up.
   - The boot id is read as a UUID (the last line of the answer that is one); any other answer, such as the wall
     message of the reboot that a pseudo-terminal can put in front of the old boot id, means the host is not back yet.
   - The C(local) connection is refused, as M(ansible.builtin.reboot) refuses it, since it would reboot the controller.

@@ -14,17 +14,10 @@ module: validate_settings
 short_description: Check the variables of this collection's roles and playbooks before anything changes
 version_added: 0.2.0
 description:
-  - Checks every variable of the C(upgrade) or C(rollback) role (and of its playbook) on the controller, and
-    fails with one line that names the variable. The host is not contacted.
+  - Checks every variable of a role or playbook of this collection (O(scope)) on the controller, and fails with
+    one line that names the variable. The host is not contacted.
   - The collection's playbooks and roles run it as their first task, so that bad input from a playbook, an AWX
     survey or a hostile caller fails before any host is touched.
-  - "Beyond the types of the roles' argument specs it checks: ranges (timeouts, C(upgrade_max_fail_percentage)
-    0 to 100), the syntax of targets (versions, checksums, refs, image references with a known transport), NUL and
-    control characters, unit names in C(upgrade_update_agents) (never an option such as C(--now)), batch sizes in
-    C(upgrade_serial) and C(rollback_serial), the health checks (survey text parsed into lists and checked as
-    M(osimage.lifecycle.health_check) checks them), hook task files (they must exist and lie in an allowed
-    directory), and variables with the role's prefix that no role or playbook knows (a misspelt C(upgrade_verison)
-    would otherwise be ignored and the latest image deployed)."
 author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
@@ -53,6 +46,13 @@ options:
     type: bool
     default: false
 notes:
+  - "Beyond the types of the roles' argument specs it checks: ranges (timeouts, C(upgrade_max_fail_percentage)
+    0 to 100), the syntax of targets (versions, checksums, refs, image references with a known transport), NUL and
+    control characters, unit names in C(upgrade_update_agents) (never an option such as C(--now)), batch sizes in
+    C(upgrade_serial) and C(rollback_serial), the health checks (survey text parsed into lists and checked as
+    M(osimage.lifecycle.health_check) checks them), hook task files (they must exist and lie in an allowed
+    directory), and variables with the role's prefix that no role or playbook knows (a misspelt C(upgrade_verison)
+    would otherwise be ignored and the latest image deployed)."
   - Hook task files (C(upgrade_pre_reboot_tasks), C(upgrade_post_reboot_tasks)) may come from the playbook's
     directory, the upgrade role's directory and the directories listed in C(upgrade_hook_dirs). Set
     C(upgrade_hook_dirs) in the inventory or the job template, never in a survey.
