@@ -51,6 +51,7 @@ PLAYBOOK_SPECS = {
         'status_check_update': {'type': 'bool', 'default': False},
         'status_sysroot': {'type': 'str'},
         'status_report_dir': {'type': 'path'},
+        'status_fail_on_error': {'type': 'bool', 'default': False},
     },
 }
 # Which role's variables each scope checks, and the prefix of the variables that belong to it.

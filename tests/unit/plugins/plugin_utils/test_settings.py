@@ -104,6 +104,7 @@ def test_status_variables():
     assert refused({'status_backend': 'yum'}, scope='status').name == 'status_backend'
     assert refused({'status_sysroot': 'x'}, scope='status').name == 'status_sysroot'
     assert check({'status_check_update': 'true'}, scope='status')['status_check_update'] is True
+    assert refused({'status_fail_on_error': 'maybe'}, scope='status').name == 'status_fail_on_error'
 
 
 def test_the_health_playbook_checks_only_health_settings():
