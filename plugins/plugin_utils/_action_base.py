@@ -13,7 +13,6 @@ connection only. This base validates the task's arguments with ansible-core's ow
 
 from __future__ import annotations
 
-import posixpath
 import time
 
 from ansible.errors import AnsibleActionFail
@@ -93,9 +92,11 @@ class OsImageActionBase(ActionBase):
 
         Raise ``argument_error(name, message)`` to fail. The base checks ``sysroot``.
         """
-        sysroot = args.get('sysroot')
-        if sysroot is not None and not posixpath.isabs(sysroot):
-            raise argument_error('sysroot', 'must be an absolute path on the target, got %r' % (sysroot,))
+        if args.get('sysroot') is not None:
+            try:
+                _validate.absolute_path(args['sysroot'])
+            except _validate.InvalidValue as err:
+                raise argument_error('sysroot', '%s (on the target)' % err) from None
 
     def run_on_host(self, args, runner, task_vars):
         """Do the work; return the result dict. Raise ``OsImageError`` on failure."""

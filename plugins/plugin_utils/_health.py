@@ -897,13 +897,13 @@ def check_host(path, host):
         return
     except ValueError:
         pass
-    if host.startswith('-') or not HOSTNAME_RE.match(host):
+    if host.startswith('-') or not HOSTNAME_RE.fullmatch(host):
         raise DefinitionError(path, 'not a host name or IP address: %r' % host)
 
 
 def check_unit_names(option, names, pattern_re, what):
     for index, name in enumerate(names):
-        if not name or name.startswith('-') or not pattern_re.match(name):
+        if not name or name.startswith('-') or not pattern_re.fullmatch(name):
             raise DefinitionError('%s[%d]' % (option, index), 'not a %s: %r' % (what, name))
 
 

@@ -12,7 +12,9 @@ survey text with the same functions later, so that what was checked is what is u
 
 from __future__ import annotations
 
+import copy
 import difflib
+import functools
 import os
 import re
 
@@ -114,11 +116,16 @@ class SettingError(ValueError):
         self.name = name
 
 
-def role_spec(role):
-    """The options of a role's ``main`` entry point, from its ``meta/argument_specs.yml``."""
+@functools.lru_cache(maxsize=None)
+def _role_options(role):
     path = os.path.join(COLLECTION_ROOT, 'roles', role, 'meta', 'argument_specs.yml')
     with open(path, encoding='utf-8') as handle:
         return yaml.safe_load(handle)['argument_specs']['main']['options']
+
+
+def role_spec(role):
+    """The options of a role's ``main`` entry point, from its ``meta/argument_specs.yml`` (read once)."""
+    return copy.deepcopy(_role_options(role))
 
 
 def spec_for(scope, playbook):
@@ -185,7 +192,7 @@ def batches(value, name='upgrade_serial'):
     sizes = []
     for index, size in enumerate(value):
         text = str(size).strip() if isinstance(size, (int, str)) and not isinstance(size, bool) else None
-        if text is None or not BATCH_RE.match(text):
+        if text is None or not BATCH_RE.fullmatch(text):
             raise SettingError('%s[%d]' % (name, index) if len(value) > 1 else name,
                                'a batch size is a number of hosts (1 or more) or a percentage from 1%% to 100%%, '
                                'got %r' % (size,))
@@ -209,10 +216,44 @@ def check_range(name, value, least, most):
         raise SettingError(name, 'must be %s or less, got %s' % (most, value))
 
 
+def check_path(name, value):
+    try:
+        _validate.absolute_path(value)
+    except _validate.InvalidValue as err:
+        raise SettingError(name, str(err)) from None
+
+
+# What an upgrade_result says, as upgrade_plan hands it to the reboot run.
+PLAN_STATUSES = ('current', 'staged', 'unstaged', 'upgraded', 'rolled_back', 'failed')
+PLAN_BACKENDS = ('rpm-ostree', 'bootc', 'ostree')
+
+
+def check_plan(plan):
+    """``upgrade_plan`` is an ``upgrade_result`` of a staging run: its status, backend, target and agents."""
+    if plan.get('status') not in PLAN_STATUSES:
+        raise SettingError('upgrade_plan.status', 'must be one of %s, got %r' % (', '.join(PLAN_STATUSES), plan.get('status')))
+    if plan.get('backend') not in PLAN_BACKENDS + (None,):
+        raise SettingError('upgrade_plan.backend', 'must be one of %s, got %r' % (', '.join(PLAN_BACKENDS), plan.get('backend')))
+    target = plan.get('to') or {}
+    if not isinstance(target, dict):
+        raise SettingError('upgrade_plan.to', 'must be a mapping, got %r' % (target,))
+    # The commit and digest are handed to the tools again; the version is only shown.
+    for key, check in (('checksum', _validate.checksum), ('image_digest', _validate.digest)):
+        if target.get(key) not in (None, ''):
+            try:
+                check(target[key])
+            except _validate.InvalidValue as err:
+                raise SettingError('upgrade_plan.to.%s' % key, str(err)) from None
+    agents = plan.get('agents_stopped', [])
+    if not isinstance(agents, list):
+        raise SettingError('upgrade_plan.agents_stopped', 'must be a list of unit names, got %r' % (agents,))
+    unit_names('upgrade_plan.agents_stopped', agents)
+
+
 def unit_names(name, values):
     """Names of systemd units handed to systemctl: never an option, never a pattern."""
     for index, unit in enumerate(values):
-        if not isinstance(unit, str) or unit.startswith('-') or not UNIT_NAME_RE.match(unit):
+        if not isinstance(unit, str) or unit.startswith('-') or not UNIT_NAME_RE.fullmatch(unit):
             raise SettingError('%s[%d]' % (name, index), 'not a systemd unit name: %r' % (unit,))
     return list(values)
 
@@ -327,8 +368,8 @@ def check_settings(scope, values, names_set, playbook=False, allowed_hook_dirs=(
     if playbook and scope in ('upgrade', 'rollback'):
         settings[role + '_serial'] = batches(settings[role + '_serial'], role + '_serial')
     if scope == 'status':
-        if settings.get('status_sysroot') and not os.path.isabs(settings['status_sysroot']):
-            raise SettingError('status_sysroot', 'must be an absolute path, got %r' % (settings['status_sysroot'],))
+        if settings.get('status_sysroot'):
+            check_path('status_sysroot', settings['status_sysroot'])
     elif scope != 'rollback' or settings.get('rollback_health_check', True):
         parsed = health_arguments(settings, role + '_')
         settings.update((role + '_' + setting, parsed[option])
@@ -343,16 +384,16 @@ def check_upgrade(settings, allowed_hook_dirs, hook_base_dirs):
     if len(chosen) > 1:
         raise SettingError(chosen[1], 'set at most one of upgrade_version, upgrade_checksum, upgrade_image and '
                                       'upgrade_ref (set: %s)' % ', '.join(chosen))
-    sysroot = settings.get('upgrade_sysroot')
-    if sysroot and not os.path.isabs(sysroot):
-        raise SettingError('upgrade_sysroot', 'must be an absolute path, got %r' % (sysroot,))
+    if settings.get('upgrade_sysroot'):
+        check_path('upgrade_sysroot', settings['upgrade_sysroot'])
+    if settings.get('upgrade_plan'):
+        check_plan(settings['upgrade_plan'])
     if 'upgrade_update_agents' in settings:
         settings['upgrade_update_agents'] = unit_names(
             'upgrade_update_agents', survey_list(settings['upgrade_update_agents'], 'upgrade_update_agents'))
     dirs = list(allowed_hook_dirs) + list(settings.get('upgrade_hook_dirs') or [])
     for index, directory in enumerate(settings.get('upgrade_hook_dirs') or []):
-        if not os.path.isabs(directory):
-            raise SettingError('upgrade_hook_dirs[%d]' % index, 'must be an absolute path, got %r' % (directory,))
+        check_path('upgrade_hook_dirs[%d]' % index, directory)
     for name in HOOKS:
         if settings.get(name):
             settings[name] = hook_file(name, settings[name], dirs, hook_base_dirs)

@@ -65,7 +65,7 @@ def _text(value, what):
 
 def version(value):
     _text(value, 'a version')
-    if not VERSION_RE.match(value):
+    if not VERSION_RE.fullmatch(value):
         raise InvalidValue(
             'not a version: %r (letters, digits and . _ + ~ : - only, starting with a letter or digit)' % (value,))
     return value
@@ -73,21 +73,21 @@ def version(value):
 
 def checksum(value):
     _text(value, 'a checksum')
-    if not CHECKSUM_RE.match(value):
+    if not CHECKSUM_RE.fullmatch(value):
         raise InvalidValue('not an OSTree commit checksum (64 hexadecimal digits): %r' % (value,))
     return value.lower()
 
 
 def digest(value):
     _text(value, 'a digest')
-    if not DIGEST_RE.match(value):
+    if not DIGEST_RE.fullmatch(value):
         raise InvalidValue('not an image digest (sha256: and 64 lowercase hexadecimal digits): %r' % (value,))
     return value
 
 
 def stateroot(value):
     _text(value, 'a stateroot')
-    if not STATEROOT_RE.match(value):
+    if not STATEROOT_RE.fullmatch(value):
         raise InvalidValue('not a stateroot name (letters, digits, _ . -): %r' % (value,))
     return value
 
@@ -95,7 +95,7 @@ def stateroot(value):
 def refspec(value):
     """An OSTree refspec; returns ``(remote or None, ref)``."""
     _text(value, 'a ref')
-    match = REFSPEC_RE.match(value)
+    match = REFSPEC_RE.fullmatch(value)
     if not match or '..' in value:
         raise InvalidValue('not an OSTree refspec ([remote:]path/of/ref): %r' % (value,))
     return match.group('remote'), match.group('ref')
@@ -115,10 +115,10 @@ def image_reference(value):
         rest = after
         if takes_remote:
             remote, sep, rest = rest.partition(':')
-            if not sep or not OSTREE_REMOTE_RE.match(remote):
+            if not sep or not OSTREE_REMOTE_RE.fullmatch(remote):
                 raise InvalidValue('%s: needs an OSTree remote name before the image: %r' % (scheme, value))
         if not takes_transport:
-            if not IMAGE_NAME_RE.match(rest):
+            if not IMAGE_NAME_RE.fullmatch(rest):
                 raise InvalidValue('not a container image reference after %s: (registry/name[:tag][@sha256:...]): %r'
                                    % (scheme, value))
             return value
@@ -135,13 +135,13 @@ def _transport_image(text, whole):
         text = 'registry:' + text[len('docker://'):]
     transport, sep, rest = text.partition(':')
     if sep and transport in PATH_TRANSPORTS:
-        if not IMAGE_PATH_RE.match(rest) or '/../' in rest + '/':
+        if not IMAGE_PATH_RE.fullmatch(rest) or '/../' in rest + '/':
             raise InvalidValue('not an absolute path of an image after %s: (letters, digits and / . _ @ + - only): %r'
                                % (transport, whole))
         return
     if sep and transport in NAME_TRANSPORTS:
         text = rest
-    if IMAGE_NAME_RE.match(text):
+    if IMAGE_NAME_RE.fullmatch(text):
         return
     prefix = re.match(r'^([a-z][a-z0-9-]*):(?!\d)', text)
     if prefix and prefix.group(1) not in CONTAINER_TRANSPORTS:
@@ -153,14 +153,22 @@ def _transport_image(text, whole):
 def image_path(value):
     """An image stored at a path on the host (transports oci, oci-archive, dir)."""
     _text(value, 'an image path')
-    if not IMAGE_PATH_RE.match(value) or '/../' in value + '/':
+    if not IMAGE_PATH_RE.fullmatch(value) or '/../' in value + '/':
         raise InvalidValue('not an absolute path of an image (letters, digits and / . _ @ + - only): %r' % (value,))
+    return value
+
+
+def absolute_path(value):
+    """An absolute path on the host, without newlines or blanks at its ends."""
+    _text(value, 'a path')
+    if not value.startswith('/') or '\t' in value:
+        raise InvalidValue('must be an absolute path, got %r' % (value,))
     return value
 
 
 def karg(value):
     _text(value, 'a kernel argument')
-    if not KARG_RE.match(value):
+    if not KARG_RE.fullmatch(value):
         raise InvalidValue('not a kernel argument (no blanks): %r' % (value,))
     return value
 

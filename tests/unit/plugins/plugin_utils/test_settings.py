@@ -74,6 +74,15 @@ BAD = [
     ({'upgrade_health_ignore_units': '--all'}, 'upgrade_health_ignore_units[0]'),
     ({'upgrade_health_greenboot': 'maybe'}, 'upgrade_health_greenboot'),
     ({'upgrade_health_system_state': False, 'upgrade_health_greenboot': 'off'}, 'upgrade_health_system_state'),
+    ({'upgrade_sysroot': '/sysroot\n'}, 'upgrade_sysroot'),
+    ({'upgrade_update_agents': ['zincati.service\n']}, 'upgrade_update_agents[0]'),
+    ({'upgrade_health_units': ['sshd.service\n']}, 'upgrade_health_units[0]'),
+    ({'upgrade_health_tcp': [{'port': 22, 'host': 'localhost\n'}]}, 'upgrade_health_tcp[0].host'),
+    ({'upgrade_plan': {'status': 'bogus'}}, 'upgrade_plan.status'),
+    ({'upgrade_plan': {'status': 'staged', 'backend': 'yum'}}, 'upgrade_plan.backend'),
+    ({'upgrade_plan': {'status': 'staged', 'to': {'checksum': '$(touch /tmp/x)'}}}, 'upgrade_plan.to.checksum'),
+    ({'upgrade_plan': {'status': 'staged', 'agents_stopped': ['--now']}}, 'upgrade_plan.agents_stopped[0]'),
+    ({'upgrade_plan': {'status': 'staged', 'agents_stopped': 'zincati.service'}}, 'upgrade_plan.agents_stopped'),
 ]
 
 
@@ -130,6 +139,14 @@ def test_facts_the_roles_set_are_not_unknown_variables():
 
 def test_the_playbook_variables_are_known_to_the_role():
     check({}, playbook=False, names=['upgrade_serial', 'upgrade_hosts', 'upgrade_max_fail_percentage'])
+
+
+def test_a_plan_from_the_staging_play_passes():
+    plan = {'host': 'h', 'status': 'staged', 'backend': 'ostree', 'staged_locked': True,
+            'from': {'version': '1', 'checksum': 'a' * 64, 'image_digest': None},
+            'to': {'version': '2', 'checksum': 'b' * 64, 'image_digest': None, 'finalization_locked': True},
+            'agents_stopped': ['zincati.service'], 'timings': {'preflight': 1.0}}
+    assert check({'upgrade_plan': plan})['upgrade_plan'] == plan
 
 
 def test_defaults_pass_and_come_back_normalised():
