@@ -90,7 +90,7 @@ from ansible_collections.osimage.lifecycle.plugins.filter.fleet_summary import d
 
 COLUMNS = ('host', 'backend', 'booted', 'next boot', 'staged', 'rollback', 'reboot required', 'update available')
 # How long an error may be in the list under the table; a longer one keeps its start and its last line.
-ERROR_WIDTH = 300
+ERROR_WIDTH = 500
 
 
 def _flag(value):
@@ -103,16 +103,18 @@ def _flag(value):
 
 
 def short_error(message, width=ERROR_WIDTH):
-    """An error on one line; a long one keeps its start and its whole last line (where its cause is)."""
+    """An error on one line. A longer one than ``width`` keeps its start and its whole last line (where the cause
+    is); a last line too long for that keeps its end."""
     lines = [' '.join(line.split()) for line in str(message or '').splitlines()]
     lines = [line for line in lines if line] or ['failed']
     text = ' '.join(lines)
     if len(text) <= width:
         return text
     last = lines[-1]
-    if len(last) > width - 4:
-        return '... ' + last[-(width - 4):]
-    return text[:width - len(last) - 5].rstrip() + ' ... ' + last
+    if len(last) <= width * 2 // 3:
+        return text[:width - len(last) - 5].rstrip() + ' ... ' + last
+    head = width // 3
+    return text[:head].rstrip() + ' ... ' + text[-(width - head - 5):].lstrip()
 
 
 def _without_prefix(text, prefix):

@@ -149,8 +149,13 @@ def test_short_error_keeps_the_cause():
     cause = 'error: No space left on device'
     text = short_error('reading failed:\n' + 'x' * 1000 + '\n' + cause)
     assert text.endswith(' ... ' + cause) and text.startswith('reading failed: xxx') and len(text) == ERROR_WIDTH
-    text = short_error('y' * 1000)
-    assert text.startswith('... ') and len(text) == ERROR_WIDTH
+    # One long line keeps its start and its end.
+    text = short_error('start ' + 'y' * 1000 + ' the cause')
+    assert text.startswith('start yyy') and ' ... yyy' in text and text.endswith('y the cause')
+    assert len(text) <= ERROR_WIDTH
+    # A long path in one line is kept whole up to the width.
+    line = 'edge2: reading the deployments (ostree admin status --sysroot=/%s) failed: No such file' % ('p' * 300)
+    assert short_error(line) == line
 
 
 @pytest.mark.parametrize('hosts, name', [('h', 'x'), (None, 'x'), (['h'], '')])
