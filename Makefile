@@ -9,6 +9,7 @@
 #   make sanity-2.19               one gate, one version (also units-X, integration-X)
 #   make lint                      ansible-lint --profile production + antsibull-changelog lint
 #   make importer                  ansible-galaxy collection build + galaxy-importer on the tarball
+#   make try                       a first look: the lifecycle on scratch OSTree system roots, no VM, under a minute (hack/try.sh)
 #   make demo                      the whole lifecycle on a real python-free OSTree VM (tests/e2e/demo.sh; root)
 #   make e2e                       end-to-end tests (tests/e2e/run.sh)
 #   make bench                     benchmarks (bench/), written to docs/benchmarks.md and docs/benchmarks.png
@@ -31,7 +32,7 @@ UNITS_ARGS ?=
 INTEGRATION_ARGS ?=
 export JOBS
 
-.PHONY: help test gates sanity units integration lint importer demo e2e bench bench-p1 bench-p2 bench-p3 deps clean clean-venvs
+.PHONY: help test gates sanity units integration lint importer try demo e2e bench bench-p1 bench-p2 bench-p3 deps clean clean-venvs
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -62,6 +63,10 @@ lint:
 
 importer:
 	hack/importer.sh
+
+# Status, upgrade in check mode with --diff, upgrade, status again, on two scratch system roots (build/try/).
+try:
+	hack/try.sh
 
 # v1 -> v2 upgraded, v3 unhealthy -> rolled back to v2, status table; installs what it needs.
 demo:
