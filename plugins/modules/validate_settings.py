@@ -35,14 +35,16 @@ options:
     description:
       - Whose variables to check. V(upgrade) checks the C(upgrade_*) variables of the upgrade role,
         V(rollback) the C(rollback_*) variables of the rollback role, and V(health) the C(upgrade_health_*)
-        variables that the C(osimage.lifecycle.health) playbook uses.
+        variables that the C(osimage.lifecycle.health) playbook uses, V(status) the C(status_*) variables of the
+        C(osimage.lifecycle.status) playbook.
     type: str
     required: true
-    choices: [health, rollback, upgrade]
+    choices: [health, rollback, status, upgrade]
   playbook:
     description:
       - Also check the variables of the scope's playbook (C(upgrade_hosts), C(upgrade_serial),
-        C(upgrade_max_fail_percentage); C(rollback_hosts), C(rollback_serial); C(health_hosts)).
+        C(upgrade_max_fail_percentage); C(rollback_hosts), C(rollback_serial); C(health_hosts); the status
+        playbook has only these).
     type: bool
     default: false
 notes:

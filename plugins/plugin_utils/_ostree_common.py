@@ -17,7 +17,7 @@ import re
 import uuid
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import refuse_pinning_staged
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import ParseError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._parse import failure_context
 
 # The sysroot lock that ostree takes (flock, ``ostree_sysroot_lock``) while it changes deployments:
