@@ -4,11 +4,9 @@
 
 from __future__ import annotations
 
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _validate
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base import (
     OPERATION_ARGUMENT_SPEC,
     OsImageActionBase,
-    argument_error,
     backend_check,
     check_operation_arguments,
     deployments_diff,
@@ -48,11 +46,6 @@ class ActionModule(OsImageActionBase):
     def check_arguments(self, args):
         super().check_arguments(args)
         check_operation_arguments(args)
-        if args.get('checksum') is not None:
-            try:
-                args['checksum'] = _validate.checksum(args['checksum'])
-            except _validate.InvalidValue as err:
-                raise argument_error('checksum', str(err))
 
     def run_on_host(self, args, runner, task_vars):
         backend = self.backend_for(args, runner)

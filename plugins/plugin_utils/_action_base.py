@@ -119,7 +119,12 @@ class OsImageActionBase(ActionBase):
 
 
 def check_operation_arguments(args):
-    """Checks shared by the modules that change deployments (``os``, ``lock_timeout``)."""
+    """Checks shared by the modules that change deployments (``os``, ``lock_timeout``, ``checksum``)."""
+    if args.get('checksum') is not None:
+        try:
+            args['checksum'] = _validate.checksum(args['checksum'])
+        except _validate.InvalidValue as err:
+            raise argument_error('checksum', str(err))
     if args.get('os') is not None:
         try:
             _validate.stateroot(args['os'])
