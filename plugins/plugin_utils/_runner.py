@@ -40,7 +40,9 @@ class CommandResult:
 
     @property
     def cmd(self):
-        return ' '.join(shlex.quote(a) for a in self.argv)
+        """The command line, with the collection's own shell scripts shown by their length, not their text."""
+        return ' '.join(shlex.quote(a) if '\n' not in a else "'<script of %d lines>'" % len(a.strip().splitlines())
+                        for a in self.argv)
 
     def as_dict(self):
         return {'cmd': self.cmd, 'rc': self.rc, 'stdout': self.stdout, 'stderr': self.stderr}
