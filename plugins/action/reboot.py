@@ -47,12 +47,31 @@ def parse_boot_id(text):
     return None
 
 
+# At -v, the wait for the new boot says where it is at least this often.
+PROGRESS_EVERY = 30
+
 # What a read that answered without a boot id returns: not back yet.
 NO_BOOT_ID = object()
 
 # A host that still answers with its old boot id this long after the reboot was asked for did not get the
 # request (or lost it): it is asked again. A host that is shutting down does not answer at all.
 REBOOT_REQUEST_AGAIN_AFTER = 60
+
+
+class Progress:
+    """What the wait for the new boot shows at -v: each new state, and every PROGRESS_EVERY seconds."""
+
+    def __init__(self, host, started, timeout, clock=time.monotonic):
+        self.host, self.started, self.timeout, self.clock = host, started, timeout, clock
+        self.last, self.shown_at = None, None
+
+    def report(self, state):
+        now = self.clock()
+        if state == self.last and self.shown_at is not None and now - self.shown_at < PROGRESS_EVERY:
+            return
+        self.last, self.shown_at = state, now
+        display.v('osimage.lifecycle.reboot: %s: waiting for the new boot, %ds of %ds: %s'
+                  % (self.host, now - self.started, self.timeout, state))
 
 
 class ActionModule(OsImageActionBase):
@@ -138,6 +157,7 @@ class ActionModule(OsImageActionBase):
         deadline = started + args['reboot_timeout']
         last_error = 'the host did not answer'
         pause = 1.0
+        progress = Progress(runner.host, started, args['reboot_timeout'])
         while time.monotonic() < deadline:
             outcome = self._bounded_read(runner, args['connect_timeout'] * 2)
             if isinstance(outcome, str) and outcome != boot_id_before:
@@ -156,6 +176,7 @@ class ActionModule(OsImageActionBase):
                 last_error = 'the host answered without a boot id'
             else:
                 last_error = 'the host still runs the boot it had before'
+            progress.report(last_error)
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             # Each poll is bounded and cheap; a long pause would only add to the time the host is back unseen.
             pause = min(pause * 2, 2.0)

@@ -67,6 +67,8 @@ notes:
     them in RV(state), so the caller can check which deployment came up.
   - The boot id is read as a UUID (the last line of the answer that is one); any other answer, such as the wall
     message of the reboot that a pseudo-terminal can put in front of the old boot id, means the host is not back yet.
+  - At C(-v) the wait says what it sees (the host going down, not answering, answering with its old boot) each
+    time that changes and at least every 30 seconds.
   - The C(local) connection is refused, as M(ansible.builtin.reboot) refuses it, since it would reboot the controller.
   - A host that does not come back within O(reboot_timeout) fails the task with C(unreachable_after_reboot)
     set, so that a playbook can stop a rollout.

@@ -211,3 +211,16 @@ def test_the_local_connection_is_refused():
     result = action.run(task_vars={'inventory_hostname': 'localhost'})
     assert result['failed'] is True and 'local connection' in result['msg']
     assert target.commands == []
+
+
+def test_the_wait_shows_each_new_state_and_then_every_30_seconds_at_v(monkeypatch):
+    shown = []
+    monkeypatch.setattr(reboot_action.display, 'v', shown.append)
+    clock = iter([0, 1, 2, 31, 40, 41])
+    progress = reboot_action.Progress('testhost', 0, 600, clock=lambda: next(clock))
+    for state in ['down', 'down', 'down', 'down', 'answers', 'answers']:
+        progress.report(state)
+    assert [line.split(': ', 2)[2] for line in shown] == [
+        'waiting for the new boot, 0s of 600s: down',
+        'waiting for the new boot, 31s of 600s: down',
+        'waiting for the new boot, 40s of 600s: answers']
