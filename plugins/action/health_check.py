@@ -12,15 +12,17 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base imp
     OsImageActionBase,
     argument_error,
 )
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._health import (
-    ARGUMENT_SPEC,
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._health_rounds import (
     ControllerEnv,
-    DefinitionError,
     RoundRunner,
     TargetUnavailable,
+    wait_until_healthy,
+)
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._health_spec import (
+    ARGUMENT_SPEC,
+    DefinitionError,
     build_probes,
     entry_errors,
-    wait_until_healthy,
 )
 
 

@@ -23,7 +23,7 @@ import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _validate
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._health import (
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._health_spec import (
     ARGUMENT_SPEC as HEALTH_SPEC,
     UNIT_NAME_RE,
     DefinitionError,

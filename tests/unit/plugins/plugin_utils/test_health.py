@@ -20,7 +20,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _health as health
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._health_probes import CheckResult, GreenbootProbe, TcpProbe
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._health_rounds import (
+    ControllerEnv,
+    RoundRunner,
+    TargetUnavailable,
+    wait_until_healthy,
+)
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._health_script import (
+    QUERY_TIMEOUT,
+    ROUND_SCRIPT,
+    build_round_argv,
+    parse_round_output,
+    stamp_seconds,
+)
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._health_spec import (
+    ARGUMENT_SPEC,
+    ENTRY_OPTIONS,
+    DefinitionError,
+    build_probes,
+    entry_errors,
+)
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import TargetRunner
 
 BUSYBOX = shutil.which('busybox')
@@ -83,7 +103,7 @@ class LocalTarget:
 
     def round_runner(self, probes, env=None):
         runner = self.runner()
-        return health.RoundRunner(probes, lambda argv: runner.run(argv, ok_rcs=None), env=env, shell=self.shell)
+        return RoundRunner(probes, lambda argv: runner.run(argv, ok_rcs=None), env=env, shell=self.shell)
 
 
 def heredoc(text):
@@ -111,11 +131,11 @@ esac''' % {'wait': wait, 'state': state, 'failed': heredoc(failed), 'show_cases'
 
 def args_for(**overrides):
     """Validated-looking task arguments: the spec's defaults, with entries completed like ansible does."""
-    args = {name: spec.get('default') for name, spec in health.ARGUMENT_SPEC.items()}
+    args = {name: spec.get('default') for name, spec in ARGUMENT_SPEC.items()}
     args.update(system_state=False, greenboot='off', ignore_units=[], units=[], commands=[], http=[], tcp=[])
     args.update(overrides)
-    for option in health.ENTRY_OPTIONS:
-        suboptions = health.ARGUMENT_SPEC[option]['options']
+    for option in ENTRY_OPTIONS:
+        suboptions = ARGUMENT_SPEC[option]['options']
         args[option] = [dict({key: spec.get('default') for key, spec in suboptions.items()}, **entry)
                         for entry in args[option]]
     return args
@@ -126,7 +146,7 @@ def command(name, cmd, **extra):
 
 
 def one_round(target, env=None, budget=30, **overrides):
-    probes = health.build_probes(args_for(**overrides))
+    probes = build_probes(args_for(**overrides))
     return {result.name: result for result in target.round_runner(probes, env=env)(budget)}
 
 
@@ -183,14 +203,14 @@ def closed_port():
     ({'http': [{'url': 'http://a/', 'from': 'moon'}]}, 'http[0]', 'target, controller'),
 ])
 def test_entry_errors_name_the_entry(raw, path, words):
-    error = health.entry_errors(raw)
+    error = entry_errors(raw)
     assert error is not None and error.path == path
     assert words in error.message
 
 
 def test_entry_errors_accept_good_entries():
-    assert health.entry_errors({'http': [{'url': 'http://a/', 'from': 'controller'}], 'tcp': [{'port': 22}],
-                                'commands': [{'cmd': ['true'], 'name': 'x'}], 'units': 'not a list of dicts'}) is None
+    assert entry_errors({'http': [{'url': 'http://a/', 'from': 'controller'}], 'tcp': [{'port': 22}],
+                         'commands': [{'cmd': ['true'], 'name': 'x'}], 'units': 'not a list of dicts'}) is None
 
 
 @pytest.mark.parametrize('overrides, path, words', [
@@ -220,15 +240,15 @@ def test_entry_errors_accept_good_entries():
     ({}, 'system_state', 'nothing to check'),
 ])
 def test_bad_definitions_name_the_entry(overrides, path, words):
-    with pytest.raises(health.DefinitionError) as err:
-        health.build_probes(args_for(**overrides))
+    with pytest.raises(DefinitionError) as err:
+        build_probes(args_for(**overrides))
     assert err.value.path == path
     assert words in err.value.message
     assert str(err.value).startswith(path + ': ')
 
 
 def test_probes_in_report_order_with_default_names():
-    probes = health.build_probes(args_for(
+    probes = build_probes(args_for(
         system_state=True, greenboot='auto', units=['sshd.service', 'podman.socket'],
         commands=[command(None, ['test', '-e', '/run/x y'])],
         http=[{'url': 'http://h:8080/healthz'}, {'url': 'https://h/', 'from': 'controller', 'name': 'outside'}],
@@ -237,23 +257,23 @@ def test_probes_in_report_order_with_default_names():
     names = [name for probe in probes for name in probe.names()]
     assert names == ['system_state', 'sshd.service', 'podman.socket', "test -e '/run/x y'", 'http://h:8080/healthz',
                      'outside', 'localhost:22', '[2001:db8::1]:443', 'edge-17.example.com:22', 'greenboot']
-    tcp = [probe for probe in probes if isinstance(probe, health.TcpProbe)]
+    tcp = [probe for probe in probes if isinstance(probe, TcpProbe)]
     assert [(probe.host, probe.source, probe.limit) for probe in tcp] == [
         ('localhost', 'target', 5), ('2001:db8::1', 'target', 5), ('edge-17.example.com', 'controller', 5)]
     assert tcp[1].record_args() == ['2001:db8::1', '443', '[2001:db8::1]:443']
 
 
 def test_round_argv_carries_user_data_as_arguments_only():
-    probes = health.build_probes(args_for(
+    probes = build_probes(args_for(
         system_state=True, commands=[command('evil', ['sh', '-c', 'echo "$0"', '$(reboot); `halt`'], timeout=3)]))
-    argv = health.build_round_argv(probes, 'BOUNDARY', budget=100)
-    assert argv[:3] == ['/bin/sh', '-c', health.ROUND_SCRIPT]
-    assert argv[3:7] == ['osimage-health', 'BOUNDARY', '100', str(health.QUERY_TIMEOUT)]
+    argv = build_round_argv(probes, 'BOUNDARY', budget=100)
+    assert argv[:3] == ['/bin/sh', '-c', ROUND_SCRIPT]
+    assert argv[3:7] == ['osimage-health', 'BOUNDARY', '100', str(QUERY_TIMEOUT)]
     assert argv[7:] == ['system', '0', '100', '0',
                         'command', '1', '3', '4', 'sh', '-c', 'echo "$0"', '$(reboot); `halt`']
-    assert '@' not in health.ROUND_SCRIPT.replace('"$@"', ''), 'a placeholder of the script was not filled'
+    assert '@' not in ROUND_SCRIPT.replace('"$@"', ''), 'a placeholder of the script was not filled'
     # The deadline caps every check's own timeout.
-    assert health.build_round_argv(probes, 'B', budget=2)[7:15] == ['system', '0', '2', '0', 'command', '1', '2', '4']
+    assert build_round_argv(probes, 'B', budget=2)[7:15] == ['system', '0', '2', '0', 'command', '1', '2', '4']
 
 
 # The round script on real shells -----------------------------------------------------------------------
@@ -533,7 +553,7 @@ def test_greenboot(tmp_path, mode, show, grubenv, motd_run, motd_etc, ok, final,
     for path, text in zip(paths, (motd_run, motd_etc)):
         if text is not None:
             path.write_text(text)
-    probe = health.GreenbootProbe(mode, motd_paths=[str(path) for path in paths])
+    probe = GreenbootProbe(mode, motd_paths=[str(path) for path in paths])
     result, = target.round_runner([probe])(30)
     assert (result.ok, result.final, result.detail) == (
         ok, final, detail.format(run=paths[0], etc=paths[1]))
@@ -562,8 +582,8 @@ def test_all_target_checks_in_one_command(tmp_path, web):
 def test_output_through_a_pseudo_terminal():
     """ssh -tt (become over ssh) turns newlines into CRLF; the sections come out the same."""
     text = '\nB 0 start 1.5\n\nB 0 stdout \nline one\nline two\n\nB 0 rc 0\n\nB 0 finish 2.0\n\nB 0 stderr \n\nB - end \n'
-    plain = health.parse_round_output(text, 'B')
-    crlf = health.parse_round_output(text.replace('\n', '\r\n'), 'B')
+    plain = parse_round_output(text, 'B')
+    crlf = parse_round_output(text.replace('\n', '\r\n'), 'B')
     for parsed in (plain, crlf):
         sections = parsed['0']
         assert sections.text('stdout') == 'line one\nline two\n'
@@ -572,9 +592,9 @@ def test_output_through_a_pseudo_terminal():
 
 
 def test_busybox_date_without_nanoseconds():
-    assert health.stamp_seconds('1795580210.%N') == 1795580210.0
-    assert health.stamp_seconds('1795580210.250000000') == 1795580210.25
-    assert health.stamp_seconds('') is None
+    assert stamp_seconds('1795580210.%N') == 1795580210.0
+    assert stamp_seconds('1795580210.250000000') == 1795580210.25
+    assert stamp_seconds('') is None
 
 
 def test_a_round_script_that_dies_fails_its_checks():
@@ -582,8 +602,8 @@ def test_a_round_script_that_dies_fails_its_checks():
         del argv
         return FakeCommand(rc=137, stdout='', stderr='Killed')
 
-    probes = health.build_probes(args_for(commands=[command('a', ['true'])]))
-    result, = health.RoundRunner(probes, run_target)(10)
+    probes = build_probes(args_for(commands=[command('a', ['true'])]))
+    result, = RoundRunner(probes, run_target)(10)
     assert not result.ok
     assert result.detail == 'the round script on the target did not finish (rc=137): Killed'
 
@@ -596,14 +616,14 @@ class FakeCommand:
 # Checks from the controller ---------------------------------------------------------------------------------
 
 def test_http_from_controller(web, closed_port):
-    probes = health.build_probes(args_for(http=[
+    probes = build_probes(args_for(http=[
         {'url': web + '/health', 'from': 'controller', 'body_regex': 'build=42'},
         {'url': web + '/missing', 'from': 'controller', 'name': 'wrong status'},
         {'url': web + '/moved', 'from': 'controller', 'name': 'redirect not followed', 'status': 301},
         {'url': web + '/health', 'from': 'controller', 'name': 'mismatch', 'body_regex': '^build'},
         {'url': 'http://127.0.0.1:%d/' % closed_port, 'from': 'controller', 'name': 'refused'},
     ]))
-    results = {result.name: result for result in health.RoundRunner(probes, run_target=None)(30)}
+    results = {result.name: result for result in RoundRunner(probes, run_target=None)(30)}
     assert results[web + '/health'].detail == "status 200, body matches 'build=42' (from the controller)"
     assert results['wrong status'].detail == 'status 404, expected 200 (from the controller)'
     assert results['redirect not followed'].ok
@@ -613,24 +633,24 @@ def test_http_from_controller(web, closed_port):
 
 
 def test_tcp_from_controller(web, closed_port):
-    probes = health.build_probes(args_for(tcp=[
+    probes = build_probes(args_for(tcp=[
         {'port': int(web.rpartition(':')[2]), 'from': 'controller'},
         {'port': closed_port, 'from': 'controller', 'name': 'closed'},
     ]), target_address='127.0.0.1')
-    results = health.RoundRunner(probes, run_target=None)(30)
+    results = RoundRunner(probes, run_target=None)(30)
     assert results[0].ok and results[0].detail.endswith('is open (from the controller)')
     assert not results[1].ok and 'closed or unreachable from the controller' in results[1].detail
 
 
 def test_unreachable_target_fails_its_checks_only(tmp_path):
     def run_target(argv):
-        raise health.TargetUnavailable('ssh: connect to host edge-17 port 22: Connection refused')
+        raise TargetUnavailable('ssh: connect to host edge-17 port 22: Connection refused')
 
     calls = []
-    env = health.ControllerEnv(http_get=lambda url, timeout, validate_certs: calls.append(url) or (200, 'ok'))
-    probes = health.build_probes(args_for(commands=[command('a', ['true'])],
-                                          http=[{'url': 'http://edge-17/', 'from': 'controller'}]))
-    results = health.RoundRunner(probes, run_target, env=env)(30)
+    env = ControllerEnv(http_get=lambda url, timeout, validate_certs: calls.append(url) or (200, 'ok'))
+    probes = build_probes(args_for(commands=[command('a', ['true'])],
+                                   http=[{'url': 'http://edge-17/', 'from': 'controller'}]))
+    results = RoundRunner(probes, run_target, env=env)(30)
     assert [(result.ok, result.detail) for result in results] == [
         (False, 'target unreachable: ssh: connect to host edge-17 port 22: Connection refused'),
         (True, 'status 200 (from the controller)')]
@@ -663,8 +683,8 @@ def scripted_rounds(clock, verdicts, round_seconds=1.0, final=False):
         index = min(len(budgets), len(verdicts)) - 1
         clock.now += round_seconds
         ok = verdicts[index]
-        return [health.CheckResult('system_state', 'system_state', True, 'running', round_seconds),
-                health.CheckResult('app', 'command', ok, 'rc=0' if ok else 'rc=1, expected rc=0', round_seconds,
+        return [CheckResult('system_state', 'system_state', True, 'running', round_seconds),
+                CheckResult('app', 'command', ok, 'rc=0' if ok else 'rc=1, expected rc=0', round_seconds,
                                    final=final)]
 
     return run_round, budgets
@@ -673,7 +693,7 @@ def scripted_rounds(clock, verdicts, round_seconds=1.0, final=False):
 def test_first_round_passes_without_sleeping():
     clock = FakeClock()
     run_round, budgets = scripted_rounds(clock, [True])
-    outcome = health.wait_until_healthy(run_round, timeout=300, interval=5, clock=clock, sleep=clock.sleep)
+    outcome = wait_until_healthy(run_round, timeout=300, interval=5, clock=clock, sleep=clock.sleep)
     assert outcome.healthy and outcome.rounds == 1
     assert clock.sleeps == []
     assert budgets == [300]
@@ -688,7 +708,7 @@ def test_first_round_passes_without_sleeping():
 def test_rounds_repeat_until_all_pass_in_one_round():
     clock = FakeClock()
     run_round, budgets = scripted_rounds(clock, [False, False, True])
-    outcome = health.wait_until_healthy(run_round, timeout=60, interval=5, clock=clock, sleep=clock.sleep)
+    outcome = wait_until_healthy(run_round, timeout=60, interval=5, clock=clock, sleep=clock.sleep)
     assert outcome.healthy and outcome.rounds == 3
     assert clock.sleeps == [5, 5]
     assert budgets == [60, 54, 48]
@@ -698,7 +718,7 @@ def test_rounds_repeat_until_all_pass_in_one_round():
 def test_deadline_stops_the_rounds():
     clock = FakeClock()
     run_round, budgets = scripted_rounds(clock, [False])
-    outcome = health.wait_until_healthy(run_round, timeout=20, interval=5, clock=clock, sleep=clock.sleep)
+    outcome = wait_until_healthy(run_round, timeout=20, interval=5, clock=clock, sleep=clock.sleep)
     # Rounds of 1 s start at 0, 6, 12 and 18 s; a fifth would start at 24 s, after the deadline. The last
     # round's checks get 5 s, not the 2 s left: a check cut short would only report its own timeout.
     assert not outcome.healthy and outcome.rounds == 4
@@ -712,17 +732,17 @@ def test_deadline_stops_the_rounds():
 def test_timeout_zero_runs_one_round():
     clock = FakeClock()
     run_round, budgets = scripted_rounds(clock, [False, True])
-    outcome = health.wait_until_healthy(run_round, timeout=0, interval=5, clock=clock, sleep=clock.sleep)
+    outcome = wait_until_healthy(run_round, timeout=0, interval=5, clock=clock, sleep=clock.sleep)
     assert (outcome.healthy, outcome.rounds, budgets, clock.sleeps) == (False, 1, [5], [])
 
 
 def test_final_failure_stops_at_once():
     clock = FakeClock()
     run_round, _budgets = scripted_rounds(clock, [False, True], final=True)
-    outcome = health.wait_until_healthy(run_round, timeout=300, interval=5, clock=clock, sleep=clock.sleep)
+    outcome = wait_until_healthy(run_round, timeout=300, interval=5, clock=clock, sleep=clock.sleep)
     assert (outcome.healthy, outcome.rounds, outcome.stopped_early) == (False, 1, True)
     assert outcome.message().startswith('unhealthy at a failure that cannot recover in this boot (1 round')
 
 
 def test_a_final_flag_on_a_passing_check_means_nothing():
-    assert not health.CheckResult('a', 'greenboot', True, 'ok', final=True).final
+    assert not CheckResult('a', 'greenboot', True, 'ok', final=True).final
