@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from ansible.errors import AnsibleConnectionFailure
+from ansible.utils.display import Display
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base import (
     OsImageActionBase,
@@ -24,6 +25,9 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._health_spec imp
     build_probes,
     entry_errors,
 )
+
+
+display = Display()
 
 
 class ActionModule(OsImageActionBase):
@@ -64,7 +68,9 @@ class ActionModule(OsImageActionBase):
                 raise TargetUnavailable(str(err)) from None
 
         run_round = RoundRunner(self._probes, run_target, env=ControllerEnv(clock=self.clock))
-        outcome = wait_until_healthy(run_round, args['timeout'], args['interval'], clock=self.clock, sleep=self.sleep)
+        outcome = wait_until_healthy(run_round, args['timeout'], args['interval'], clock=self.clock, sleep=self.sleep,
+                                     report=lambda text: display.v('osimage.lifecycle.health_check: %s: %s'
+                                                                   % (runner.host, text)))
         result = outcome.as_dict()
         result['changed'] = False
         result['msg'] = '%s: %s' % (runner.host, outcome.message())

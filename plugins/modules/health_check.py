@@ -206,6 +206,7 @@ options:
     type: bool
     default: true
 notes:
+  - At C(-v) every round that is tried again is shown with the checks that fail and why.
   - "Rounds: the first round starts at once. Every check that runs on the target is sent in ONE command per
     round: a fixed POSIX shell script of this collection receives the checks as quoted arguments, waits for
     the end of the boot (O(system_state)), then runs all the other target checks at the same time, each within

@@ -161,12 +161,12 @@ class Outcome:
 MIN_ROUND_BUDGET = 5
 
 
-def wait_until_healthy(run_round, timeout, interval, clock=time.monotonic, sleep=time.sleep):
+def wait_until_healthy(run_round, timeout, interval, clock=time.monotonic, sleep=time.sleep, report=None):
     """Run rounds until one passes every check, a failure is final, or the next round would start after the deadline.
 
     ``run_round(budget)`` gets the whole seconds left until the deadline (at least ``MIN_ROUND_BUDGET``) and
     returns the results. The first round starts at once; later rounds start ``interval`` seconds after the
-    previous one ended.
+    previous one ended. ``report(text)``, when given, hears of each round that is tried again (for -v).
     """
     started = clock()
     deadline = started + timeout
@@ -181,4 +181,9 @@ def wait_until_healthy(run_round, timeout, interval, clock=time.monotonic, sleep
             return Outcome(results, rounds, now - started, stopped_early=True)
         if now + interval >= deadline:
             return Outcome(results, rounds, now - started)
+        if report is not None:
+            failing = [result for result in results if not result.ok]
+            report('round %d, %ds of %ds: %d of %d checks failing (%s); next round in %ss' % (
+                rounds, now - started, timeout, len(failing), len(results),
+                '; '.join('%s: %s' % (result.name, result.detail) for result in failing), interval))
         sleep(interval)

@@ -715,6 +715,16 @@ def test_rounds_repeat_until_all_pass_in_one_round():
     assert outcome.elapsed == 13.0
 
 
+def test_each_round_tried_again_is_reported_for_v():
+    clock = FakeClock()
+    run_round, dummy = scripted_rounds(clock, [False, False, True])
+    heard = []
+    outcome = wait_until_healthy(run_round, timeout=60, interval=5, clock=clock, sleep=clock.sleep, report=heard.append)
+    assert outcome.healthy
+    assert heard == ['round 1, 1s of 60s: 1 of 2 checks failing (app: rc=1, expected rc=0); next round in 5s',
+                     'round 2, 7s of 60s: 1 of 2 checks failing (app: rc=1, expected rc=0); next round in 5s']
+
+
 def test_deadline_stops_the_rounds():
     clock = FakeClock()
     run_round, budgets = scripted_rounds(clock, [False])
