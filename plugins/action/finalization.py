@@ -17,10 +17,11 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import O
 
 
 def describe(staged):
+    """The diff text of a staged deployment (its ``as_dict()``), or of none."""
     if staged is None:
         return 'staged: none\n'
     return 'staged: %s (%s)\nfinalization_locked: %s\n' % (
-        staged.version or '-', staged.checksum, str(staged.finalization_locked).lower())
+        staged['version'] or '-', staged['checksum'], str(staged['finalization_locked']).lower())
 
 
 class ActionModule(OsImageActionBase):
@@ -71,8 +72,6 @@ class ActionModule(OsImageActionBase):
         staged_after = after.staged.as_dict() if after is not before else dict(staged.as_dict(), finalization_locked=wanted)
         result = {'changed': changed, 'backend': backend.name, 'staged': staged_after, 'state': after.as_dict()}
         if self.diff_mode:
-            result['diff'] = {'before': describe(staged), 'after': describe(after.staged) if after is not before else
-                              describe(staged).replace('finalization_locked: %s' % str(staged.finalization_locked).lower(),
-                                                       'finalization_locked: %s' % str(wanted).lower()),
+            result['diff'] = {'before': describe(staged.as_dict()), 'after': describe(staged_after),
                               'before_header': 'staged deployment', 'after_header': 'staged deployment'}
         return result
