@@ -11,29 +11,98 @@ model (``_model.HostState``). Plugins never build command lines themselves.
 from __future__ import annotations
 
 import json
-import re
+import uuid
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import NotImageBasedError, OsImageError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import iso_utc
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandResult
 
 BACKEND_CHOICES = ('auto', 'rpm-ostree', 'bootc', 'ostree')
 
-# One round trip learns which tools exist: this snippet is fixed and carries no user input.
-# It also prints the version line of `ostree --version` (" Version: '2022.7'", src/ostree/ot-main.c),
-# with shell builtins only, so that the ostree backend needs no second round trip to learn it.
-PROBE_SCRIPT = (
-    'for tool in bootc rpm-ostree ostree; do '
-    'if command -v "$tool" >/dev/null 2>&1; then echo "tool=$tool"; fi; '
-    'done; '
-    'if test -e /run/ostree-booted; then echo "ostree-booted=yes"; fi; '
-    'if command -v ostree >/dev/null 2>&1; then '
-    'ostree --version 2>/dev/null | while IFS= read -r line; do '
-    'case $line in *Version:*) echo "ostree-version=${line#*Version:}";; esac; '
-    'done; '
-    'fi; '
-    'exit 0'
-)
-PROBED_OSTREE_VERSION_RE = re.compile(r"^ostree-version=\s*'?(\d+)\.(\d+)")
+# One round trip learns which tools exist and reads the state of the host with the backend that they
+# make likely, so that detecting and reading the first state cost one command through the connection.
+# The script is fixed; every value is a positional parameter: $1 a marker line unique to this call,
+# $2 the sysroot ("" for none), $3 and $4 the number of words of bootc's and of rpm-ostree's status
+# read, then the argv of the status read of bootc ($3 words, none with a sysroot), of rpm-ostree ($4
+# words) and of ostree (the rest), each as that backend's ``status_argv()`` gives it. It prints
+# "tool=NAME" for each tool installed and "ostree-booted=yes", then runs the reads in the order of
+# ``detect``: bootc's, and stops there when its JSON names a "bootcHost" (only a hint: ``detect``
+# decides from the parsed JSON); else rpm-ostree's when it is installed, else ostree's on a booted
+# OSTree system or a sysroot. Each read prints "<marker> read NAME", its output, then on a line of
+# its own "<marker> rc CODE"; its stderr goes to the script's.
+DETECT_SCRIPT = r'''
+marker=$1
+sysroot=$2
+bootc_words=$3
+rpm_ostree_words=$4
+shift 4
+run_words() {
+    first=$1
+    count=$2
+    shift 2
+    total=$#
+    index=1
+    for word do
+        if [ "$index" -ge "$first" ] && [ "$index" -lt "$((first + count))" ]; then
+            set -- "$@" "$word"
+        fi
+        index=$((index + 1))
+    done
+    shift "$total"
+    "$@"
+}
+read_section() {
+    printf '\n%s read %s\n' "$marker" "$1"
+    shift
+    run_words "$@"
+    printf '\n%s rc %s\n' "$marker" "$?"
+}
+tools=' '
+for tool in bootc rpm-ostree ostree; do
+    if command -v "$tool" >/dev/null 2>&1; then
+        echo "tool=$tool"
+        tools="$tools$tool "
+    fi
+done
+booted=
+if test -e /run/ostree-booted; then
+    echo "ostree-booted=yes"
+    booted=yes
+fi
+case $tools in
+    *' bootc '*)
+        if [ "$bootc_words" -gt 0 ]; then
+            output=$(run_words 1 "$bootc_words" "$@")
+            rc=$?
+            printf '\n%s read bootc\n%s\n%s rc %s\n' "$marker" "$output" "$marker" "$rc"
+            if [ "$rc" -eq 0 ]; then
+                case $output in
+                    *'"bootcHost"'*) exit 0 ;;
+                esac
+            fi
+        fi
+        ;;
+esac
+case $tools in
+    *' rpm-ostree '*)
+        read_section rpm-ostree "$((bootc_words + 1))" "$rpm_ostree_words" "$@"
+        exit 0
+        ;;
+esac
+case $tools in
+    *' ostree '*)
+        if [ -n "$booted" ] || [ -n "$sysroot" ]; then
+            read_section ostree "$((bootc_words + rpm_ostree_words + 1))" "$(($# - bootc_words - rpm_ostree_words))" "$@"
+        fi
+        ;;
+esac
+exit 0
+'''
+
+
+def new_marker():
+    """A line prefix that no output of the tools can start with by chance."""
+    return '@@osimage-lifecycle-%s' % uuid.uuid4().hex
 
 
 class Backend:
@@ -308,13 +377,27 @@ def parse_probe(stdout):
     return tools, ostree_booted
 
 
-def parse_probed_ostree_version(stdout):
-    """``(year, release)`` of ostree from the probe's output, or None when it printed none."""
-    for line in stdout.splitlines():
-        match = PROBED_OSTREE_VERSION_RE.match(line.strip())
-        if match:
-            return int(match.group(1)), int(match.group(2))
-    return None
+def parse_detection(stdout, marker):
+    """What ``DETECT_SCRIPT`` printed: ``(probe text, reads)``.
+
+    ``reads`` maps the name of each status read it ran to ``(rc, output)``, the output exactly as the
+    command printed it (the newline that the script prints before its next marker line removed).
+    """
+    probe, reads = [], {}
+    name, lines = None, None
+    for line in stdout.splitlines(True):
+        words = line[len(marker) + 1:].split() if line.startswith(marker + ' ') else None
+        if words and words[0] == 'read' and len(words) == 2 and name is None:
+            name, lines = words[1], []
+        elif words and words[0] == 'rc' and len(words) == 2 and name is not None:
+            text = ''.join(lines)
+            reads[name] = (int(words[1]) if words[1].isdigit() else None, text[:-1] if text.endswith('\n') else text)
+            name, lines = None, None
+        elif name is not None:
+            lines.append(line)
+        else:
+            probe.append(line)
+    return ''.join(probe), reads
 
 
 def backend_class(name):
@@ -347,29 +430,41 @@ def detect(runner, backend='auto', sysroot=None, stateroot=None):
     With ``backend`` other than ``auto`` that backend is used as told. ``auto`` picks bootc when
     ``bootc status`` says the host is a bootc host, else rpm-ostree when it is installed, else
     ostree when ``/run/ostree-booted`` exists or a ``sysroot`` is given.
+
+    One round trip (``DETECT_SCRIPT``) finds the tools and reads the state with the backend found;
+    that backend gets the read as ``preloaded_status`` and uses it for its first ``status()``. A read
+    that failed is not handed over: the backend runs it again on its own and reports its error.
     """
     if backend != 'auto':
         return backend_class(backend)(runner, sysroot=sysroot, stateroot=stateroot)
 
-    probed = []
-    probe_output = runner.run_script(PROBE_SCRIPT).stdout
+    candidates = {name: backend_class(name)(runner, sysroot=sysroot, stateroot=stateroot) for name in ('bootc', 'rpm-ostree', 'ostree')}
+    # bootc cannot read a sysroot, so it is not even asked.
+    argvs = {name: [] if name == 'bootc' and sysroot else found.status_argv() for name, found in candidates.items()}
+    marker = new_marker()
+    result = runner.run(['/bin/sh', '-c', DETECT_SCRIPT, 'osimage-lifecycle', marker, sysroot or '', str(len(argvs['bootc'])),
+                         str(len(argvs['rpm-ostree']))] + argvs['bootc'] + argvs['rpm-ostree'] + argvs['ostree'],
+                        ok_rcs=None)
+    probe_output, reads = parse_detection(result.stdout, marker)
     tools, ostree_booted = parse_probe(probe_output)
-    probed.append('installed tools: %s' % (', '.join(sorted(tools)) or 'none of bootc, rpm-ostree, ostree'))
+    probed = ['installed tools: %s' % (', '.join(sorted(tools)) or 'none of bootc, rpm-ostree, ostree')]
+
+    def found(name):
+        chosen = candidates[name]
+        rc, output = reads.get(name, (None, None))
+        if rc == 0:
+            chosen.preloaded_status = CommandResult(argvs[name], rc, output, '')
+        return chosen
 
     if 'bootc' in tools and not sysroot:
-        result = runner.run(['bootc', 'status', '--format=json'], ok_rcs=None)
-        if result.rc == 0 and is_bootc_host(result.stdout):
-            found = backend_class('bootc')(runner, sysroot=sysroot, stateroot=stateroot)
-            found.preloaded_status = result
-            return found
-        probed.append('bootc status: %s' % ('not a bootc host' if result.rc == 0 else 'rc=%s' % result.rc))
+        rc, output = reads.get('bootc', (None, None))
+        if rc == 0 and is_bootc_host(output):
+            return found('bootc')
+        probed.append('bootc status: %s' % ('not a bootc host' if rc == 0 else 'rc=%s' % rc))
     if 'rpm-ostree' in tools:
-        return backend_class('rpm-ostree')(runner, sysroot=sysroot, stateroot=stateroot)
+        return found('rpm-ostree')
     if 'ostree' in tools and (ostree_booted or sysroot):
-        found = backend_class('ostree')(runner, sysroot=sysroot, stateroot=stateroot)
-        # Spares the backend its own `ostree --version`.
-        found.preloaded_tool_version = parse_probed_ostree_version(probe_output)
-        return found
+        return found('ostree')
     probed.append('/run/ostree-booted: %s' % ('present' if ostree_booted else 'absent'))
     if sysroot:
         probed.append('sysroot: %s' % sysroot)

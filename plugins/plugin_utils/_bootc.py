@@ -50,6 +50,10 @@ class BootcBackend(Backend):
 
     name = 'bootc'
 
+    def status_argv(self):
+        """The argv of one status read; detection (``_backend.detect``) runs it in its own round trip."""
+        return STATUS_COMMAND.split()
+
     def status(self):
         if self.sysroot:
             raise OsImageError('bootc only reads the running system, not sysroot %s: use backend ostree or rpm-ostree for it'
@@ -58,7 +62,7 @@ class BootcBackend(Backend):
         # later read (after an operation) asks the host again.
         result, self.preloaded_status = self.preloaded_status, None
         if result is None:
-            result = self.runner.run(STATUS_COMMAND.split(), what='reading the deployments (bootc status)')
+            result = self.runner.run(self.status_argv(), what='reading the deployments (bootc status)')
         with failure_context(command=result):
             return parse_status(result.stdout)
 

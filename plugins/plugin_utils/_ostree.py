@@ -39,7 +39,10 @@ prints the whole commit GVariant, which would need a GVariant text parser, and `
 walks the parents too.
 
 Which format to ask for is decided from ``ostree --version``, whose output its source calls
-YAML-compatible (`` Version: '2022.7'``), read once per backend instance.
+YAML-compatible (`` Version: '2022.7'``). The status script reads it first, in the same round trip,
+picks the format from it and prints it in a section of its own (``version``), so that a status read
+is one command through the connection; the backend parses that section as it parses ``ostree
+--version`` and derives the format the script chose from it.
 """
 
 from __future__ import annotations
@@ -96,15 +99,38 @@ TEXT_FLAGS = {
     'soft-reboot': ('soft_reboot_target',),
 }
 
-# Reads the deployments and what the status lacks, in one round trip. Every value it uses is a
-# positional parameter, never part of the script: $1 the sysroot ("" for the running system),
-# $2 a marker line unique to this call, then the options of `ostree admin status`.
+# The last section of STATUS_SCRIPT: what `ostree --version` printed.
+VERSION_SECTION = r'''printf '\n%s version\n%s\n' "$marker" "$version"
+'''
+
+# Reads the version of ostree, the deployments and what the status lacks, in one round trip. Every
+# value it uses is a positional parameter, never part of the script: $1 the sysroot ("" for the
+# running system), $2 a marker line unique to this call, then the options of `ostree admin status`
+# (--sysroot). The script adds the format option that the version allows, as ``format_options``
+# decides it (--json from STATUS_JSON_SINCE, else --skip-signatures from SKIP_SIGNATURES_SINCE: the
+# numbers below), from the version line as ``VERSION_RE`` reads it. It prints the output of
+# `ostree --version` last, in the section "version" (``VERSION_SECTION``); when that names no version
+# it prints only that section and reads nothing else. The sections before it are those of the script
+# before the version was folded in, so recordings made with it still parse.
 STATUS_SCRIPT = r'''
 root=${1%/}
 marker=$2
 shift 2
 LC_ALL=C.UTF-8
 export LC_ALL
+version=$(ostree --version) || exit
+release=$(printf '%s\n' "$version" | sed -n "s/^[[:space:]]*Version:[[:space:]]*'\{0,1\}\([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p")
+release=${release%%[!0-9.]*}
+year=${release%%.*}
+minor=${release#*.}
+if [ -z "$release" ]; then
+    printf '\n%s version\n%s\n' "$marker" "$version"
+    exit 0
+elif [ "$year" -gt 2025 ] || { [ "$year" -eq 2025 ] && [ "$minor" -ge 3 ]; }; then
+    set -- "$@" --json
+elif [ "$year" -gt 2024 ] || { [ "$year" -eq 2024 ] && [ "$minor" -ge 1 ]; }; then
+    set -- "$@" --skip-signatures
+fi
 ostree admin status "$@" || exit
 repo=$root/ostree/repo
 for origin in "$root"/ostree/deploy/*/deploy/*.origin; do
@@ -124,7 +150,10 @@ done
 if [ -z "$root" ] && [ -e /run/ostree/staged-deployment-locked ]; then
     printf '\n%s staged-locked\n' "$marker"
 fi
-''' + _ostree_common.LOCK_SNIPPET + 'exit 0\n'
+''' + _ostree_common.LOCK_SNIPPET + VERSION_SECTION + 'exit 0\n'
+
+# Where ``status_argv`` puts the marker ($2 of the script).
+STATUS_MARKER_INDEX = 5
 
 
 def new_marker():
@@ -489,6 +518,16 @@ def parse_tool_version(text):
     return None
 
 
+def format_options(version):
+    """The format option of ``ostree admin status`` for ostree ``version`` (``(year, release)``), as
+    ``STATUS_SCRIPT`` adds it: ``--json`` from 2025.3, ``--skip-signatures`` from 2024.1, else none."""
+    if version >= STATUS_JSON_SINCE:
+        return ['--json']
+    if version >= SKIP_SIGNATURES_SINCE:
+        return ['--skip-signatures']
+    return []
+
+
 def _empty_record(stateroot, checksum, serial):
     return {
         'stateroot': stateroot, 'checksum': checksum, 'serial': serial, 'booted': False,
@@ -730,7 +769,7 @@ class OstreeBackend(Backend):
     def __init__(self, runner, sysroot=None, stateroot=None):
         super().__init__(runner, sysroot=sysroot, stateroot=stateroot)
         self._tool_version = None
-        # ``(year, release)`` that detection's probe read, sparing ``ostree --version``.
+        # ``(year, release)`` known beforehand (tests), sparing ``ostree --version`` before the first status read.
         self.preloaded_tool_version = None
         # The last read of the boot loader entries: ``(state, read)``.
         self._boot_read = None
@@ -745,7 +784,9 @@ class OstreeBackend(Backend):
 
     @property
     def tool_version(self):
-        """``(year, release)`` of the target's ostree, read once per backend instance."""
+        """``(year, release)`` of the target's ostree: what the last status read printed in its section
+        ``version``, else ``ostree --version`` read on its own, once per backend instance (an operation
+        before any status read, or an output recorded before the script printed that section)."""
         if self._tool_version is None and self.preloaded_tool_version is not None:
             self._tool_version = tuple(self.preloaded_tool_version)
         if self._tool_version is None:
@@ -756,35 +797,44 @@ class OstreeBackend(Backend):
             self._tool_version = version
         return self._tool_version
 
-    def status_options(self):
-        """The options of ``ostree admin status`` for this target."""
-        options = []
-        if self.sysroot:
-            options.append('--sysroot=%s' % self.root)
-        if self.tool_version >= STATUS_JSON_SINCE:
-            options.append('--json')
-        elif self.tool_version >= SKIP_SIGNATURES_SINCE:
-            options.append('--skip-signatures')
-        return options
+    def sysroot_options(self):
+        """``--sysroot`` for a sysroot: the options ``STATUS_SCRIPT`` is given (it adds the format option itself)."""
+        return ['--sysroot=%s' % self.root] if self.sysroot else []
+
+    def status_argv(self):
+        """The argv of one status read, with a new marker (at ``STATUS_MARKER_INDEX``).
+
+        ``status()`` runs it; detection (``_backend.detect``) runs it in its own round trip and hands
+        the result over as ``preloaded_status``.
+        """
+        root = '' if self.root == '/' else self.root
+        return ['/bin/sh', '-c', STATUS_SCRIPT, 'osimage-lifecycle', root, new_marker()] + self.sysroot_options()
 
     def status(self):
-        options = self.status_options()
-        marker = new_marker()
-        root = '' if self.root == '/' else self.root
-        result = self.runner.run(['/bin/sh', '-c', STATUS_SCRIPT, 'osimage-lifecycle', root, marker] + options,
-                                 what='reading the deployments (ostree admin status %s)' % ' '.join(options))
-        status_text, sections = split_status_output(result.stdout, marker)
+        """One round trip: ``STATUS_SCRIPT`` (the version, the status and what it lacks), or detection's read of it."""
+        # Detection's read is used once only, so that a later read (after an operation) asks the host again.
+        result, self.preloaded_status = self.preloaded_status, None
+        if result is None:
+            result = self.runner.run(self.status_argv(), what='reading the deployments (ostree --version, then ostree admin '
+                                     'status%s)' % ''.join(' ' + option for option in self.sysroot_options()))
+        status_text, sections = split_status_output(result.stdout, result.argv[STATUS_MARKER_INDEX])
+        version_text = next((text for words, text in sections if words == ['version']), None)
+        if version_text is not None:
+            version = parse_tool_version(version_text)
+            if version is None:
+                raise ParseError('ostree --version names no version', command=result)
+            self._tool_version = version
+        # Without the section (output recorded from the script before it read the version itself), the
+        # version is read on its own: the format the script chose followed from it.
+        as_json = '--json' in format_options(self.tool_version)
         try:
-            if '--json' in options:
-                records = parse_status_json(status_text)
-            else:
-                records = parse_status_text(status_text)
+            records = parse_status_json(status_text) if as_json else parse_status_text(status_text)
         except ParseError as err:
             raise ParseError(err.msg, command=result) from err
         per_deployment, lock_held, staged_locked = parse_details(sections)
         lock_path = posixpath.join(self.root, 'ostree', 'lock') if lock_held else None
         return build_state(records, per_deployment, lock_path=lock_path, staged_locked=staged_locked,
-                           raw={'format': 'json' if '--json' in options else 'text', 'tool_version': self.tool_version})
+                           raw={'format': 'json' if as_json else 'text', 'tool_version': self.tool_version})
 
     # Busy ------------------------------------------------------------------------------------
 

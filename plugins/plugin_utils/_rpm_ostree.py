@@ -78,10 +78,17 @@ class RpmOstreeBackend(Backend):
         """The stateroot and sysroot options of the commands that take both."""
         return (['--os=%s' % self.stateroot] if self.stateroot else []) + self.sysroot_options()
 
+    def status_argv(self):
+        """The argv of one status read; detection (``_backend.detect``) runs it in its own round trip."""
+        return ['rpm-ostree', 'status', '--json'] + self.sysroot_options()
+
     def read_status(self):
-        """Run ``rpm-ostree status --json``: the ``CommandResult``."""
-        return self.runner.run(['rpm-ostree', 'status', '--json'] + self.sysroot_options(),
-                               what='reading the deployments (rpm-ostree status)')
+        """Run ``rpm-ostree status --json``: the ``CommandResult``, or detection's, once."""
+        # Detection's read is used once only, so that a later read (after an operation) asks the host again.
+        result, self.preloaded_status = self.preloaded_status, None
+        if result is not None:
+            return result
+        return self.runner.run(self.status_argv(), what='reading the deployments (rpm-ostree status)')
 
     def status(self):
         result = self.read_status()

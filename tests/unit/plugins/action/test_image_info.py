@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import os
 from unittest.mock import MagicMock
 
 import pytest
@@ -16,6 +17,7 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.osimage.lifecycle.plugins.action.image_info import ActionModule
 from ansible_collections.osimage.lifecycle.plugins.modules import image_info as image_info_docs
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _ostree
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake_target import FakeTarget
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fixtures import bootc_fixture, read_fixture
 
@@ -162,6 +164,64 @@ def test_failed_update_check_reports_the_host_state():
     assert result['rc'] == 1
     assert 'Transaction in progress' in result['msg']
     assert result['state']['booted']['version'] == '33.21'
+
+
+# Round trips: reading a host's state is one command through the connection on every backend ------------
+
+OSTREE_CASES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'plugin_utils', 'ostree_cases')
+RECORDED_MARKER = '@@osimage-lifecycle-recorded'
+SYSROOT = '/srv/sysroot'
+
+
+def ostree_host(sysroot=None):
+    """An OSTree host (booted, or a sysroot) whose status script prints the output recorded by record.sh."""
+    with open(os.path.join(OSTREE_CASES, 'script-two-deployments.txt'), encoding='utf-8') as handle:
+        recorded = handle.read()
+    status = ['/bin/sh', '-c', _ostree.STATUS_SCRIPT, 'osimage-lifecycle', sysroot or '', RECORDED_MARKER]
+    status += ['--sysroot=%s' % sysroot] if sysroot else []
+    return FakeTarget({tuple(status): (0, recorded)}, tools=('ostree',), ostree_booted=sysroot is None)
+
+
+@pytest.mark.parametrize('backend', ['auto', 'ostree'])
+@pytest.mark.parametrize('sysroot', [None, SYSROOT], ids=['booted', 'sysroot'])
+def test_ostree_host_is_read_in_one_round_trip(monkeypatch, backend, sysroot):
+    monkeypatch.setattr(_ostree, 'new_marker', lambda: RECORDED_MARKER)
+    target = ostree_host(sysroot)
+    args = {'sysroot': sysroot} if sysroot else {}
+    result = run_task(target, backend=backend, **args)
+    check_contract(result, check_update=False)
+    assert result['backend'] == 'ostree'
+    assert [d['version'] for d in result['deployments']] == ['2.0', '1.0']
+    assert result['deployments'][0]['timestamp'] == '2024-02-01T10:00:00Z'
+    # Detection (auto), the version of ostree and the status: one command through the connection.
+    assert len(target.command_lines) == 1
+
+
+@pytest.mark.parametrize('backend', ['auto', 'rpm-ostree'])
+def test_rpm_ostree_host_is_read_in_one_round_trip(backend):
+    target = rpm_ostree_host('zincati-rpm-ostree-staged.json')
+    result = run_task(target, backend=backend)
+    assert result['backend'] == 'rpm-ostree' and len(result['deployments']) == 2
+    assert len(target.command_lines) == 1
+
+
+@pytest.mark.parametrize('backend', ['auto', 'bootc'])
+def test_bootc_host_is_read_in_one_round_trip(backend):
+    target = bootc_host(['spec-only-booted.yaml'])
+    result = run_task(target, backend=backend)
+    assert result['backend'] == 'bootc' and result['booted']['image'] == 'quay.io/centos-bootc/centos-bootc:stream9'
+    assert len(target.command_lines) == 1
+
+
+def test_fedora_coreos_with_bootc_installed_is_read_in_one_round_trip():
+    # bootc is installed but does not manage the host: its status and rpm-ostree's, in the one round trip.
+    target = rpm_ostree_host('zincati-rpm-ostree-staged.json')
+    target.tools = ('bootc', 'rpm-ostree', 'ostree')
+    target.answers[BOOTC_STATUS] = [(0, json.dumps(bootc_fixture('spec-v1-null.json')))]
+    result = run_task(target)
+    assert result['backend'] == 'rpm-ostree'
+    assert len(target.command_lines) == 1
+    assert target.sent[1:] == [list(BOOTC_STATUS), list(RPM_OSTREE_STATUS)]
 
 
 def test_relative_sysroot_is_refused_before_touching_the_host():

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shlex
 
 import pytest
 
@@ -434,9 +433,9 @@ def bootc_host(hosts, answers=None):
 
 
 def sent(target):
-    """The argv of every command the task sent, the detection probe left out."""
-    commands = [shlex.split(line.split(' ', 2)[2]) for line in target.command_lines]
-    return [argv for argv in commands if argv[:2] != ['/bin/sh', '-c']]
+    """The argv of every command the task ran, the status reads inside detection's script included, the shell
+    scripts (detection's and others) left out."""
+    return [argv for argv in target.sent if argv[:2] != ['/bin/sh', '-c']]
 
 
 def test_image_stages_the_newer_digest():

@@ -29,6 +29,7 @@ import json
 import os
 import re
 import struct
+import subprocess
 
 import pytest
 
@@ -460,11 +461,10 @@ def test_split_status_output_keeps_text_that_only_looks_like_a_marker():
 
 # --- the backend over the recorded output of its own script ---------------------------------
 
-def recorded_backend(name, version_text=None, sysroot=SYSROOT):
-    """A backend whose target answers with the recorded output of script-<name>.txt."""
+def recorded_backend(name, sysroot=SYSROOT):
+    """A backend whose target answers with the recorded output of script-<name>.txt (version section included)."""
     options = ['--sysroot=%s' % sysroot] if sysroot else []
     target = FakeTarget({
-        tuple(VERSION_ARGV): (0, version_text or read_case('version-2022.7.txt')),
         tuple(status_argv(sysroot or '', RECORDED_MARKER, *options)): (0, read_case('script-%s.txt' % name)),
     })
     runner = target.runner()
@@ -491,9 +491,18 @@ def test_recorded_script_two_deployments():
         'transaction': None,
         'update_driver': None,
     }
-    assert argvs(runner) == [VERSION_ARGV, status_argv(SYSROOT, RECORDED_MARKER, '--sysroot=' + SYSROOT)]
+    # One round trip: the script read the version itself (its section "version").
+    assert argvs(runner) == [status_argv(SYSROOT, RECORDED_MARKER, '--sysroot=' + SYSROOT)]
     assert state.raw['format'] == 'text'
+    assert state.raw['tool_version'] == backend.tool_version == (2022, 7)
     assert [d.serial for d in state.deployments] == [0, 0]
+
+
+@pytest.mark.parametrize('name', ['two-deployments', 'container-origin', 'container-origin-locked'])
+def test_every_recorded_script_has_the_version_section(name):
+    _status, sections = split_status_output(read_case('script-%s.txt' % name), RECORDED_MARKER)
+    # What `ostree --version` printed when record.sh ran (the sections end without their last newline).
+    assert sections[-1] == (['version'], read_case('version-2022.7.txt').rstrip('\n'))
 
 
 @pytest.mark.usefixtures('recorded_marker')
@@ -510,7 +519,21 @@ def test_recorded_script_with_the_sysroot_lock_held():
     assert state.transaction == ['ostree sysroot lock held', SYSROOT + '/ostree/lock']
 
 
-def test_version_is_read_once_per_backend(fixed_marker):
+def test_each_status_read_is_one_round_trip(fixed_marker):
+    output = script_output(read_case('status-two-deployments.txt'), [('version', read_case('version-2022.7.txt'))])
+    target = FakeTarget({tuple(status_argv('', fixed_marker)): (0, output)})
+    runner = target.runner()
+    backend = OstreeBackend(runner)
+    first, second = backend.status(), backend.status()
+    assert first.as_dict() == second.as_dict()
+    assert argvs(runner) == [status_argv('', fixed_marker)] * 2
+    assert len(target.command_lines) == 2
+    assert first.raw['tool_version'] == (2022, 7)
+
+
+def test_output_without_the_version_section_reads_the_version_once(fixed_marker):
+    # What the script printed before it read the version itself (the recordings of sid/ and vm-*):
+    # the version is then read on its own, once per backend.
     output = script_output(read_case('status-two-deployments.txt'), [])
     target = FakeTarget({
         tuple(VERSION_ARGV): (0, read_case('version-2022.7.txt')),
@@ -520,24 +543,35 @@ def test_version_is_read_once_per_backend(fixed_marker):
     backend = OstreeBackend(runner)
     first, second = backend.status(), backend.status()
     assert first.as_dict() == second.as_dict()
-    assert argvs(runner) == [VERSION_ARGV, status_argv('', fixed_marker), status_argv('', fixed_marker)]
+    assert argvs(runner) == [status_argv('', fixed_marker), VERSION_ARGV, status_argv('', fixed_marker)]
     # Without the details, the timestamps are unknown and nothing else is lost.
     assert [d.timestamp for d in first.deployments] == [None, None]
     assert [d.origin for d in first.deployments] == [REFSPEC, REFSPEC]
 
 
-@pytest.mark.parametrize('version, options', [
+FORMAT_OPTIONS = [
     ('2022.7', []),
     ('2023.8', []),
+    ('2023.12', []),
     ('2024.1', ['--skip-signatures']),
+    ('2024.12', ['--skip-signatures']),
     ('2025.2', ['--skip-signatures']),
     ('2025.3', ['--json']),
+    ('2025.10', ['--json']),
     ('2026.4', ['--json']),
-])
-def test_status_options_follow_the_version(version, options):
-    target = FakeTarget({tuple(VERSION_ARGV): (0, "libostree:\n Version: '%s'\n" % version)})
-    assert OstreeBackend(target.runner()).status_options() == options
-    assert OstreeBackend(target.runner(), sysroot='/mnt/sysroot/').status_options() == ['--sysroot=/mnt/sysroot'] + options
+    ('2030.1', ['--json']),
+]
+
+
+@pytest.mark.parametrize('version, options', FORMAT_OPTIONS)
+def test_format_options_follow_the_version(version, options):
+    assert _ostree.format_options(parse_tool_version("libostree:\n Version: '%s'\n" % version)) == options
+
+
+def test_status_argv_gives_the_sysroot_only(fixed_marker):
+    backend = OstreeBackend(FakeTarget().runner(), sysroot='/mnt/sysroot/')
+    assert backend.status_argv() == status_argv('/mnt/sysroot', fixed_marker, '--sysroot=/mnt/sysroot')
+    assert OstreeBackend(FakeTarget().runner()).status_argv() == status_argv('', fixed_marker)
 
 
 def test_json_2025_3_gets_the_origin_from_the_origin_file(fixed_marker):
@@ -552,11 +586,9 @@ def test_json_2025_3_gets_the_origin_from_the_origin_file(fixed_marker):
         ('manifest-digest', "'%s'\n" % IMAGE_DIGEST),
         # A deployment directory that the status does not list is ignored.
         ('deployment fedora/deploy/%s.5' % C1, '[origin]\nrefspec=other:ref\n'),
+        ('version', "libostree:\n Version: '2025.3'\n"),
     ]
-    target = FakeTarget({
-        tuple(VERSION_ARGV): (0, "libostree:\n Version: '2025.3'\n"),
-        tuple(status_argv('', fixed_marker, '--json')): (0, script_output(JSON_2025_3_BOOTED, sections)),
-    })
+    target = FakeTarget({tuple(status_argv('', fixed_marker)): (0, script_output(JSON_2025_3_BOOTED, sections))})
     state = OstreeBackend(target.runner()).status()
     assert [d.as_dict() for d in state.deployments] == [
         expected_deployment(0, C3, '3.0', '2024-03-01T10:00:00Z', 'fedora', origin=FEDORA, staged=True,
@@ -584,7 +616,6 @@ def test_details_from_rpm_ostree_layering():
 
 def test_status_failure_names_the_command(fixed_marker):
     target = FakeTarget({
-        tuple(VERSION_ARGV): (0, read_case('version-2022.7.txt')),
         tuple(status_argv(SYSROOT, fixed_marker, '--sysroot=' + SYSROOT)): (
             1, '', 'error: loading sysroot: opendir(ostree/repo): No such file or directory\n'),
     })
@@ -596,23 +627,80 @@ def test_status_failure_names_the_command(fixed_marker):
 
 
 def test_status_garbage_is_a_parse_error(fixed_marker):
-    target = FakeTarget({
-        tuple(VERSION_ARGV): (0, "libostree:\n Version: '2025.3'\n"),
-        tuple(status_argv('', fixed_marker, '--json')): (0, 'Not JSON at all\n'),
-    })
+    output = script_output('Not JSON at all\n', [('version', "libostree:\n Version: '2025.3'\n")])
+    target = FakeTarget({tuple(status_argv('', fixed_marker)): (0, output)})
     with pytest.raises(ParseError) as caught:
         OstreeBackend(target.runner()).status()
-    assert caught.value.command.stdout == 'Not JSON at all\n'
+    assert caught.value.command.stdout == output
 
 
-def test_missing_ostree():
-    target = FakeTarget({tuple(VERSION_ARGV): (127, '', 'sh: 1: ostree: not found\n')})
+def test_missing_ostree(fixed_marker):
+    target = FakeTarget({tuple(status_argv('', fixed_marker)): (127, '', 'sh: 1: ostree: not found\n')})
     with pytest.raises(CommandFailed) as caught:
         OstreeBackend(target.runner()).status()
-    assert 'ostree --version' in caught.value.msg
-    target = FakeTarget({tuple(VERSION_ARGV): (0, 'something else\n')})
-    with pytest.raises(ParseError):
+    assert 'ostree --version' in caught.value.msg and 'ostree: not found' in caught.value.msg
+    # A version section that names no version: the script read nothing else, and the backend refuses it.
+    target = FakeTarget({tuple(status_argv('', fixed_marker)): (0, script_output('', [('version', 'something else\n')]))})
+    with pytest.raises(ParseError, match='ostree --version names no version'):
         OstreeBackend(target.runner()).status()
+
+
+# --- the status script in a real shell, with an ostree that prints a given version ----------------
+
+FAKE_OSTREE = r'''#!/bin/sh
+# Prints the version in $FAKE_VERSION (or what the file $FAKE_VERSION_TEXT holds), the argv of
+# `admin status` (or the file $FAKE_STATUS), and nothing for anything else.
+case $1 in
+    --version)
+        if [ -n "$FAKE_VERSION_TEXT" ]; then
+            cat "$FAKE_VERSION_TEXT"
+        else
+            printf "libostree:\n Version: '%s'\n Features:\n  - libcurl\n" "$FAKE_VERSION"
+        fi ;;
+    admin)
+        if [ -n "$FAKE_STATUS" ]; then cat "$FAKE_STATUS"; else echo "admin status argv: $*"; fi ;;
+esac
+'''
+
+
+def run_status_script(tmp_path, root, *options, **env):
+    """Run STATUS_SCRIPT with /bin/sh, a fake ``ostree`` first on PATH: its stdout."""
+    bindir = tmp_path / 'bin'
+    bindir.mkdir(exist_ok=True)
+    (bindir / 'ostree').write_text(FAKE_OSTREE)
+    (bindir / 'ostree').chmod(0o755)
+    env = dict(env, PATH='%s:/usr/bin:/bin' % bindir)
+    done = subprocess.run(status_argv(root, TEST_MARKER, *options), env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.parametrize('version, options', FORMAT_OPTIONS)
+def test_the_script_adds_the_format_option_that_format_options_gives(tmp_path, version, options):
+    sysroot = str(tmp_path / 'sysroot')
+    stdout = run_status_script(tmp_path, sysroot, '--sysroot=' + sysroot, FAKE_VERSION=version)
+    status, sections = split_status_output(stdout, TEST_MARKER)
+    assert status.splitlines()[0] == 'admin status argv: %s' % ' '.join(['admin', 'status', '--sysroot=' + sysroot] + options)
+    assert sections == [(['version'], "libostree:\n Version: '%s'\n Features:\n  - libcurl" % version)]
+
+
+def test_the_script_reads_nothing_else_when_the_version_is_unknown(tmp_path):
+    (tmp_path / 'version.txt').write_text('ostree, some version\n')
+    stdout = run_status_script(tmp_path, '', FAKE_VERSION_TEXT=str(tmp_path / 'version.txt'))
+    assert stdout == '\n%s version\nostree, some version\n' % TEST_MARKER
+
+
+def test_json_status_through_the_real_script(tmp_path, fixed_marker, monkeypatch):
+    # The script and the backend over the JSON status of 2026.4 (sid/), in one round trip.
+    status = tmp_path / 'status.json'
+    status.write_text(sid_case('status-two-deployments.json'))
+    env = {'FAKE_VERSION': '2026.4', 'FAKE_STATUS': str(status)}
+    target = FakeTarget({tuple(status_argv(SYSROOT, fixed_marker, '--sysroot=' + SYSROOT)): (
+        0, run_status_script(tmp_path, SYSROOT, '--sysroot=' + SYSROOT, **env))})
+    state = OstreeBackend(target.runner(), sysroot=SYSROOT).status()
+    assert len(target.command_lines) == 1
+    assert state.raw == dict(state.raw, format='json', tool_version=(2026, 4))
+    assert [d.checksum for d in state.deployments] == [r['checksum'] for r in SID_STATUS['two-deployments']]
 
 
 # --- real JSON and text of Debian sid's ostree 2026.4 (ostree_cases/sid/, record-sid.sh) -------
@@ -707,10 +795,14 @@ def test_sid_json_is_what_the_emulation_writes():
 
 
 def sid_backend(name):
-    """A backend on ostree 2026.4 whose target answers with the recorded sid/script-<name>.txt."""
+    """A backend on ostree 2026.4 whose target answers with the recorded sid/script-<name>.txt.
+
+    They were recorded with the script before it read the version itself (it was given ``--json``):
+    they have no section "version", so the backend reads the version on its own.
+    """
     target = FakeTarget({
         tuple(VERSION_ARGV): (0, sid_case('version.txt')),
-        tuple(status_argv(SYSROOT, RECORDED_MARKER, '--sysroot=' + SYSROOT, '--json')): (0, sid_case('script-%s.txt' % name)),
+        tuple(status_argv(SYSROOT, RECORDED_MARKER, '--sysroot=' + SYSROOT)): (0, sid_case('script-%s.txt' % name)),
     })
     runner = target.runner()
     return OstreeBackend(runner, sysroot=SYSROOT), runner
@@ -756,7 +848,7 @@ def test_sid_recorded_script(name):
         'update_driver': None,
     }
     assert [d.serial for d in state.deployments] == [r['serial'] for r in SID_STATUS[name]]
-    assert argvs(runner) == [VERSION_ARGV, status_argv(SYSROOT, RECORDED_MARKER, '--sysroot=' + SYSROOT, '--json')]
+    assert argvs(runner) == [status_argv(SYSROOT, RECORDED_MARKER, '--sysroot=' + SYSROOT), VERSION_ARGV]
     assert state.raw['format'] == 'json'
     assert state.raw['tool_version'] == (2026, 4)
 

@@ -17,8 +17,6 @@ The integration targets (tests/integration/targets/image, kargs, ...) run the sa
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
 from ansible.errors import AnsibleActionFail
 
@@ -38,7 +36,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree import (
     parse_staged_state,
     parse_status_text,
 )
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import LOCALE_PREFIX, CommandFailed, TargetRunner
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._action_task import run_action
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake_target import FakeTarget, argvs
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._ostree_scripts import MARKER, cache_argv, checked, cleaned
@@ -724,22 +722,19 @@ def test_set_kernel_arguments_with_nothing_to_change_runs_nothing():
 
 # --- the version of ostree -----------------------------------------------------------------------
 
-def test_detection_hands_over_the_probed_version():
+def test_detection_hands_over_the_version_read_with_the_status():
+    status = ['/bin/sh', '-c', _ostree.STATUS_SCRIPT, 'osimage-lifecycle', SYSROOT, RECORDED_MARKER, '--sysroot=' + SYSROOT]
+    # The script's output on a host with ostree 2025.7: its JSON status and the section "version".
+    output = '{"deployments": []}\n\n%s version\nlibostree:\n Version: \'2025.7\'\n' % RECORDED_MARKER
     argv = ['ostree', 'admin', 'set-default', '--sysroot=' + SYSROOT, '1']
-    target = FakeTarget({tuple(argv): (0, '')}, tools=('ostree',))
-    probe_line = LOCALE_PREFIX + ' /bin/sh -c ' + shlex.quote(_backend.PROBE_SCRIPT)
-
-    def execute(command_line):
-        if command_line == probe_line:
-            # What the probe prints on a host with ostree 2025.7.
-            return {'rc': 0, 'stdout': "tool=ostree\nostree-version= '2025.7'\n", 'stderr': ''}
-        return target(command_line)
-
-    runner = TargetRunner(execute, host='testhost')
+    target = FakeTarget({tuple(status): (0, output), tuple(argv): (0, '')}, tools=('ostree',))
+    runner = target.runner()
     backend = detect(runner, sysroot=SYSROOT)
+    assert backend.status().deployments == []
     backend.rollback(SYSROOT_STATE, SYSROOT_STATE.deployments[1])
-    # No `ostree --version`: the probe said 2025.7, which has set-default.
-    assert argvs(runner) == [['/bin/sh', '-c', _backend.PROBE_SCRIPT], argv]
+    # No `ostree --version`: the status read inside detection said 2025.7, which has set-default.
+    assert [a[:3] for a in argvs(runner)] == [['/bin/sh', '-c', _backend.DETECT_SCRIPT], argv[:3]]
+    assert target.sent[1:] == [status, argv]
 
 
 def test_without_the_probe_the_version_is_asked_once():

@@ -203,13 +203,13 @@ v2=$(ostree "--repo=$repo" rev-parse "origin:$ref^")
 printf '[origin]\nrefspec=origin:%s\noverride-commit=%s\nunlocked=hotfix\n\n[libostree-transient]\npinned=true\n' \
     "$ref" "$v2" >"$work/transient.origin"
 cp "$work/transient.origin" "$cases/deploy-script-source.origin"
-/bin/sh -c "$deploy_script" osimage-lifecycle copy "$work/transient.origin" "--sysroot=$sysroot" --os=exampleos \
+/bin/sh -c "$deploy_script" osimage-lifecycle copy "$work/transient.origin" "" "--sysroot=$sysroot" --os=exampleos \
     --karg-none --karg-append=root=/dev/null '--karg-append=dyndbg="file foo.c +p"' --karg-append=quiet "$v2" \
     >/dev/null
 ostree admin status "--sysroot=$sysroot" >"$cases/status-after-deploy-script.txt"
 cat "$sysroot"/ostree/deploy/exampleos/deploy/"$v2".1.origin >"$cases/deploy-script-copied.origin"
 /bin/sh -c "$boot_script" osimage-lifecycle "$sysroot" "$marker" >"$cases/boot-script-after-deploy-script.txt"
-/bin/sh -c "$deploy_script" osimage-lifecycle refspec "origin:$ref" "--sysroot=$sysroot" --os=exampleos "$v2" >/dev/null
+/bin/sh -c "$deploy_script" osimage-lifecycle refspec "origin:$ref" "" "--sysroot=$sysroot" --os=exampleos "$v2" >/dev/null
 cat "$sysroot"/ostree/deploy/exampleos/deploy/"$v2".2.origin >"$cases/deploy-script-refspec.origin"
 
 # The state of a staged deployment (/run/ostree/staged-deployment), which only a booted host has:
@@ -241,4 +241,6 @@ PYTHON
 # OSTree host of tests/e2e (Debian 12, ostree 2022.7), run as root with "" and this marker, while a
 # deployment was staged: vm-*-staged-kargs.txt after the kargs module staged 2 with other kernel
 # arguments (so its state holds "kargs"), vm-*-staged-upgrade.txt after `ostree admin upgrade --stage`
-# staged 3 (so its state holds none, and the merge deployment's apply).
+# staged 3 (so its state holds none, and the merge deployment's apply). They were printed by
+# STATUS_SCRIPT before it read the version of ostree itself, so vm-script-*.txt have no last section
+# "version" (the backend then reads `ostree --version` on its own); the other sections are unchanged.
