@@ -57,7 +57,7 @@ _value:
         - The number of hosts with each status. Every status the role reports is present, with 0 when no
           host has it, so that a workflow can branch on it; C(unknown) only when a host has no result.
       type: dict
-      sample: {current: 0, upgraded: 2, staged: 0, deferred: 0, rolled_back: 1, failed: 0}
+      sample: {current: 0, upgraded: 2, staged: 0, unstaged: 0, deferred: 0, rolled_back: 1, reverted: 0, failed: 0}
     hosts:
       description:
         - One row per host, sorted by host, with C(host), C(status), C(from), C(to), C(back) (what a rolled back
@@ -81,7 +81,7 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 
 STATUSES = {
-    'upgrade': ('current', 'upgraded', 'staged', 'deferred', 'rolled_back', 'failed'),
+    'upgrade': ('current', 'upgraded', 'staged', 'unstaged', 'deferred', 'rolled_back', 'reverted', 'failed'),
     'rollback': ('current', 'rolled_back', 'staged', 'failed'),
 }
 # The phases the upgrade role times, in their order; 'total' is not one.

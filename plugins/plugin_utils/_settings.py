@@ -23,6 +23,7 @@ import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _validate
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._guard import MIN_TIMEOUT as GUARD_MIN_TIMEOUT
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._health_spec import (
     ARGUMENT_SPEC as HEALTH_SPEC,
     UNIT_NAME_RE,
@@ -73,6 +74,7 @@ RANGES = {
     'lock_timeout': (0, None),
     'min_free_mb': (0, None),
     'reboot_timeout': (1, None),
+    'confirm_timeout': (0, None),
     'health_timeout': (0, None),
     'health_interval': (0, None),
     'max_fail_percentage': (0, 100),
@@ -388,6 +390,15 @@ def check_upgrade(settings, allowed_hook_dirs, hook_base_dirs):
         check_path('upgrade_sysroot', settings['upgrade_sysroot'])
     if settings.get('upgrade_plan'):
         check_plan(settings['upgrade_plan'])
+    confirm = settings.get('upgrade_confirm_timeout')
+    if confirm:
+        if confirm < GUARD_MIN_TIMEOUT:
+            raise SettingError('upgrade_confirm_timeout', 'must be 0 (no boot guard) or at least %d seconds, got %d'
+                                                          % (GUARD_MIN_TIMEOUT, confirm))
+        if confirm <= settings.get('upgrade_health_timeout', 0):
+            raise SettingError('upgrade_confirm_timeout', 'must be longer than upgrade_health_timeout (%d s), or the '
+                                                          'guard returns the host while its health is being checked; '
+                                                          'got %d' % (settings['upgrade_health_timeout'], confirm))
     if 'upgrade_update_agents' in settings:
         settings['upgrade_update_agents'] = unit_names(
             'upgrade_update_agents', survey_list(settings['upgrade_update_agents'], 'upgrade_update_agents'))

@@ -16,7 +16,9 @@ starts from what the one before left:
   v2  the re-run                                      no download again, rebooted, verified, healthy
   v1  the rollback playbook                           the previous image booted again, healthy
   v1  unhealthy v3                                    health fails, automatic rollback, v1 again
-  v1  v4 never comes back (sshd disabled), 2 hosts    the rollout stops, the other host untouched
+  v1  v5 panics before userspace                      GRUB boots it once; back on v1 by itself (reverted)
+  v1  v4 never comes back (sshd disabled), 2 hosts    its boot guard returns it to v1 by itself (reverted);
+                                                      the rollout stops, the other host boots v1
 
 Exit status 0 when every scenario passed.  ``E2E_SCENARIOS=name,name`` runs a subset (the
 state each needs must then be there already); ``E2E_KEEP=1`` leaves the VMs running.
@@ -238,7 +240,7 @@ class Suite:
             match = re.match(r'^E2E_COMMIT_V(\d)=([0-9a-f]{64})$', line)
             if match:
                 self.commits[match.group(1)] = match.group(2)
-        expect(len(self.commits) == 4, 'image.env does not name the commits v1..v4: %s' % env_lines)
+        expect(len(self.commits) == 5, 'image.env does not name the commits v1..v5: %s' % env_lines)
         python = guest(VM_A, 'for p in /usr/bin/python* /usr/local/bin/python*; do [ -e "$p" ] && echo "$p"; done; '
                        'command -v python3 python || true')
         expect(python.strip() == '', 'the guest has Python, which these tests must not rely on: %s' % python)
@@ -383,6 +385,41 @@ class Suite:
                'upgrade_result timings: %s' % result['timings'])
         expect(boot_id(VM_A) != before, 'the host was not rebooted')
         self.assert_boots(VM_A, self.inventory, '2')
+        # The boot was guarded and confirmed: nothing of the guard is left to fire later.
+        expect(result.get('guarded') is True, 'the reboot was not guarded: %s' % result.get('unguarded_reason'))
+        self.assert_no_guard(VM_A)
+
+    def assert_no_guard(self, name):
+        left = guest(name, 'ls -d /etc/systemd/system/osimage-lifecycle-* /etc/systemd/system/*/osimage-lifecycle-* '
+                           '/var/lib/osimage-lifecycle/armed /var/lib/osimage-lifecycle/fired 2>/dev/null; '
+                           'grub-editenv /boot/grub/grubenv list | grep -e saved_entry -e next_entry; true')
+        expect(left.strip() == '', '%s: the boot guard is still there:\n%s' % (name, left))
+
+    def assert_reverted(self, name, proc, bad, how):
+        """``name`` returned to v1 by itself from ``bad``; the guard recorded it and removed itself."""
+        result = upgrade_results(proc.stdout).get(name, {})
+        log('  upgrade_result of %s: %s' % (name, json.dumps(result, sort_keys=True)))
+        expect(result.get('status') == 'reverted', 'upgrade_result status: %s' % result.get('status'))
+        expect(result['to']['checksum'] == self.commits[bad] and result['back']['checksum'] == self.commits['1'],
+               'from -> to -> back: %s -> %s -> %s' % (result['from'], result['to'], result['back']))
+        status, dummy = self.assert_boots(name, self.inventory if name == VM_A else None, '1')
+        expect(self.commits[bad] not in status, '%s: the image that failed is still deployed:\n%s' % (name, status))
+        record = guest(name, 'cat /var/lib/osimage-lifecycle/fell-back')
+        log('  %s: /var/lib/osimage-lifecycle/fell-back:\n%s' % (name, record.strip()))
+        expect('told=%s' % self.commits[bad] in record and 'booted=%s' % self.commits['1'] in record
+               and 'how=%s' % how in record, '%s: the fallback record is not %s:\n%s' % (name, how, record))
+        self.assert_no_guard(name)
+        return result
+
+    def panic_before_userspace(self):
+        vm(VM_A, 'publish', '5')
+        before = boot_id(VM_A)
+        proc = self.upgrade('panics-v5')
+        expect(proc.returncode != 0, 'the upgrade to v5, which panics, did not fail')
+        expect(boot_id(VM_A) != before, 'the host was not rebooted')
+        self.assert_reverted(VM_A, proc, '5', 'boot-loader')
+        panics = vm(VM_A, 'serial', '3000', check=False).stdout
+        expect('Kernel panic' in panics, 'the serial console shows no kernel panic:\n%s' % panics[-2000:])
 
     def rollback_playbook(self):
         proc = self.ansible.playbook('rollback', self.inventory, os.path.join(PLAYBOOKS, 'rollback.yml'), ROLLBACK_VARS)
@@ -414,16 +451,13 @@ class Suite:
         inventory_b = vm(VM_B, 'inventory').stdout.strip().splitlines()[-1]
         before_b = boot_id(VM_B)
         fleet = fleet_inventory([(VM_A, self.inventory), (VM_B, inventory_b)])
-        proc = self.upgrade('unreachable-v4', {'upgrade_serial': [1], 'upgrade_reboot_timeout': 300},
-                            inventory=fleet)
-        expect(proc.returncode != 0, 'the rollout did not fail although the canary never came back')
-        result = upgrade_results(proc.stdout).get(VM_A, {})
-        log('  upgrade_result of %s: %s' % (VM_A, json.dumps(result, sort_keys=True)))
-        expect(result.get('status') == 'failed' and result.get('failed_phase') == 'reboot',
-               'upgrade_result of the canary: %s' % result)
-        expect('did not come back' in result.get('message', '') and self.commits['4'] in result.get('message', ''),
-               'the message does not say the host is unreachable with what is staged: %s' % result.get('message'))
+        # The confirmation window shortened from 900 s: the canary comes back on v1 by itself within it.
+        proc = self.upgrade('unreachable-v4', {'upgrade_serial': [1], 'upgrade_reboot_timeout': 300,
+                                               'upgrade_confirm_timeout': 150}, inventory=fleet)
+        expect(proc.returncode != 0, 'the rollout did not fail although the canary never came back confirmed')
         expect(re.search(r'PLAY \[Reboot into the new image[^\n]*\n', proc.stdout), 'play 2 did not run')
+        result = self.assert_reverted(VM_A, proc, '4', 'guard')
+        expect(result.get('failed_phase') == 'verify', 'failed phase: %s' % result.get('failed_phase'))
         expect(boot_id(VM_B) == before_b, 'the rollout rebooted %s after the canary failed' % VM_B)
         # play 1 staged v4 on every host, locked; the host the rollout did not reach still boots v1
         dummy, info = self.assert_boots(VM_B, inventory_b, '1', staged='4')
@@ -431,7 +465,7 @@ class Suite:
         # ostree 2022.7 keeps the lock in a file, read here without the collection.
         expect(guest(VM_B, 'if [ -e /run/ostree/staged-deployment-locked ]; then echo locked; fi').strip() == 'locked',
                '%s: /run/ostree/staged-deployment-locked is missing' % VM_B)
-        log('  %s: booted v1, v4 staged and locked, not rebooted into; %s left unreachable' % (VM_B, VM_A))
+        log('  %s: booted v1, v4 staged and locked, not rebooted into; %s back on v1 by itself' % (VM_B, VM_A))
         # An unplanned reboot (power loss, a panic, someone's `reboot`) boots the image the host runs,
         # not the one that just failed on the canary.
         vm(VM_B, 'reboot')
@@ -440,7 +474,7 @@ class Suite:
         log('  %s: an unplanned reboot booted v1 again; the locked v4 was not applied' % VM_B)
 
     SCENARIOS = ['check_mode', 'hostile_input', 'repo_outage', 'killed_after_staging', 'rollback_playbook',
-                 'unhealthy_image', 'unreachable_after_reboot']
+                 'unhealthy_image', 'panic_before_userspace', 'unreachable_after_reboot']
 
     def main(self):
         wanted = [name for name in os.environ.get('E2E_SCENARIOS', '').split(',') if name] or self.SCENARIOS

@@ -240,6 +240,7 @@ e2e_commit_v1=$E2E_COMMIT_V1
 e2e_commit_v2=$E2E_COMMIT_V2
 e2e_commit_v3=$E2E_COMMIT_V3
 e2e_commit_v4=$E2E_COMMIT_V4
+e2e_commit_v5=$E2E_COMMIT_V5
 EOF
 }
 
@@ -293,7 +294,7 @@ publish() {  # publish REPO VERSION: point the branch at e2e/vVERSION
 }
 
 cmd_publish() {  # publish VERSION [--port P]
-  local v=${1:?publish VERSION (1-4)} port=""; shift
+  local v=${1:?publish VERSION (1-5)} port=""; shift
   [ "${1:-}" = "--port" ] && port=$2
   port=$(repo_port "$port"); load_current_image_env
   local rs; rs=$(repo_state "$port")
@@ -346,7 +347,7 @@ ostree repo server (shared per port; guest URL http://10.0.2.2:PORT/repo):
                          --stop-after-objects: the server exits in the middle of
                          the pull that asks for object K+1 (outage scenario)
   stop-repo [--port P]   stop it (simulated outage); serve-repo restarts it
-  publish N [--port P]   point the served branch at vN (1..4)
+  publish N [--port P]   point the served branch at vN (1..5)
 EOF
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build (or reuse from cache) a bootable, OSTree-managed Debian bookworm disk
-# image without Python, plus an archive-mode ostree repo holding v1..v4.
+# image without Python, plus an archive-mode ostree repo holding v1..v5.
 #
 # usage: tests/e2e/image/build.sh            # build or reuse
 #        E2E_REBUILD=1 tests/e2e/image/build.sh   # force a rebuild
@@ -15,7 +15,7 @@
 #
 # Output (printed as the last line): the image dir $E2E_CACHE_DIR/img-<key>/ with
 #   disk-v1.raw    pristine sparse disk, v1 deployed (never booted: use an overlay)
-#   repo/          archive ostree repo, branch $BRANCH, commits v1..v4
+#   repo/          archive ostree repo, branch $BRANCH, commits v1..v5
 #   id_ed25519     ssh private key authorized for root in the guest (+ .pub)
 #   image.env      shell-sourceable facts (commits, branch, remote, port, ...)
 # and $E2E_CACHE_DIR/current -> img-<key>
@@ -157,7 +157,7 @@ C1=$(commit 1 "v1 base" --tree=dir="$ROOT")
 
 OV=$WORK/overlays
 mkdir -p "$OV/v2/usr/lib" "$OV/v3/usr/lib/systemd/system/multi-user.target.wants" \
-         "$OV/v4/usr/lib/systemd/system/ssh.service.d"
+         "$OV/v4/usr/lib/systemd/system/ssh.service.d" "$OV/v5/usr/lib/systemd"
 echo 2 > "$OV/v2/usr/lib/e2e-version"
 # v3 "unhealthy": boots, sshd works, but a unit fails (systemctl is-system-running = degraded)
 echo 3 > "$OV/v3/usr/lib/e2e-version"
@@ -180,13 +180,20 @@ cat > "$OV/v4/usr/lib/systemd/system/ssh.service.d/e2e-unreachable.conf" <<'EOF'
 # e2e: v4 "unreachable" image: sshd is disabled on purpose
 ConditionPathExists=/nonexistent/e2e-sshd-disabled
 EOF
-log "ostree commit v2 v3 v4"
+# v5 "panics": the kernel and initramfs of v1, but the real root's init exits at once, so the kernel
+# panics before userspace ("Attempted to kill init"); panic=10 (KARGS) makes it reboot.
+echo 5 > "$OV/v5/usr/lib/e2e-version"
+printf '%s\n' '#!/bin/sh' 'echo "e2e: v5 (panics) image: init exits on purpose" > /dev/console' 'exit 1' \
+  > "$OV/v5/usr/lib/systemd/systemd"
+chmod 0755 "$OV/v5/usr/lib/systemd/systemd"
+log "ostree commit v2 v3 v4 v5"
 C2=$(commit 2 "v2 update" --tree=ref="$C1" --tree=dir="$OV/v2")
 C3=$(commit 3 "v3 unhealthy" --tree=ref="$C2" --tree=dir="$OV/v3")
 C4=$(commit 4 "v4 unreachable" --tree=ref="$C1" --tree=dir="$OV/v4")
+C5=$(commit 5 "v5 panics" --tree=ref="$C1" --tree=dir="$OV/v5")
 # the branch must end at v1 for the initial deploy; the harness moves it
 ostree --repo="$REPO" reset "$BRANCH" "$C1"
-for v in 1 2 3 4; do c=C$v; ostree --repo="$REPO" refs --create="e2e/v$v" "${!c}"; done
+for v in 1 2 3 4 5; do c=C$v; ostree --repo="$REPO" refs --create="e2e/v$v" "${!c}"; done
 ostree --repo="$REPO" summary -u >/dev/null
 
 # ------------------------------------------------------------------ disk
@@ -221,10 +228,13 @@ mkdir -p "$MNT/boot/loader.0"
 ln -sfn loader.0 "$MNT/boot/loader"
 : > "$MNT/boot/loader.0/grub.cfg"
 ln -sfn ../loader/grub.cfg "$MNT/boot/grub/grub.cfg"
+# GRUB's environment block: next_entry and saved_entry (the boot guard) live there.
+[ -e "$MNT/boot/grub/grubenv" ] || grub-editenv "$MNT/boot/grub/grubenv" create
 
 # console=ttyS0,115200 is one argument: the comma is part of it.
 # shellcheck disable=SC2054
-KARGS=(root=LABEL=e2e-root rw console=ttyS0,115200 fsck.mode=skip
+# panic=10: a kernel panic reboots after 10 s (into what GRUB boots next) instead of hanging.
+KARGS=(root=LABEL=e2e-root rw console=ttyS0,115200 fsck.mode=skip panic=10
        "modprobe.blacklist=ahci,sr_mod,crc32_pclmul,crct10dif_pclmul,crc32c_intel,sha256_ssse3,kvm,kvm_amd,kvm_intel")
 OSTREE_GRUB2_EXEC="$HERE/grub-gen.sh" ostree admin deploy --sysroot="$MNT" --os="$OSNAME" \
   "${KARGS[@]/#/--karg=}" "$REMOTE:$BRANCH" >&2
@@ -252,6 +262,7 @@ E2E_COMMIT_V1=$C1
 E2E_COMMIT_V2=$C2
 E2E_COMMIT_V3=$C3
 E2E_COMMIT_V4=$C4
+E2E_COMMIT_V5=$C5
 E2E_KERNEL_ARGS="${KARGS[*]}"
 EOF
 touch "$WORK/out/.complete"

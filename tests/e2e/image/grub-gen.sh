@@ -15,7 +15,11 @@ entries=$(dirname "$out")/entries
   echo "terminal_input serial console"
   echo "terminal_output serial console"
   echo "set timeout=1"
-  echo "set default=0"
+  # What grub-mkconfig's 00_header writes for GRUB_DEFAULT=saved: a next_entry is booted once.
+  # shellcheck disable=SC2016
+  printf '%s\n' 'if [ -s $prefix/grubenv ]; then load_env; fi' \
+    'if [ "${next_entry}" ] ; then' '  set default="${next_entry}"' '  set next_entry=' '  save_env next_entry' \
+    'else' '  set default="${saved_entry}"' 'fi'
   # newest (highest "version") first, like ostree orders them
   for conf in "$entries"/*.conf; do
     [ -e "$conf" ] || continue

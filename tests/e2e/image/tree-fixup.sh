@@ -70,9 +70,11 @@ install -m 0644 "$PUBKEY" "$E/ssh/authorized_keys/root"
 
 # GRUB: used by `grub-mkconfig` *inside the guest* (ostree runs it on every
 # deployment change; /etc/grub.d/15_ostree from ostree-boot emits the entries).
+# GRUB_DEFAULT=saved, as on Fedora: with no saved entry GRUB boots the first (newest) deployment; the
+# boot guard (osimage.lifecycle.boot_guard) sets next_entry and saved_entry to boot a new image once.
 mkdir -p "$E/default"
 cat > "$E/default/grub" <<'EOF'
-GRUB_DEFAULT=0
+GRUB_DEFAULT=saved
 GRUB_TIMEOUT=1
 GRUB_TIMEOUT_STYLE=menu
 GRUB_DISTRIBUTOR=Debian-e2e

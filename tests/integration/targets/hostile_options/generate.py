@@ -75,6 +75,9 @@ NO_PROGRAM = '/nonexistent/osimage-hostile-options'
 # added where the module has them. A case replaces or adds one option. Were a hostile value accepted, the
 # module would run with these against the scratch sysroot, and the checks after the cases would see it.
 BASELINES = {
+    # Never reached with a sysroot (it has none): a hostile value let through would meet the controller, which
+    # boots no deployment, and fail there.
+    'boot_guard': {'state': 'absent'},
     'deployment_cleanup': {'pending': True},
     'deployment_pin': {'deployment': 'next_boot'},
     'finalization': {'locked': True},
@@ -97,6 +100,7 @@ VALID = {'image': 'quay.io/osimage/never:latest'}
 # must be listed, with (None, None) when the plugin takes any number.
 MODULE_INT_RANGES = {
     'lock_timeout': (0, None),
+    'boot_guard.timeout': (60, None),
     'reboot.reboot_timeout': (1, None),
     'reboot.connect_timeout': (1, None),
     'reboot.post_reboot_delay': (0, None),

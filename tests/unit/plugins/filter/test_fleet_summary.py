@@ -47,8 +47,8 @@ def test_upgrade_fleet():
     }
     summary = summarize(['edge2', 'edge1', 'edge3'], hostvars, 'upgrade')
     assert summary['total'] == 3
-    assert summary['counts'] == {'current': 1, 'upgraded': 1, 'staged': 0, 'deferred': 0, 'rolled_back': 1,
-                                 'failed': 0}
+    assert summary['counts'] == {'current': 1, 'upgraded': 1, 'staged': 0, 'unstaged': 0, 'deferred': 0,
+                                 'rolled_back': 1, 'reverted': 0, 'failed': 0}
     assert [row['host'] for row in summary['hosts']] == ['edge1', 'edge2', 'edge3']
     edge1, edge2, edge3 = summary['hosts']
     assert edge1 == {'host': 'edge1', 'status': 'upgraded', 'from': '2.0', 'to': '3.0', 'back': None,

@@ -55,6 +55,11 @@ BAD = [
     ({'upgrade_lock_timeout': -5}, 'upgrade_lock_timeout'),
     ({'upgrade_min_free_mb': 'lots'}, 'upgrade_min_free_mb'),
     ({'upgrade_reboot_timeout': 0}, 'upgrade_reboot_timeout'),
+    ({'upgrade_confirm_timeout': -1}, 'upgrade_confirm_timeout'),
+    ({'upgrade_confirm_timeout': 30}, 'upgrade_confirm_timeout'),
+    # The guard would return the host while its health is being checked.
+    ({'upgrade_confirm_timeout': 300, 'upgrade_health_timeout': 300}, 'upgrade_confirm_timeout'),
+    ({'upgrade_confirm_timeout': 'soon'}, 'upgrade_confirm_timeout'),
     ({'upgrade_health_timeout': -1}, 'upgrade_health_timeout'),
     ({'upgrade_health_interval': -1}, 'upgrade_health_interval'),
     ({'upgrade_update_agents': ['--now']}, 'upgrade_update_agents[0]'),
@@ -212,3 +217,9 @@ def test_a_role_spec_and_its_checks_agree_on_every_variable():
     spec = _settings.spec_for('upgrade', True)
     for name in list(_settings.TARGETS) + list(_settings.HOOKS):
         assert name in spec or name in _settings.spec_for('rollback', True), name
+
+
+@pytest.mark.parametrize('confirm', [0, 60, 301])
+def test_a_confirm_timeout_of_0_turns_the_guard_off_and_others_outlast_the_health_check(confirm):
+    settings = check({'upgrade_confirm_timeout': confirm, 'upgrade_health_timeout': 59 if confirm == 60 else 300})
+    assert settings['upgrade_confirm_timeout'] == confirm

@@ -1,0 +1,249 @@
+# Copyright (c) osimage.lifecycle contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The boot guard: its shell script run by a real /bin/sh on a scratch tree, with stand-ins for the three
+commands it calls (ostree, systemctl, grub-editenv) that log their arguments; the record and read parsers."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+
+import pytest
+
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _guard
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree import parse_status_text
+
+NEW = 'a' * 64
+OLD = 'b' * 64
+OTHER = 'c' * 64
+ARM_BOOT = '11111111-1111-4111-8111-111111111111'
+THIS_BOOT = '22222222-2222-4222-8222-222222222222'
+
+# `ostree admin status` as ostree 2022.7 prints it.
+STATUS_NEW_BOOTED = '''* debian %s.0
+    Version: 4
+    origin refspec: e2e:debian/e2e
+  debian %s.0
+    Version: 1
+    origin refspec: e2e:debian/e2e
+''' % (NEW, OLD)
+STATUS_OLD_BOOTED = '''  debian %s.0
+    Version: 4
+    origin refspec: e2e:debian/e2e
+* debian %s.0 (rollback)
+    Version: 1
+    origin refspec: e2e:debian/e2e
+''' % (NEW, OLD)
+STATUS_OLD_FIRST = '''* debian %s.0
+    Version: 1
+    origin refspec: e2e:debian/e2e
+  debian %s.0 (rollback)
+    Version: 4
+    origin refspec: e2e:debian/e2e
+''' % (OLD, NEW)
+
+STUB = '''#!/bin/sh
+echo "$(basename "$0") $*" >> "$FAKE/calls"
+case "$(basename "$0") $*" in
+  "ostree admin status") cat "$FAKE/status" ;;
+  "grub-editenv "*" list") cat "$FAKE/grubenv" ;;
+  "ostree admin set-default "*) [ -e "$FAKE/no-set-default" ] && exit 1 ; exit 0 ;;
+esac
+exit 0
+'''
+
+
+@pytest.fixture
+def host(tmp_path):
+    root = tmp_path / 'root'
+    fake = tmp_path / 'fake'
+    bindir = fake / 'bin'
+    for d in (root / 'var/lib/osimage-lifecycle', root / 'etc/systemd/system/multi-user.target.wants',
+              root / 'etc/systemd/system/timers.target.wants', root / 'proc/sys/kernel/random', root / 'boot/grub',
+              bindir):
+        d.mkdir(parents=True)
+    for name in ('ostree', 'systemctl', 'grub-editenv'):
+        path = bindir / name
+        path.write_text(STUB)
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    (root / 'proc/sys/kernel/random/boot_id').write_text(THIS_BOOT + '\n')
+    (fake / 'grubenv').write_text('# GRUB Environment Block\n')
+    for unit in (_guard.BOOT_UNIT, _guard.EXPIRE_UNIT, _guard.EXPIRE_TIMER):
+        (root / 'etc/systemd/system' / unit).write_text('unit\n')
+    (root / 'etc/systemd/system/multi-user.target.wants' / _guard.BOOT_UNIT).write_text('')
+    (root / 'etc/systemd/system/timers.target.wants' / _guard.EXPIRE_TIMER).write_text('')
+    (root / 'var/lib/osimage-lifecycle/guard.sh').write_text(_guard.GUARD_SCRIPT)
+    return Host(root, fake)
+
+
+class Host:
+    def __init__(self, root, fake):
+        self.root = root
+        self.fake = fake
+        self.dir = root / 'var/lib/osimage-lifecycle'
+
+    def arm(self, loader='grub-once', boot_id=ARM_BOOT, name='armed'):
+        (self.dir / name).write_text('checksum=%s\nprevious=%s\ntimeout=120\nboot_loader=%s\narmed_at=2026-12-07T00:00:00Z\n'
+                                     'armed_boot_id=%s\n' % (NEW, OLD, loader, boot_id))
+
+    def run(self, mode, status, grubenv=None):
+        (self.fake / 'status').write_text(status)
+        if grubenv is not None:
+            (self.fake / 'grubenv').write_text(grubenv)
+        env = dict(os.environ, OSIMAGE_GUARD_ROOT=str(self.root), FAKE=str(self.fake),
+                   PATH='%s:%s' % (self.fake / 'bin', os.environ['PATH']))
+        proc = subprocess.run(['/bin/sh', str(self.dir / 'guard.sh'), mode], env=env, capture_output=True, text=True,
+                              check=False)
+        return proc
+
+    @property
+    def calls(self):
+        path = self.fake / 'calls'
+        return [line for line in path.read_text().splitlines() if line != 'ostree admin status'] if path.exists() else []
+
+    def armed_units(self):
+        return sorted(p.name for p in (self.root / 'etc/systemd/system').rglob('osimage-*'))
+
+
+def test_the_new_boot_only_notes_that_the_new_image_came_up(host):
+    host.arm()
+    proc = host.run('boot', STATUS_NEW_BOOTED)
+    assert proc.returncode == 0, proc.stderr
+    assert (host.dir / 'booted-new').read_text().strip() == THIS_BOOT
+    assert (host.dir / 'armed').exists()
+    assert host.calls == []
+
+
+def test_the_boot_it_was_armed_in_does_nothing(host):
+    host.arm(boot_id=THIS_BOOT)
+    proc = host.run('expire', STATUS_OLD_FIRST)
+    assert proc.returncode == 0
+    assert 'armed in this boot' in proc.stdout
+    assert host.calls == [] and (host.dir / 'armed').exists()
+
+
+def test_unconfirmed_on_grub_the_saved_entry_returns_it(host):
+    host.arm('grub-once')
+    proc = host.run('expire', STATUS_NEW_BOOTED)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not (host.dir / 'armed').exists() and (host.dir / 'fired').exists()
+    # GRUB's saved entry is the previous deployment already: no change of ostree's order, just the reboot.
+    assert host.calls == ['systemctl reboot']
+
+
+def test_unconfirmed_without_grub_ostree_set_default_returns_it(host):
+    host.arm('none')
+    proc = host.run('expire', STATUS_NEW_BOOTED)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert host.calls == ['ostree admin set-default 1', 'systemctl reboot']
+
+
+def test_when_set_default_fails_the_host_stays_and_says_so(host):
+    host.arm('none')
+    (host.fake / 'no-set-default').write_text('')
+    proc = host.run('expire', STATUS_NEW_BOOTED)
+    assert proc.returncode == 1
+    assert 'cannot make %s the next boot' % OLD in proc.stdout
+    assert 'systemctl reboot' not in host.calls
+
+
+def test_a_confirmation_that_came_first_wins(host):
+    host.arm()
+    os.rename(host.dir / 'armed', host.dir / 'confirmed')
+    proc = host.run('expire', STATUS_NEW_BOOTED)
+    assert proc.returncode == 0
+    assert 'systemctl reboot' not in host.calls
+
+
+@pytest.mark.parametrize('status, undeploy', [(STATUS_OLD_BOOTED, 0), (STATUS_OLD_FIRST, 1)])
+def test_back_on_the_previous_image_it_records_removes_the_new_one_and_itself(host, status, undeploy):
+    host.arm('grub-once', name='fired')
+    proc = host.run('boot', status)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    record = dict(line.split('=', 1) for line in (host.dir / 'fell-back').read_text().splitlines())
+    assert record['told'] == NEW and record['booted'] == OLD and record['how'] == 'guard'
+    assert record['boot_id'] == THIS_BOOT
+    assert 'ostree admin undeploy %d' % undeploy in host.calls
+    assert any(c.endswith('unset saved_entry next_entry') for c in host.calls)
+    assert host.armed_units() == []
+    assert not (host.dir / 'fired').exists() and not (host.dir / 'guard.sh').exists()
+    # The record is parsed as image_info and the role read it.
+    parsed = _guard.parse_read('== fell-back\n%s== boot_id\n%s\n== end\n' % ((host.dir / 'fell-back').read_text(), THIS_BOOT))
+    assert parsed.fell_back['how'] == 'guard'
+
+
+def test_an_image_that_never_reached_userspace_is_noticed_through_grub(host):
+    host.arm('grub-once')
+    # GRUB booted the new entry once (and cleared next_entry), the kernel panicked, GRUB booted the saved one.
+    proc = host.run('boot', STATUS_OLD_BOOTED, grubenv='# GRUB Environment Block\nsaved_entry=1\n')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert 'how=boot-loader' in (host.dir / 'fell-back').read_text()
+    assert 'ostree admin undeploy 0' in host.calls
+
+
+def test_an_ordinary_boot_of_the_old_image_only_removes_the_guard(host):
+    # The reboot never applied the new image (it stayed locked): GRUB still has the next entry to boot.
+    host.arm('grub-once')
+    proc = host.run('boot', STATUS_OLD_FIRST, grubenv='# GRUB Environment Block\nsaved_entry=1\nnext_entry=0\n')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not (host.dir / 'fell-back').exists()
+    assert not any('undeploy' in c or 'reboot' in c for c in host.calls)
+    assert host.armed_units() == []
+
+
+def test_without_a_record_the_units_remove_themselves(host):
+    proc = host.run('boot', STATUS_NEW_BOOTED)
+    assert proc.returncode == 0
+    assert host.armed_units() == [] and host.calls == ['systemctl daemon-reload']
+
+
+def test_another_image_booted_removes_the_guard(host):
+    host.arm('none')
+    proc = host.run('boot', STATUS_NEW_BOOTED.replace(NEW, OTHER))
+    assert proc.returncode == 0
+    assert 'neither' in proc.stdout and host.armed_units() == []
+
+
+def test_the_status_lines_the_script_reads_are_the_ones_our_parser_reads():
+    records = parse_status_text(STATUS_OLD_BOOTED)
+    assert [(r['checksum'], r['booted']) for r in records] == [(NEW, False), (OLD, True)]
+
+
+def test_arm_script_writes_the_guard_byte_for_byte(tmp_path):
+    root = str(tmp_path)
+    os.makedirs(root + '/proc/sys/kernel/random')
+    os.makedirs(root + '/etc/systemd/system')
+    with open(root + '/proc/sys/kernel/random/boot_id', 'w') as f:
+        f.write(ARM_BOOT + '\n')
+    script = _guard.arm_script(NEW, OLD, 300, 'none', None, '2026-12-07T00:00:00Z')
+    expected = _guard.GUARD_SCRIPT
+    for prefix in ('/var/lib/', '/etc/systemd/', '/proc/sys/'):
+        # The scratch tree: the embedded guard script is moved with the rest.
+        script = script.replace(prefix, root + prefix)
+        expected = expected.replace(prefix, root + prefix)
+    subprocess.run(['/bin/sh', '-c', script], check=True)
+    assert open(root + '/var/lib/osimage-lifecycle/guard.sh').read() == expected
+    assert 'OnBootSec=300s' in open(root + '/etc/systemd/system/' + _guard.EXPIRE_TIMER).read()
+    assert os.readlink(root + '/etc/systemd/system/timers.target.wants/' + _guard.EXPIRE_TIMER) == '../' + _guard.EXPIRE_TIMER
+    read = '== armed\n%s== boot_id\n%s\n== capabilities\nset-default\nsystemd\n== end\n' % (
+        open(root + '/var/lib/osimage-lifecycle/armed').read(), ARM_BOOT)
+    guard = _guard.parse_read(read)
+    assert guard.armed['armed_boot_id'] == ARM_BOOT and guard.as_dict()['timeout'] == 300
+    assert guard.capabilities == ('set-default', 'systemd')
+
+
+@pytest.mark.parametrize('text, error', [
+    ('== armed\nchecksum=xyz\n== boot_id\n%s\n== end\n' % ARM_BOOT, 'missing'),
+    ('== armed\nchecksum=%s\nprevious=%s\ntimeout=9x\nboot_loader=none\narmed_at=t\narmed_boot_id=%s\n== boot_id\n%s\n== end\n'
+     % (NEW, OLD, ARM_BOOT, ARM_BOOT), 'timeout'),
+    ('== boot_id\nnot-a-uuid\n== end\n', 'boot id'),
+    ('== boot_id\n%s\n' % ARM_BOOT, 'end marker'),
+    ('junk\n== end\n', 'before the first section'),
+    ('== fell-back\ntold=%s\nbooted=%s\nhow=magic\nat=t\nboot_id=%s\n== boot_id\n%s\n== end\n' % (NEW, OLD, ARM_BOOT, ARM_BOOT),
+     'how='),
+])
+def test_read_is_strict(text, error):
+    with pytest.raises(ValueError, match=error):
+        _guard.parse_read(text)
