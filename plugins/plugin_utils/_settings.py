@@ -76,6 +76,7 @@ RANGES = {
     'health_timeout': (0, None),
     'health_interval': (0, None),
     'max_fail_percentage': (0, 100),
+    'reboot_gate_timeout': (0, None),
 }
 # The upgrade role's targets and the checks of their syntax.
 TARGETS = {

@@ -183,6 +183,10 @@ def parse_blockers(value, name='blockers'):
         if not isinstance(command, str) or not command.strip():
             raise WindowError('%s[%d]' % (name, index), 'must be a shell command (a non-empty string), got %r'
                               % (command,))
+        if command.lstrip().startswith('-'):
+            # sh -c would read it as an option; no command starts with "-".
+            raise WindowError('%s[%d]' % (name, index), 'a shell command does not start with "-", got %r'
+                              % (command,))
     return list(value)
 
 

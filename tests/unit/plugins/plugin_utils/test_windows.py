@@ -315,3 +315,9 @@ def test_bad_gate_settings_name_the_variable(values, path):
     with pytest.raises(WindowError) as caught:
         _windows.gate_settings(values)
     assert caught.value.path == path
+
+
+def test_a_blocker_never_starts_with_a_dash():
+    with pytest.raises(WindowError) as caught:
+        _windows.parse_blockers(['true', ' -x'])
+    assert caught.value.path == 'blockers[1]' and 'does not start with "-"' in caught.value.message
