@@ -22,7 +22,7 @@ import yaml
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _validate
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _validate, _windows
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._guard import MIN_TIMEOUT as GUARD_MIN_TIMEOUT
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._health_spec import (
     ARGUMENT_SPEC as HEALTH_SPEC,
@@ -78,6 +78,7 @@ RANGES = {
     'health_timeout': (0, None),
     'health_interval': (0, None),
     'max_fail_percentage': (0, 100),
+    'reboot_gate_timeout': (0, None),
 }
 # The upgrade role's targets and the checks of their syntax.
 TARGETS = {
@@ -103,7 +104,9 @@ HEALTH_OPTIONS = {
 # Task files a role includes from a path the user gives.
 HOOKS = ('upgrade_pre_reboot_tasks', 'upgrade_post_reboot_tasks')
 # Variables that hold lists of checks (mappings), which a survey gives as YAML or JSON text.
-ENTRY_LISTS = ('_health_commands', '_health_http', '_health_tcp')
+ENTRY_LISTS = ('_health_commands', '_health_http', '_health_tcp', '_reboot_windows')
+# Variables that hold lists of shell commands, which a survey gives one a line (or as a YAML or JSON list).
+COMMAND_LISTS = ('_reboot_blockers',)
 HOOK_SUFFIXES = ('.yml', '.yaml')
 # How alike an unknown variable and a known one must be for the unknown one to be a misspelling of it.
 TYPO_CUTOFF = 0.85
@@ -346,7 +349,9 @@ def check_settings(scope, values, names_set, playbook=False, allowed_hook_dirs=(
     for name, value in values.items():
         check_text(name, value)
         # Survey text of a list, read before the spec's own conversion (which would split "a, b" into "a", " b").
-        if isinstance(value, str) and (spec[name].get('type') == 'list' or name.endswith(ENTRY_LISTS)):
+        if isinstance(value, str) and name.endswith(COMMAND_LISTS):
+            values[name] = _windows.survey_commands(value, name)
+        elif isinstance(value, str) and (spec[name].get('type') == 'list' or name.endswith(ENTRY_LISTS)):
             values[name] = survey_list(value, name, entries=name.endswith(ENTRY_LISTS))
     result = ArgumentSpecValidator(spec).validate(values)
     if result.error_messages:
@@ -402,6 +407,11 @@ def check_upgrade(settings, allowed_hook_dirs, hook_base_dirs):
     if 'upgrade_update_agents' in settings:
         settings['upgrade_update_agents'] = unit_names(
             'upgrade_update_agents', survey_list(settings['upgrade_update_agents'], 'upgrade_update_agents'))
+    # The reboot gate (osimage.lifecycle.reboot_gate): checked as the module checks its options, when the role has them.
+    try:
+        settings.update(_windows.gate_settings(settings, 'upgrade_'))
+    except _windows.WindowError as err:
+        raise SettingError(err.path, err.message) from None
     dirs = list(allowed_hook_dirs) + list(settings.get('upgrade_hook_dirs') or [])
     for index, directory in enumerate(settings.get('upgrade_hook_dirs') or []):
         check_path('upgrade_hook_dirs[%d]' % index, directory)

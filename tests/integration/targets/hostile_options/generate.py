@@ -91,6 +91,8 @@ BASELINES = {
     'image_rollback': {},
     'kargs': {'arguments': ['osimage.hostile=1']},
     'reboot': {},
+    # Without windows or blockers: it would answer at once, touching nothing.
+    'reboot_gate': {},
     'validate_settings': {'scope': 'status'},
 }
 # Valid values of options that another option requires (REQUIRED_BY).
@@ -112,11 +114,17 @@ MODULE_INT_RANGES = {
     'health_check.http.timeout': (1, None),
     'health_check.tcp.port': (1, 65535),
     'health_check.tcp.timeout': (1, None),
+    'reboot_gate.timeout': (0, None),
+    'reboot_gate.poll_interval': (1, None),
+    'reboot_gate.blocker_timeout': (1, None),
+    'reboot_gate.windows.length_minutes': (1, 10080),
 }
 # Strings whose every value but NUL is legal: shell syntax there is data.
 FREE_TEXT = {
     'health_check.commands.name', 'health_check.http.name', 'health_check.tcp.name',
     'health_check.commands.stdout_regex', 'health_check.http.body_regex',
+    # Shell commands by design: they run with sh -c on the target.
+    'reboot_gate.blockers',
 }
 # Further bad values of some options, beyond those of their type.
 EXTRA = {
@@ -135,6 +143,7 @@ BASE_ENTRIES = {
     'health_check.commands': {'cmd': [NO_PROGRAM]},
     'health_check.http': {'url': 'http://127.0.0.1:1/', 'from': 'controller', 'timeout': 1},
     'health_check.tcp': {'host': '127.0.0.1', 'port': 1, 'from': 'controller', 'timeout': 1},
+    'reboot_gate.windows': {'days': ['Mon'], 'start_time': '00:00', 'length_minutes': 1},
 }
 
 # Variables of the roles and playbooks: free text (host patterns, a directory on the controller), and the bad
@@ -145,6 +154,11 @@ SETTINGS_RAW = {
     '_health_commands': ['[{cmd: [x]', [{'argv': [NO_PROGRAM]}], '- cmd: []', [{'cmd': [NUL]}]],
     '_health_http': ['- url: http//localhost/', 'just text', [{'url': 'http://127.0.0.1:1/', 'status': 99}]],
     '_health_tcp': ['- port: 99999', [{'port': NOT_A_NUMBER}], '- {port: 1, host: "-x"}', [{'port': 1, 'name': NUL}]],
+    # The reboot gate's variables, for when a role declares them as raw (survey text or lists).
+    '_reboot_windows': ['- {days: [Mon], start_time: "24:00", length_minutes: 5}', 'just text',
+                        [{'days': ['Someday'], 'start_time': '01:00', 'length_minutes': 5}],
+                        [{'days': ['Mon'], 'start_time': '01:00', 'length_minutes': 5, 'time_zone': NUL}]],
+    '_reboot_blockers': ['-x', [NUL], ['true', '']],
 }
 
 

@@ -223,3 +223,50 @@ def test_a_role_spec_and_its_checks_agree_on_every_variable():
 def test_a_confirm_timeout_of_0_turns_the_guard_off_and_others_outlast_the_health_check(confirm):
     settings = check({'upgrade_confirm_timeout': confirm, 'upgrade_health_timeout': 59 if confirm == 60 else 300})
     assert settings['upgrade_confirm_timeout'] == confirm
+
+
+# The reboot gate's variables, as the upgrade role will declare them (osimage.lifecycle.reboot_gate).
+GATE_SPEC = {
+    'upgrade_reboot_windows': {'type': 'list', 'elements': 'dict', 'default': []},
+    'upgrade_reboot_blockers': {'type': 'list', 'elements': 'str', 'default': []},
+    'upgrade_window_wait': {'type': 'bool', 'default': False},
+    'upgrade_reboot_gate_timeout': {'type': 'int', 'default': 3600},
+}
+
+
+@pytest.fixture
+def gate_spec(monkeypatch):
+    role_spec = _settings.role_spec
+
+    def with_gate(role):
+        spec = role_spec(role)
+        if role == 'upgrade':
+            for name, option in GATE_SPEC.items():
+                spec.setdefault(name, dict(option))
+        return spec
+
+    monkeypatch.setattr(_settings, 'role_spec', with_gate)
+
+
+def test_reboot_gate_variables_from_a_survey(gate_spec):
+    settings = check({'upgrade_reboot_windows': '- {days: [Sat, Sun], start_time: "23:30", length_minutes: 60}',
+                      'upgrade_reboot_blockers': 'test ! -e /run/busy\nsystemctl is-active --quiet a, b',
+                      'upgrade_window_wait': 'true', 'upgrade_reboot_gate_timeout': '600'})
+    assert settings['upgrade_reboot_windows'] == [{'days': ['Sat', 'Sun'], 'start_time': '23:30', 'length_minutes': 60}]
+    assert settings['upgrade_reboot_blockers'] == ['test ! -e /run/busy', 'systemctl is-active --quiet a, b']
+    assert (settings['upgrade_window_wait'], settings['upgrade_reboot_gate_timeout']) == (True, 600)
+
+
+@pytest.mark.parametrize('values, name', [
+    ({'upgrade_reboot_windows': [{'days': ['Mon', 'Mo'], 'start_time': '01:00', 'length_minutes': 5}]},
+     'upgrade_reboot_windows[0].days[1]'),
+    ({'upgrade_reboot_windows': '[{"days": ["Mon"], "start_time": "24:00", "length_minutes": 5}]'},
+     'upgrade_reboot_windows[0].start_time'),
+    ({'upgrade_reboot_windows': [{'days': ['Mon'], 'start_time': '01:00', 'length_minutes': 5,
+                                  'time_zone': 'Moon/Base'}]}, 'upgrade_reboot_windows[0].time_zone'),
+    ({'upgrade_reboot_blockers': ['true', '']}, 'upgrade_reboot_blockers[1]'),
+    ({'upgrade_reboot_gate_timeout': -1}, 'upgrade_reboot_gate_timeout'),
+    ({'upgrade_window_wait': 'perhaps'}, 'upgrade_window_wait'),
+])
+def test_bad_reboot_gate_variables_name_the_variable(gate_spec, values, name):
+    assert refused(values).name == name
