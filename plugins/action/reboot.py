@@ -17,6 +17,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base imp
     argument_error,
 )
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._progress import Progress
 
 display = Display()
 
@@ -47,31 +48,12 @@ def parse_boot_id(text):
     return None
 
 
-# At -v, the wait for the new boot says where it is at least this often.
-PROGRESS_EVERY = 30
-
 # What a read that answered without a boot id returns: not back yet.
 NO_BOOT_ID = object()
 
 # A host that still answers with its old boot id this long after the reboot was asked for did not get the
 # request (or lost it): it is asked again. A host that is shutting down does not answer at all.
 REBOOT_REQUEST_AGAIN_AFTER = 60
-
-
-class Progress:
-    """What the wait for the new boot shows at -v: each new state, and every PROGRESS_EVERY seconds."""
-
-    def __init__(self, host, started, timeout, clock=time.monotonic):
-        self.host, self.started, self.timeout, self.clock = host, started, timeout, clock
-        self.last, self.shown_at = None, None
-
-    def report(self, state):
-        now = self.clock()
-        if state == self.last and self.shown_at is not None and now - self.shown_at < PROGRESS_EVERY:
-            return
-        self.last, self.shown_at = state, now
-        display.v('osimage.lifecycle.reboot: %s: waiting for the new boot, %ds of %ds: %s'
-                  % (self.host, now - self.started, self.timeout, state))
 
 
 class ActionModule(OsImageActionBase):
