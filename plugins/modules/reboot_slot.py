@@ -20,11 +20,12 @@ description:
     steadily again. Each group of hosts has a number of slots, so that only that many hosts reboot at a time.
   - This module takes (O(state=acquired)) or gives back (O(state=released)) a slot for a host, with the id and
     group Zincati uses for it, so that reboots driven by Ansible and reboots of Zincati share the same slots.
-  - The requests go from the B(controller) to the server (C(POST <url>/v1/pre-reboot) or C(POST
+  - >-
+    The requests go from the B(controller) to the server (C(POST <url>/v1/pre-reboot) or C(POST
     <url>/v1/steady-state), header C(fleet-lock-protocol: true), body C({"client_params": {"id": ..., "group":
     ...}})). Only HTTP 200 is success; the server's error (C(kind), C(value)) is in the failure message.
-  - The host is only read, and only for what no option gives: Zincati's configuration fragments and
-    C(/etc/machine-id), in one command through the connection; the host needs a POSIX shell, no Python.
+  - The host is only read, and only for what no option gives (Zincati's configuration fragments and
+    C(/etc/machine-id)), in one command through the connection; the host needs a POSIX shell, no Python.
 author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
@@ -75,7 +76,7 @@ options:
         application-specific machine id, what C(systemd-id128 machine-id --app-specific=de35106b6ec24688b63afddaa156679b)
         prints on the host), 32 lowercase hexadecimal digits. It is computed on the controller from the host's
         C(/etc/machine-id), which must be 32 lowercase hexadecimal digits.
-      - 1 to 253 letters, digits and C(. _ : @ -), starting with a letter or digit.
+      - 1 to 253 letters, digits and C(.), C(_), C(:), C(@), C(-), starting with a letter or digit.
     type: str
   wait:
     description:
@@ -111,6 +112,11 @@ options:
     description: The private key of O(client_cert) (PEM) on the controller, when that file does not hold it.
     type: path
 notes:
+  - >-
+    With the default linear strategy, hosts of one play that wait for a slot wait for each other: the host that got
+    the slot goes on to its next task (its reboot, then the release) only once every host of the batch has ended this
+    task, so the others wait until O(wait) runs out. Take slots with C(serial: 1), with C(strategy: free), or in
+    batches no larger than the group has slots.
   - FleetLock does not say whether a slot was held already, so the task reports a change whenever the server
     granted the request.
   - Redirects are not followed (the header C(fleet-lock-protocol) exists so that a redirected request is not taken
