@@ -36,6 +36,7 @@ import http.server
 import json
 import os
 import re
+import ssl
 import sys
 import threading
 import time
@@ -139,13 +140,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class FleetLockServer:
     """The server on 127.0.0.1 and a free port, served by a thread between ``start()`` and ``stop()``."""
 
-    def __init__(self, groups, log_path=None, **kwargs):
+    def __init__(self, groups, log_path=None, certfile=None, keyfile=None, **kwargs):
         self.semaphores = Semaphores(groups, log_path, **kwargs)
         self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
         self.httpd.daemon_threads = True
         self.httpd.semaphores = self.semaphores
         self.port = self.httpd.server_address[1]
-        self.url = 'http://127.0.0.1:%d/' % self.port
+        scheme = 'http'
+        if certfile:
+            # https, with this certificate (and key)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(certfile, keyfile)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = 'https'
+        self.url = '%s://127.0.0.1:%d/' % (scheme, self.port)
         self.thread = None
 
     def start(self):

@@ -201,6 +201,22 @@ def test_check_mode_asks_the_server_nothing(server):
     assert server.semaphores.requests == []
 
 
+@pytest.mark.skipif(not shutil.which('openssl'), reason='needs openssl to make a certificate')
+def test_https_verifies_the_server_with_the_system_cas_or_ca_path(tmp_path):
+    cert, key = str(tmp_path / 'cert.pem'), str(tmp_path / 'key.pem')
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
+                    '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+                   check=True, capture_output=True)
+    with FleetLockServer({'default': 1}, certfile=cert, keyfile=key) as server:
+        assert server.url.startswith('https://')
+        result = run(url=server.url, id='node-a', group='default', state='acquired')
+        assert result['failed'] is True and 'CERTIFICATE_VERIFY_FAILED' in result['msg'] and result['status'] is None
+        assert server.semaphores.holders['default'] == []
+        assert run(url=server.url, id='node-a', group='default', state='acquired', ca_path=cert)['changed'] is True
+        assert run(url=server.url, id='node-a', group='default', state='released', validate_certs=False)['changed']
+        assert server.semaphores.holders['default'] == []
+
+
 # Bad input, refused before anything ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize('args, name', [
