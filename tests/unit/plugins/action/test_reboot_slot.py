@@ -12,8 +12,6 @@ import shutil
 import subprocess
 import threading
 import time
-from unittest.mock import MagicMock
-
 import pytest
 
 from ansible.errors import AnsibleActionFail
@@ -21,36 +19,22 @@ from ansible.errors import AnsibleActionFail
 from ansible_collections.osimage.lifecycle.plugins.action import reboot_slot as reboot_slot_action
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _fleetlock, _progress
 from ansible_collections.osimage.lifecycle.tests.fleetlock_server import FleetLockServer, max_holders, read_log
+from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._action_task import HOST, run_action
 
-HOST = 'testhost'
 # This development machine's /etc/machine-id and what `systemd-id128 machine-id
 # --app-specific=de35106b6ec24688b63afddaa156679b` (systemd 252) printed for it: Zincati's id of the machine.
 MACHINE_ID = '3d1219c7c4c5404aaa1f6d2a48adfda4'
 ZINCATI_ID = '975228d46dc94622b9bbe16671e2b58d'
 
 
+def no_command(cmd):
+    raise AssertionError('the task ran a command on the host: %s' % cmd)
+
+
 def run(target=None, check_mode=False, **args):
     """The result of task osimage.lifecycle.reboot_slot with ``args``; the host's commands go to ``target``
     (a callable of the command line; None: the task must send none)."""
-    task = MagicMock()
-    task.args = args
-    task.async_val = 0
-    task.check_mode = check_mode
-    task.diff = False
-    task.action = 'osimage.lifecycle.reboot_slot'
-    connection = MagicMock()
-    connection._shell.tmpdir = None
-    action = reboot_slot_action.ActionModule(task, connection, MagicMock(remote_addr=HOST), loader=None,
-                                             templar=None, shared_loader_obj=None)
-    action._load_name = 'osimage.lifecycle.reboot_slot'
-
-    def execute(cmd, sudoable=True):
-        assert sudoable is True
-        assert target is not None, 'the task ran a command on the host: %s' % cmd
-        return target(cmd)
-
-    action._low_level_execute_command = execute
-    return action.run(task_vars={'inventory_hostname': HOST})
+    return run_action('reboot_slot', target or no_command, check_mode=check_mode, **args)
 
 
 def local_shell(cmd):
