@@ -93,6 +93,8 @@ BASELINES = {
     'reboot': {},
     # Without windows or blockers: it would answer at once, touching nothing.
     'reboot_gate': {},
+    # A closed port on the controller: were a hostile value accepted, the request would fail without naming it.
+    'reboot_slot': {'state': 'released', 'url': 'http://127.0.0.1:1/', 'group': 'default', 'id': 'hostile'},
     'validate_settings': {'scope': 'status'},
 }
 # Valid values of options that another option requires (REQUIRED_BY).
@@ -106,6 +108,9 @@ MODULE_INT_RANGES = {
     'reboot.reboot_timeout': (1, None),
     'reboot.connect_timeout': (1, None),
     'reboot.post_reboot_delay': (0, None),
+    'reboot_slot.wait': (0, None),
+    'reboot_slot.poll_interval': (1, None),
+    'reboot_slot.timeout': (1, None),
     'health_check.timeout': (0, None),
     'health_check.interval': (0, None),
     'health_check.commands.rc': (0, 255),
@@ -132,6 +137,10 @@ EXTRA = {
     'health_check.http.body_regex': ['('],
     'health_check.http.url': ['http//localhost/', 'file:///etc/passwd', 'http://127.0.0.1:0/', 'http://127.0.0.1:99999/'],
     'health_check.tcp.host': ['-x'],
+    'reboot_slot.url': ['fleetlock.example.com', 'file:///etc/passwd', 'http://user:secret@127.0.0.1:1/',
+                        'http://127.0.0.1:99999/', 'http://127.0.0.1:1/?x=1'],
+    'reboot_slot.group': ['a b', 'intr\u00e1n\u00ebt'],
+    'reboot_slot.id': ['-x', 'a b'],
 }
 # The bad values of options whose type alone does not say what is bad; they replace those of the type.
 # commands.cmd is the argv of a command by design: only shapes that cannot run (empty, empty program, NUL).
