@@ -111,7 +111,7 @@ class ActionModule(OsImageActionBase):
                 raise OsImageError('the host has no %s to derive Zincati\'s id from: set the option id'
                                    % _fleetlock.MACHINE_ID_PATH, command=read)
             text = machine_id.strip('\n')
-            if not _fleetlock.MACHINE_ID_RE.match(text):
+            if not _fleetlock.MACHINE_ID_RE.fullmatch(text):
                 raise OsImageError('%s is not a machine id (32 lowercase hexadecimal digits on one line): %r; set the '
                                    'option id' % (_fleetlock.MACHINE_ID_PATH, text[:100]), command=read)
             client_id = _fleetlock.app_specific_id(text)

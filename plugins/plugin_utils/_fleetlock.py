@@ -96,7 +96,7 @@ def app_specific_id(machine_id, app_id=ZINCATI_APP_ID):
     """systemd's sd_id128_get_machine_app_specific(): HMAC-SHA256 keyed with the machine id's 16 bytes over
     the application id's 16 bytes, its first 16 bytes made a version 4, variant 1 UUID; as Zincati sends it,
     32 lowercase hex digits without dashes."""
-    if not MACHINE_ID_RE.match(machine_id or ''):
+    if not MACHINE_ID_RE.fullmatch(machine_id or ''):
         raise ValueError('not a machine id (32 lowercase hexadecimal digits): %r' % (machine_id,))
     digest = bytearray(hmac.new(bytes.fromhex(machine_id), bytes.fromhex(app_id), hashlib.sha256).digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x40
@@ -106,7 +106,7 @@ def app_specific_id(machine_id, app_id=ZINCATI_APP_ID):
 
 def check_group(value):
     """The error for a bad group label, or None."""
-    if not GROUP_RE.match(value):
+    if not GROUP_RE.fullmatch(value):
         return 'must match %s (letters, digits, dots and dashes, as FleetLock requires), got %r' % (
             GROUP_RE.pattern, value)
     return None
@@ -114,7 +114,7 @@ def check_group(value):
 
 def check_id(value):
     """The error for a bad client id, or None."""
-    if not ID_RE.match(value):
+    if not ID_RE.fullmatch(value):
         return ('must be 1 to 253 letters, digits and . _ : @ -, starting with a letter or digit '
                 '(Zincati sends 32 hexadecimal digits), got %r' % (value,))
     return None
@@ -249,7 +249,7 @@ def zincati_node_uuid(settings):
     if not settings.get('node_uuid') or not settings['node_uuid'][1]:
         return None
     path, value = settings['node_uuid']
-    if not NODE_UUID_RE.match(value):
+    if not NODE_UUID_RE.fullmatch(value):
         raise OsImageError('Zincati configuration fragment %s: identity.node_uuid is not a UUID: %r' % (path, value))
     return value.replace('-', '').lower()
 

@@ -22,7 +22,7 @@ import yaml
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _validate, _windows
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _fleetlock, _validate, _windows
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._guard import MIN_TIMEOUT as GUARD_MIN_TIMEOUT
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._health_spec import (
     ARGUMENT_SPEC as HEALTH_SPEC,
@@ -75,6 +75,7 @@ RANGES = {
     'min_free_mb': (0, None),
     'reboot_timeout': (1, None),
     'confirm_timeout': (0, None),
+    'fleetlock_wait': (0, None),
     'health_timeout': (0, None),
     'health_interval': (0, None),
     'max_fail_percentage': (0, 100),
@@ -395,6 +396,11 @@ def check_upgrade(settings, allowed_hook_dirs, hook_base_dirs):
         check_path('upgrade_sysroot', settings['upgrade_sysroot'])
     if settings.get('upgrade_plan'):
         check_plan(settings['upgrade_plan'])
+    for name, check in (('upgrade_fleetlock_url', _fleetlock.check_url), ('upgrade_fleetlock_group', _fleetlock.check_group),
+                        ('upgrade_fleetlock_id', _fleetlock.check_id)):
+        error = check(settings[name]) if settings.get(name) else None
+        if error:
+            raise SettingError(name, error)
     confirm = settings.get('upgrade_confirm_timeout')
     if confirm:
         if confirm < GUARD_MIN_TIMEOUT:

@@ -121,7 +121,7 @@ def parse_day(value, path):
 
 def parse_time(value, path):
     """Minutes after midnight of ``HH:MM`` (or ``H:MM``), from 00:00 to 23:59."""
-    match = TIME_RE.match(value) if isinstance(value, str) else None
+    match = TIME_RE.fullmatch(value) if isinstance(value, str) else None
     if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59:
         raise WindowError(path, 'must be a time of day as HH:MM (24 hours) from 00:00 to 23:59, got %r' % (value,))
     return int(match.group(1)) * 60 + int(match.group(2))

@@ -17,8 +17,10 @@ starts from what the one before left:
   v1  the rollback playbook                           the previous image booted again, healthy
   v1  unhealthy v3                                    health fails, automatic rollback, v1 again
   v1  v5 panics before userspace                      GRUB boots it once; back on v1 by itself (reverted)
+  v1  v2 outside every maintenance window             deferred: v2 staged locked, not rebooted; a reboot boots v1
   v1  v4 never comes back (sshd disabled), 2 hosts    its boot guard returns it to v1 by itself (reverted);
                                                       the rollout stops, the other host boots v1
+  v1  two jobs at once, one host each, FleetLock      one slot (tests/fleetlock_server.py): the reboots take turns
 
 Exit status 0 when every scenario passed.  ``E2E_SCENARIOS=name,name`` runs a subset (the
 state each needs must then be there already); ``E2E_KEEP=1`` leaves the VMs running.
@@ -225,6 +227,7 @@ class Suite:
         self.ansible = Ansible()
         self.commits = {}
         self.inventory = None
+        self.inventory_b = None
         self.results = []
 
     # ------------------------------------------------------------------ setup
@@ -444,11 +447,34 @@ class Suite:
         log('  %s' % summary[-1][:500])
         self.assert_boots(VM_A, self.inventory, '1')
 
+    def deferred_outside_window(self):
+        vm(VM_A, 'publish', '2')
+        before = boot_id(VM_A)
+        now = time.gmtime()
+        # Every day, three hours from now for 30 minutes: closed now whatever the day.
+        window = {'days': ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'],
+                  'start_time': '%02d:%02d' % ((now.tm_hour + 3) % 24, now.tm_min), 'length_minutes': 30,
+                  'time_zone': 'UTC'}
+        proc = self.upgrade('deferred-v2', {'upgrade_reboot_windows': [window]})
+        expect(proc.returncode == 0, 'a deferred reboot failed the play:\n%s' % proc.stdout[-3000:])
+        result = upgrade_results(proc.stdout).get(VM_A, {})
+        log('  upgrade_result: %s' % json.dumps(result, sort_keys=True))
+        expect(result.get('status') == 'deferred' and result.get('staged_locked') is True,
+               'upgrade_result: status %s, staged_locked %s' % (result.get('status'), result.get('staged_locked')))
+        expect('window' in result.get('message', ''), 'the message does not name the window: %s' % result.get('message'))
+        expect(boot_id(VM_A) == before, 'the host was rebooted outside its maintenance window')
+        dummy, info = self.assert_boots(VM_A, self.inventory, '1', staged='2')
+        expect(info['staged']['finalization_locked'], 'v2 is staged but not locked: %s' % info['staged'])
+        # Nothing armed: a reboot by anyone boots v1 again.
+        vm(VM_A, 'reboot')
+        self.assert_boots(VM_A, self.inventory, '1')
+
     def unreachable_after_reboot(self):
         vm(VM_B, 'stop', check=False)
         vm(VM_B, 'start', '--fresh', '--wait')
         vm(VM_A, 'publish', '4')
         inventory_b = vm(VM_B, 'inventory').stdout.strip().splitlines()[-1]
+        self.inventory_b = inventory_b
         before_b = boot_id(VM_B)
         fleet = fleet_inventory([(VM_A, self.inventory), (VM_B, inventory_b)])
         # The confirmation window shortened from 900 s: the canary comes back on v1 by itself within it.
@@ -473,8 +499,72 @@ class Suite:
         self.assert_boots(VM_B, inventory_b, '1')
         log('  %s: an unplanned reboot booted v1 again; the locked v4 was not applied' % VM_B)
 
+    def fleetlock_two_jobs(self):
+        """Two upgrade jobs at once, one guest each, share one FleetLock slot: their reboots take turns."""
+        vm(VM_A, 'publish', '2')
+        state = os.path.join(STATE_ROOT, '_fleetlock')
+        os.makedirs(state, exist_ok=True)
+        log_path, port_file = os.path.join(state, 'requests.log'), os.path.join(state, 'port')
+        for path in (log_path, port_file):
+            if os.path.exists(path):
+                os.unlink(path)
+        # pylint: disable-next=consider-using-with
+        server = subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, 'tests', 'fleetlock_server.py'),
+                                   '--group', 'default=1', '--log', log_path, '--port-file', port_file],
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 30
+            while not os.path.exists(port_file) or not open(port_file, encoding='ascii').read().strip():
+                expect(time.monotonic() < deadline and server.poll() is None, 'the FleetLock test server did not start')
+                time.sleep(0.2)
+            url = 'http://127.0.0.1:%s/' % open(port_file, encoding='ascii').read().strip()
+            before = {VM_A: boot_id(VM_A), VM_B: boot_id(VM_B)}
+            jobs = {}
+            for name, inventory in ((VM_A, self.inventory), (VM_B, self.inventory_b)):
+                extra = dict(UPGRADE_VARS, upgrade_fleetlock_url=url, upgrade_fleetlock_id=name,
+                             upgrade_fleetlock_wait=1800)
+                jobs[name] = self.ansible.start_playbook('fleetlock-%s' % name, inventory,
+                                                         os.path.join(PLAYBOOKS, 'upgrade.yml'), extra)
+            for name, (proc, path) in jobs.items():
+                rc = proc.wait(timeout=3600)
+                with open(path, encoding='utf-8', errors='replace') as handle:
+                    output = handle.read()
+                expect(rc == 0, 'the job of %s failed:\n%s' % (name, output[-3000:]))
+                status = upgrade_results(output).get(name, {}).get('status')
+                expect(status == 'upgraded', '%s: upgrade_result status %s' % (name, status))
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait()
+        with open(log_path, encoding='utf-8') as handle:
+            entries = [json.loads(line) for line in handle if line.strip()]
+        expect(max(len(entry['holders']) for entry in entries) <= 1,
+               'two holders at once: %s' % [e for e in entries if len(e['holders']) > 1])
+        held = {}
+        for entry in entries:
+            if entry['op'] in ('lock', 'unlock'):
+                held.setdefault(entry['id'], {})[entry['op']] = entry['time']
+        refused = sum(1 for entry in entries if entry['op'] == 'refused')
+        for name in (VM_A, VM_B):
+            self.assert_boots(name, self.inventory if name == VM_A else self.inventory_b, '2')
+            expect(boot_id(name) != before[name], '%s was not rebooted' % name)
+            expect(set(held.get(name, {})) == {'lock', 'unlock'}, '%s did not take and give back the slot: %s'
+                   % (name, held.get(name)))
+            # When the guest booted, by its own clock, corrected by its offset from this machine's clock.
+            now = time.time()
+            times = guest(name, 'date +%s; sed -n "s/^btime //p" /proc/stat').split()
+            booted = int(times[1]) - (int(times[0]) - now)
+            lock, unlock = held[name]['lock'], held[name]['unlock']
+            log('  %s: slot held %.0f s, booted %.0f s after taking it, gave it back %.0f s after the boot'
+                % (name, unlock - lock, booted - lock, unlock - booted))
+            expect(lock - 2 <= booted <= unlock + 2, '%s booted at %.0f, outside its slot %.0f..%.0f'
+                   % (name, booted, lock, unlock))
+        first, second = sorted((VM_A, VM_B), key=lambda n: held[n]['lock'])
+        expect(held[first]['unlock'] <= held[second]['lock'], 'the slots overlap: %s' % held)
+        log('  %s took the slot after %s gave it back; %d requests refused while it was held' % (second, first, refused))
+
     SCENARIOS = ['check_mode', 'hostile_input', 'repo_outage', 'killed_after_staging', 'rollback_playbook',
-                 'unhealthy_image', 'panic_before_userspace', 'unreachable_after_reboot']
+                 'unhealthy_image', 'panic_before_userspace', 'deferred_outside_window', 'unreachable_after_reboot',
+                 'fleetlock_two_jobs']
 
     def main(self):
         wanted = [name for name in os.environ.get('E2E_SCENARIOS', '').split(',') if name] or self.SCENARIOS

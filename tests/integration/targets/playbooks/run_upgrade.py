@@ -60,8 +60,8 @@ def main(work, inventory):
     print(json.dumps(artifacts, indent=2, default=str))
     summary = artifacts['osimage_upgrade_summary']
     assert summary['kind'] == 'upgrade' and summary['total'] == 2, summary
-    assert summary['counts'] == {'current': 0, 'upgraded': 0, 'staged': 2, 'deferred': 0, 'rolled_back': 0,
-                                 'failed': 0}, summary
+    assert summary['counts'] == {'current': 0, 'upgraded': 0, 'staged': 2, 'unstaged': 0, 'deferred': 0,
+                                 'rolled_back': 0, 'reverted': 0, 'failed': 0}, summary
     assert [row['host'] for row in summary['hosts']] == ['edge1', 'edge2'], summary
     for row in summary['hosts']:
         assert row['status'] == 'staged' and row['to'] == '3.0' and row['failed_phase'] is None, row

@@ -47,7 +47,7 @@ sed "s#status_sysroot: $work/edge2/sysroot#status_sysroot: $work/missing#" "$inv
 ansible-playbook -i "$work/inventory-unreadable.yml" osimage.lifecycle.status -e "status_report_dir=$work/report-error" \
     >"$work/status-error.log" || { cat "$work/status-error.log"; exit 1; }
 grep -qF '"2 hosts: 1 error, 1 reboot required, 0 staged locked",' "$work/status-error.log"
-grep -qE '^ +"- edge2: reading the deployments \(ostree admin status --sysroot=.*No such file or directory",$' "$work/status-error.log"
+grep -qE '^ +"- edge2: reading the deployments \(ostree --version, then ostree admin status --sysroot=.*No such file or directory",$' "$work/status-error.log"
 if ansible-playbook -i "$work/inventory-unreadable.yml" osimage.lifecycle.status -e "status_report_dir=$work/report-error" \
     -e status_fail_on_error=true >"$work/status-error.log"; then
     cat "$work/status-error.log"; echo "status.yml succeeded with status_fail_on_error and an unreadable host" >&2; exit 1

@@ -56,6 +56,12 @@ BAD = [
     ({'upgrade_min_free_mb': 'lots'}, 'upgrade_min_free_mb'),
     ({'upgrade_reboot_timeout': 0}, 'upgrade_reboot_timeout'),
     ({'upgrade_confirm_timeout': -1}, 'upgrade_confirm_timeout'),
+    ({'upgrade_fleetlock_url': 'ftp://lock.example/'}, 'upgrade_fleetlock_url'),
+    ({'upgrade_fleetlock_url': 'http://user:pw@lock.example/'}, 'upgrade_fleetlock_url'),
+    ({'upgrade_fleetlock_group': 'a b'}, 'upgrade_fleetlock_group'),
+    ({'upgrade_fleetlock_group': 'workers\n'}, 'upgrade_fleetlock_group'),
+    ({'upgrade_fleetlock_id': '-x'}, 'upgrade_fleetlock_id'),
+    ({'upgrade_fleetlock_wait': -1}, 'upgrade_fleetlock_wait'),
     ({'upgrade_confirm_timeout': 30}, 'upgrade_confirm_timeout'),
     # The guard would return the host while its health is being checked.
     ({'upgrade_confirm_timeout': 300, 'upgrade_health_timeout': 300}, 'upgrade_confirm_timeout'),
@@ -133,9 +139,9 @@ def test_a_misspelt_variable_gets_the_closest_name():
 
 
 def test_a_variable_of_the_users_own_is_a_warning_not_an_error():
-    check({}, names=['upgrade_window_start'])
-    assert _settings.unknown_warnings('upgrade', {'upgrade_window_start', 'upgrade_version'}) == [
-        'upgrade_window_start is not a variable of osimage.lifecycle (upgrade_*): it is ignored']
+    check({}, names=['upgrade_owner_team'])
+    assert _settings.unknown_warnings('upgrade', {'upgrade_owner_team', 'upgrade_version'}) == [
+        'upgrade_owner_team is not a variable of osimage.lifecycle (upgrade_*): it is ignored']
 
 
 def test_facts_the_roles_set_are_not_unknown_variables():
@@ -225,30 +231,7 @@ def test_a_confirm_timeout_of_0_turns_the_guard_off_and_others_outlast_the_healt
     assert settings['upgrade_confirm_timeout'] == confirm
 
 
-# The reboot gate's variables, as the upgrade role will declare them (osimage.lifecycle.reboot_gate).
-GATE_SPEC = {
-    'upgrade_reboot_windows': {'type': 'list', 'elements': 'dict', 'default': []},
-    'upgrade_reboot_blockers': {'type': 'list', 'elements': 'str', 'default': []},
-    'upgrade_window_wait': {'type': 'bool', 'default': False},
-    'upgrade_reboot_gate_timeout': {'type': 'int', 'default': 3600},
-}
-
-
-@pytest.fixture
-def gate_spec(monkeypatch):
-    role_spec = _settings.role_spec
-
-    def with_gate(role):
-        spec = role_spec(role)
-        if role == 'upgrade':
-            for name, option in GATE_SPEC.items():
-                spec.setdefault(name, dict(option))
-        return spec
-
-    monkeypatch.setattr(_settings, 'role_spec', with_gate)
-
-
-def test_reboot_gate_variables_from_a_survey(gate_spec):
+def test_reboot_gate_variables_from_a_survey():
     settings = check({'upgrade_reboot_windows': '- {days: [Sat, Sun], start_time: "23:30", length_minutes: 60}',
                       'upgrade_reboot_blockers': 'test ! -e /run/busy\nsystemctl is-active --quiet a, b',
                       'upgrade_window_wait': 'true', 'upgrade_reboot_gate_timeout': '600'})
@@ -268,5 +251,5 @@ def test_reboot_gate_variables_from_a_survey(gate_spec):
     ({'upgrade_reboot_gate_timeout': -1}, 'upgrade_reboot_gate_timeout'),
     ({'upgrade_window_wait': 'perhaps'}, 'upgrade_window_wait'),
 ])
-def test_bad_reboot_gate_variables_name_the_variable(gate_spec, values, name):
+def test_bad_reboot_gate_variables_name_the_variable(values, name):
     assert refused(values).name == name
