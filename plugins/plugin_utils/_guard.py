@@ -134,8 +134,11 @@ if [ "$now" = "$prev" ]; then
     printf 'told=%s\nbooted=%s\nhow=%s\nat=%s\nboot_id=%s\n' "$sum" "$prev" "$how" \
       "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$this_boot" > "$dir/fell-back.tmp" && mv "$dir/fell-back.tmp" "$dir/fell-back"
     say "back on $prev: $sum did not come up confirmed ($how); removing it"
-    if [ -n "$i" ]; then
-      ostree admin undeploy "$i" || say "could not remove $sum"
+    # Until the image that failed is gone, GRUB's saved entry keeps booting this one: the guard stays, and
+    # tries again at the next boot (or the controller removes it and rolls back itself).
+    if [ -n "$i" ] && ! ostree admin undeploy "$i"; then
+      say "could not remove $sum: the guard stays until it is removed"
+      exit 1
     fi
   else
     say "booted $prev: $sum was never booted"

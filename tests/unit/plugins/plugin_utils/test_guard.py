@@ -247,3 +247,14 @@ def test_arm_script_writes_the_guard_byte_for_byte(tmp_path):
 def test_read_is_strict(text, error):
     with pytest.raises(ValueError, match=error):
         _guard.parse_read(text)
+
+
+def test_when_the_failed_image_cannot_be_removed_the_guard_stays_and_grub_keeps_the_previous_one(host):
+    host.arm('grub-once', name='fired')
+    stub = (host.fake / 'bin' / 'ostree')
+    stub.write_text(stub.read_text().replace('esac', '  "ostree admin undeploy "*) exit 1 ;;\nesac'))
+    proc = host.run('boot', STATUS_OLD_BOOTED)
+    assert proc.returncode == 1
+    assert 'the guard stays' in proc.stdout
+    assert (host.dir / 'fell-back').exists() and (host.dir / 'fired').exists()
+    assert not any('unset' in c for c in host.calls) and host.armed_units() != []
