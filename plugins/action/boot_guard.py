@@ -75,7 +75,7 @@ class ActionModule(OsImageActionBase):
     def _arm(self, args, runner, state, guard):
         checksum = args['checksum']
         try:
-            boot_loader, grub_entry = _guard.plan_arm(state, guard, checksum)
+            boot_loader, grub_entry, grub_next = _guard.plan_arm(state, guard, checksum)
         except ValueError as err:
             raise Unsupported('cannot arm a boot guard for %s: %s. Nothing was changed.' % (checksum, err),
                               host_state=state) from None
@@ -87,7 +87,7 @@ class ActionModule(OsImageActionBase):
         if not self.check_mode:
             armed_at = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
             script = _guard.arm_script(checksum, state.booted.checksum, args['timeout'], boot_loader, grub_entry,
-                                       armed_at)
+                                       armed_at, grub_next)
             self._run(runner, script, 'arming the boot guard', state)
         return True
 

@@ -82,7 +82,7 @@ from ansible.errors import AnsibleFilterError
 
 STATUSES = {
     'upgrade': ('current', 'upgraded', 'staged', 'unstaged', 'deferred', 'rolled_back', 'reverted', 'failed'),
-    'rollback': ('current', 'rolled_back', 'staged', 'failed'),
+    'rollback': ('current', 'rolled_back', 'staged', 'reverted', 'failed'),
 }
 # The phases the upgrade role times, in their order; 'total' is not one.
 NOT_PHASES = ('total',)

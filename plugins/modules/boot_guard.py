@@ -41,8 +41,8 @@ attributes:
 options:
   state:
     description:
-      - V(armed) guards the staged deployment O(checksum) (stage it, and unlock it, first); the host must boot it
-        and be confirmed within O(timeout) seconds of that boot.
+      - V(armed) guards the next boot O(checksum), a staged deployment (stage it, and unlock it, first) or one a
+        rollback made the default; the host must boot it and be confirmed within O(timeout) seconds of that boot.
       - V(confirmed) confirms the booted image the guard protects and removes the guard. It fails when the guard has
         already fired (the host is returning to its previous image) or when the host booted another image.
       - V(absent) removes the guard whatever its state, without confirming; do this before the controller itself
@@ -52,8 +52,8 @@ options:
     choices: [armed, confirmed, absent]
   checksum:
     description:
-      - The commit of the staged deployment to guard. Required with O(state=armed); with O(state=confirmed), the
-        commit the guard must protect.
+      - The commit of the next boot to guard. Required with O(state=armed); with O(state=confirmed), the commit
+        the guard must protect.
     type: str
   timeout:
     description:

@@ -327,29 +327,36 @@ def previous_entry_after_finalization(state):
 
 
 def plan_arm(state, guard, checksum):
-    """How the guard would be armed for the staged ``checksum``: ``(boot_loader, grub_previous_entry)``.
+    """How the guard would be armed for ``checksum``, the next boot (staged, or made the default by a rollback):
+    ``(boot_loader, grub_saved_entry, grub_next_entry)``, the GRUB menu positions once the reboot is under way.
 
     Raises ValueError with the reason when this host cannot be guarded.
     """
     if 'systemd' not in guard.capabilities:
         raise ValueError('the host has no systemctl')
-    if state.booted is None:
+    booted = state.booted
+    if booted is None:
         raise ValueError('nothing is booted (a sysroot)')
-    staged = state.staged
-    if staged is None or staged.checksum != checksum:
-        raise ValueError('the staged deployment is %s, not %s' % (staged.checksum if staged else 'none', checksum))
-    if staged.stateroot != state.booted.stateroot:
-        raise ValueError('the staged deployment is of stateroot %s, the booted one of %s: the record under /var is '
-                         'not shared between them' % (staged.stateroot, state.booted.stateroot))
+    target = state.next_boot
+    if target is None or target.checksum != checksum or target.booted:
+        raise ValueError('the next boot is %s, not %s' % (
+            'the booted deployment' if target is not None and target.booted else
+            target.checksum if target is not None else 'nothing', checksum))
+    if target.stateroot != booted.stateroot:
+        raise ValueError('the next boot is of stateroot %s, the booted deployment of %s: the record under /var is '
+                         'not shared between them' % (target.stateroot, booted.stateroot))
     if 'grub-once' in guard.capabilities:
-        return 'grub-once', previous_entry_after_finalization(state)
+        if target.staged:
+            return 'grub-once', previous_entry_after_finalization(state), 0
+        # Finalized already (a rollback): GRUB's menu is ostree's order as it is.
+        return 'grub-once', booted.index, target.index
     if 'set-default' in guard.capabilities:
-        return 'none', None
+        return 'none', None, None
     raise ValueError('it boots with neither a GRUB that honours saved_entry and next_entry (GRUB_DEFAULT=saved) '
                      'nor an ostree with "admin set-default" (2023.6 and later), so the guard could not return it')
 
 
-def arm_script(checksum, previous, timeout, boot_loader, grub_entry, armed_at):
+def arm_script(checksum, previous, timeout, boot_loader, grub_entry, armed_at, grub_next=0):
     """The shell script that writes the guard and arms it, from values checked by the caller."""
     record = ''.join('%s=%s\n' % kv for kv in (
         ('checksum', checksum), ('previous', previous), ('timeout', int(timeout)), ('boot_loader', boot_loader),
@@ -370,8 +377,8 @@ def arm_script(checksum, previous, timeout, boot_loader, grub_entry, armed_at):
         'ln -sfn -- ../%s %s/timers.target.wants/%s' % (EXPIRE_TIMER, UNIT_DIR, EXPIRE_TIMER),
     ]
     if boot_loader == 'grub-once':
-        # GRUB boots the new entry (0) once; every boot after that boots the saved one until it is confirmed.
-        lines.append('grub-editenv %s set saved_entry=%d next_entry=0' % (GRUBENV, int(grub_entry)))
+        # GRUB boots the new entry once; every boot after that boots the saved one until it is confirmed.
+        lines.append('grub-editenv %s set saved_entry=%d next_entry=%d' % (GRUBENV, int(grub_entry), int(grub_next)))
     # The record last: until it is there, the units remove themselves at the next boot.
     lines += [
         '{ printf %%s %s; echo "armed_boot_id=$(cat /proc/sys/kernel/random/boot_id)"; } > "$dir/armed.tmp"'

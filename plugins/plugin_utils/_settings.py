@@ -373,6 +373,8 @@ def check_settings(scope, values, names_set, playbook=False, allowed_hook_dirs=(
                 raise SettingError(name, str(err)) from None
     if scope == 'upgrade':
         check_upgrade(settings, allowed_hook_dirs, hook_base_dirs)
+    if scope in ('upgrade', 'rollback'):
+        check_reboot_settings(settings, role + '_')
     if playbook and scope in ('upgrade', 'rollback'):
         settings[role + '_serial'] = batches(settings[role + '_serial'], role + '_serial')
     if scope == 'status':
@@ -383,6 +385,24 @@ def check_settings(scope, values, names_set, playbook=False, allowed_hook_dirs=(
         settings.update((role + '_' + setting, parsed[option])
                         for setting, option in HEALTH_OPTIONS.items() if option in parsed)
     return settings
+
+
+def check_reboot_settings(settings, prefix):
+    """A role's FleetLock settings, and a confirmation window of its boot guard that outlasts its health check."""
+    for suffix, check in (('fleetlock_url', _fleetlock.check_url), ('fleetlock_group', _fleetlock.check_group),
+                          ('fleetlock_id', _fleetlock.check_id)):
+        error = check(settings[prefix + suffix]) if settings.get(prefix + suffix) else None
+        if error:
+            raise SettingError(prefix + suffix, error)
+    name = prefix + 'confirm_timeout'
+    confirm = settings.get(name)
+    if confirm:
+        if confirm < GUARD_MIN_TIMEOUT:
+            raise SettingError(name, 'must be 0 (no boot guard) or at least %d seconds, got %d' % (GUARD_MIN_TIMEOUT, confirm))
+        health = settings.get(prefix + 'health_timeout', 0)
+        if confirm <= health:
+            raise SettingError(name, 'must be longer than %shealth_timeout (%d s), or the guard returns the host while '
+                                     'its health is being checked; got %d' % (prefix, health, confirm))
 
 
 def check_upgrade(settings, allowed_hook_dirs, hook_base_dirs):
@@ -396,20 +416,6 @@ def check_upgrade(settings, allowed_hook_dirs, hook_base_dirs):
         check_path('upgrade_sysroot', settings['upgrade_sysroot'])
     if settings.get('upgrade_plan'):
         check_plan(settings['upgrade_plan'])
-    for name, check in (('upgrade_fleetlock_url', _fleetlock.check_url), ('upgrade_fleetlock_group', _fleetlock.check_group),
-                        ('upgrade_fleetlock_id', _fleetlock.check_id)):
-        error = check(settings[name]) if settings.get(name) else None
-        if error:
-            raise SettingError(name, error)
-    confirm = settings.get('upgrade_confirm_timeout')
-    if confirm:
-        if confirm < GUARD_MIN_TIMEOUT:
-            raise SettingError('upgrade_confirm_timeout', 'must be 0 (no boot guard) or at least %d seconds, got %d'
-                                                          % (GUARD_MIN_TIMEOUT, confirm))
-        if confirm <= settings.get('upgrade_health_timeout', 0):
-            raise SettingError('upgrade_confirm_timeout', 'must be longer than upgrade_health_timeout (%d s), or the '
-                                                          'guard returns the host while its health is being checked; '
-                                                          'got %d' % (settings['upgrade_health_timeout'], confirm))
     if 'upgrade_update_agents' in settings:
         settings['upgrade_update_agents'] = unit_names(
             'upgrade_update_agents', survey_list(settings['upgrade_update_agents'], 'upgrade_update_agents'))

@@ -116,7 +116,7 @@ def test_rollback_fleet():
         'c': {'upgrade_result': upgrade_result('upgraded')},
     }
     summary = summarize(['a', 'b', 'c'], hostvars, 'rollback')
-    assert summary['counts'] == {'current': 0, 'rolled_back': 1, 'staged': 0, 'failed': 1, 'unknown': 1}
+    assert summary['counts'] == {'current': 0, 'rolled_back': 1, 'staged': 0, 'reverted': 0, 'failed': 1, 'unknown': 1}
     assert summary['lines'] == [
         'rollback of 3 hosts: 1 rolled_back, 1 failed, 1 unknown',
         'a  rolled_back  3.0 -> 2.0  -         81.3s',

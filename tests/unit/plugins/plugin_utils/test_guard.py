@@ -258,3 +258,41 @@ def test_when_the_failed_image_cannot_be_removed_the_guard_stays_and_grub_keeps_
     assert 'the guard stays' in proc.stdout
     assert (host.dir / 'fell-back').exists() and (host.dir / 'fired').exists()
     assert not any('unset' in c for c in host.calls) and host.armed_units() != []
+
+
+def _state(*specs):
+    from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import Deployment, HostState
+    return HostState('ostree', [Deployment(stateroot='debian', checksum=checksum, serial=0, **flags)
+                                for checksum, flags in specs])
+
+
+def _caps(*capabilities):
+    return _guard.GuardState(None, None, None, ARM_BOOT, capabilities)
+
+
+@pytest.mark.parametrize('state, expected', [
+    # Staged: finalizing puts it first and keeps the booted one, and the pinned ones before it.
+    (((NEW, {'staged': True}), (OLD, {'booted': True}), (OTHER, {})), ('grub-once', 1, 0)),
+    (((NEW, {'staged': True}), (OTHER, {'pinned': True}), (OLD, {'booted': True})), ('grub-once', 2, 0)),
+    # A rollback made it the default already: the menu is ostree's order as it is.
+    (((NEW, {}), (OLD, {'booted': True})), ('grub-once', 1, 0)),
+])
+def test_grub_positions_of_the_previous_and_the_guarded_image(state, expected):
+    assert _guard.plan_arm(_state(*state), _caps('grub-once', 'set-default', 'systemd'), NEW) == expected
+
+
+def test_without_grub_ostree_set_default_returns_the_host():
+    state = _state((NEW, {'staged': True}), (OLD, {'booted': True}))
+    assert _guard.plan_arm(state, _caps('set-default', 'systemd'), NEW) == ('none', None, None)
+
+
+@pytest.mark.parametrize('state, caps, reason', [
+    (((NEW, {'staged': True}), (OLD, {'booted': True})), ('systemd',), 'neither a GRUB'),
+    (((NEW, {'staged': True}), (OLD, {'booted': True})), ('grub-once',), 'no systemctl'),
+    (((OLD, {'booted': True}), (NEW, {})), ('grub-once', 'systemd'), 'the booted deployment'),
+    (((OTHER, {'staged': True}), (OLD, {'booted': True})), ('grub-once', 'systemd'), 'the next boot is ' + OTHER),
+    (((NEW, {'staged': True}), (OLD, {})), ('grub-once', 'systemd'), 'nothing is booted'),
+])
+def test_what_cannot_be_guarded_says_why(state, caps, reason):
+    with pytest.raises(ValueError, match=reason):
+        _guard.plan_arm(_state(*state), _caps(*caps), NEW)
