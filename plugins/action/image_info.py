@@ -20,6 +20,8 @@ class ActionModule(OsImageActionBase):
         state = backend.status()
         result = state.as_dict()
         result['changed'] = False
+        # Read with the deployments when the backend is found (backend=auto); the guard lives on a booted host.
+        result['fell_back'] = backend.fell_back
         if args['check_update']:
             # Not 'update', which Jinja resolves to the dict method (result.update.available fails).
             result['update_check'] = backend.check_update(state)

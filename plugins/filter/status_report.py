@@ -63,21 +63,23 @@ _value:
     counts:
       description:
         - C(hosts), C(errors) (hosts that could not be read), C(reboot_required) (a reboot boots another
-          deployment), C(staged_locked) (a staged deployment no reboot applies yet), C(update_available) and
-          C(update_check_errors).
+          deployment), C(staged_locked) (a staged deployment no reboot applies yet), C(update_available),
+          C(update_check_errors) and C(fell_back) (hosts whose boot guard returned them to a previous image).
       type: dict
-      sample: {hosts: 3, errors: 1, reboot_required: 1, staged_locked: 1, update_available: 0, update_check_errors: 0}
+      sample: {hosts: 3, errors: 1, reboot_required: 1, staged_locked: 1, update_available: 0, update_check_errors: 0,
+               fell_back: 0}
     hosts:
       description:
         - One row per host, sorted by host, with C(host), C(backend), C(booted), C(next_boot), C(staged),
-          C(staged_locked), C(rollback), C(reboot_required), C(update_available), C(update_error) and C(error).
+          C(staged_locked), C(rollback), C(reboot_required), C(update_available), C(update_error), C(error) and
+          C(fell_back) (C(told -> booted (how, at)) of the last return by the boot guard, or none).
         - Deployments are versions, else the first 12 characters of the checksum; none where there is none or the
           host could not be read.
       type: list
       elements: dict
     lines:
-      description: A heading with the read time and the counts, the table as Markdown with aligned columns, and the
-        errors under it.
+      description: A heading with the read time and the counts, the table as Markdown with aligned columns (with a
+        C(fell back) column when a host fell back), and the errors under it.
       type: list
       elements: str
 '''
@@ -89,6 +91,8 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.osimage.lifecycle.plugins.filter.fleet_summary import deployment_label, text_or_none
 
 COLUMNS = ('host', 'backend', 'booted', 'next boot', 'staged', 'rollback', 'reboot required', 'update available')
+# Shown when some host returned to a previous image by its boot guard (image_info's fell_back).
+FELL_BACK_COLUMN = 'fell back'
 # How long an error may be in the list under the table; a longer one keeps its start and its last line.
 ERROR_WIDTH = 500
 
@@ -129,7 +133,8 @@ def _failed(result):
 def status_row(host, info, info_without_update=None):
     """The row of one host from its image_info results (None where a read did not happen)."""
     row = {'host': host, 'backend': None, 'booted': None, 'next_boot': None, 'staged': None, 'staged_locked': False,
-           'rollback': None, 'reboot_required': None, 'update_available': None, 'update_error': None, 'error': None}
+           'rollback': None, 'reboot_required': None, 'update_available': None, 'update_error': None, 'error': None,
+           'fell_back': None}
     read = info
     if _failed(info):
         if not isinstance(info, Mapping):
@@ -151,10 +156,29 @@ def status_row(host, info, info_without_update=None):
         rollback=deployment_label(read.get('rollback')),
         reboot_required=_flag(read.get('reboot_required')),
     )
+    row['fell_back'] = fell_back_label(read.get('fell_back'), read.get('deployments'))
     check = read.get('update_check') if read is info else None
     if isinstance(check, Mapping):
         row['update_available'] = _flag(check.get('available'))
     return row
+
+
+def fell_back_label(record, deployments):
+    """``told -> booted (how, at)`` of a boot guard's return, by version where the host still has the deployment."""
+    if not isinstance(record, Mapping):
+        return None
+    if record.get('error'):
+        return 'unreadable record'
+    versions = {}
+    for deployment in deployments if isinstance(deployments, list) else []:
+        if isinstance(deployment, Mapping) and deployment.get('checksum'):
+            versions[deployment['checksum']] = deployment_label(deployment)
+
+    def label(checksum):
+        return versions.get(checksum) or str(checksum or '?')[:12]
+
+    return '%s -> %s (%s, %s)' % (label(record.get('told')), label(record.get('booted')), record.get('how') or '?',
+                                  record.get('at') or '?')
 
 
 def _cells(row):
@@ -175,7 +199,7 @@ def _cells(row):
 
 def _markdown(table):
     table = [[cell.replace('|', '/') for cell in cells] for cells in table]
-    widths = [max(len(cells[column]) for cells in table) for column in range(len(COLUMNS))]
+    widths = [max(len(cells[column]) for cells in table) for column in range(len(table[0]))]
     lines = []
     for index, cells in enumerate(table):
         lines.append(('| ' + ' | '.join(cell.ljust(width) for cell, width in zip(cells, widths)) + ' |').rstrip())
@@ -205,6 +229,7 @@ def report(hosts, hostvars, info, info_without_update='', read_at=''):
         'staged_locked': sum(1 for row in rows if row['staged_locked']),
         'update_available': sum(1 for row in rows if row['update_available']),
         'update_check_errors': sum(1 for row in rows if row['update_error']),
+        'fell_back': sum(1 for row in rows if row['fell_back']),
     }
     heading = '%d host%s: %d error%s, %d reboot required, %d staged locked' % (
         counts['hosts'], '' if counts['hosts'] == 1 else 's', counts['errors'], '' if counts['errors'] == 1 else 's',
@@ -213,8 +238,14 @@ def report(hosts, hostvars, info, info_without_update='', read_at=''):
         heading += ', %d update available' % counts['update_available']
     if counts['update_check_errors']:
         heading += ', %d update check failed' % counts['update_check_errors']
+    if counts['fell_back']:
+        heading += ', %d fell back to a previous image' % counts['fell_back']
     lines = ['# Image-based hosts' + (', read %s' % read_at if read_at else ''), '', heading, '']
-    lines.extend(_markdown([list(COLUMNS)] + [_cells(row) for row in rows]))
+    if counts['fell_back']:
+        table = [list(COLUMNS) + [FELL_BACK_COLUMN]] + [_cells(row) + [row['fell_back'] or '-'] for row in rows]
+    else:
+        table = [list(COLUMNS)] + [_cells(row) for row in rows]
+    lines.extend(_markdown(table))
     errors = [(row['host'], row['error'] or row['update_error'], '' if row['error'] else 'update check: ')
               for row in rows if row['error'] or row['update_error']]
     if errors:

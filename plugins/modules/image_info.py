@@ -179,6 +179,19 @@ rollback:
   returned: always
   type: dict
   sample: {index: 1, stateroot: fedora-coreos, checksum: 4d0d..., version: 31.20200505.3.0, booted: true}
+fell_back:
+  description:
+    - The last return of the host to a previous image by its boot guard (M(osimage.lifecycle.boot_guard)), read with
+      the deployments when O(backend=auto); null when there was none (or with another O(backend), or a O(sysroot)).
+    - C(told) is the commit the host was told to boot, C(booted) the one it booted instead, C(how) V(guard) (not
+      confirmed in time), V(rebooted) (rebooted before the confirmation) or V(boot-loader) (GRUB booted the new image
+      once, and it never reached userspace), C(at) when (UTC), C(boot_id) the boot it happened in.
+    - The record stays until an upgrade is confirmed. A record that cannot be read is shown as C(error).
+  returned: always
+  type: dict
+  sample: {"told": "51d4311f398c91e24e47f9e6451750cd6db9c37964f4b45a19e2bee660cb459e",
+           "booted": "3b8c0a46b2e1e7a0d6f0b4a51f3c8f2a5e9d1c7b6a4f3e2d1c0b9a8f7e6d5c4b", "how": "guard",
+           "at": "2026-12-07T10:17:03Z", "boot_id": "0f4ad2c1-7e7b-4d1e-9d3c-2b1f3d5e6a7b"}
 reboot_required:
   description: Whether the next boot is another deployment than the booted one.
   returned: always

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _guard
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import NotImageBasedError, OsImageError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import iso_utc
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandResult
@@ -25,7 +26,8 @@ BACKEND_CHOICES = ('auto', 'rpm-ostree', 'bootc', 'ostree')
 # $2 the sysroot ("" for none), $3 and $4 the number of words of bootc's and of rpm-ostree's status
 # read, then the argv of the status read of bootc ($3 words, none with a sysroot), of rpm-ostree ($4
 # words) and of ostree (the rest), each as that backend's ``status_argv()`` gives it. It prints
-# "tool=NAME" for each tool installed and "ostree-booted=yes", then runs the reads in the order of
+# "tool=NAME" for each tool installed, "ostree-booted=yes" and the boot guard's record of a return to a
+# previous image ("fell-back.KEY=VALUE"), then runs the reads in the order of
 # ``detect``: bootc's, and stops there when its JSON names a "bootcHost" (only a hint: ``detect``
 # decides from the parsed JSON); else rpm-ostree's when it is installed, else ostree's on a booted
 # OSTree system or a sysroot. Each read prints "<marker> read NAME", its output, then on a line of
@@ -68,6 +70,10 @@ booted=
 if test -e /run/ostree-booted; then
     echo "ostree-booted=yes"
     booted=yes
+fi
+# The last return of the boot guard (osimage.lifecycle.boot_guard) to a previous image, for image_info.
+if [ -z "$sysroot" ] && [ -f /var/lib/osimage-lifecycle/fell-back ]; then
+    sed 's/^/fell-back./' /var/lib/osimage-lifecycle/fell-back
 fi
 case $tools in
     *' bootc '*)
@@ -116,6 +122,9 @@ class Backend:
         self.stateroot = stateroot
         # Output of a status command already run during detection, to spare a second read.
         self.preloaded_status = None
+        # The boot guard's record of a return to a previous image, read during detection (None: none, or
+        # not read, as with a backend named explicitly).
+        self.fell_back = None
 
     def status(self):
         """Read the host's deployments: a ``HostState``."""
@@ -366,15 +375,19 @@ class DeployOptions:
 
 
 def parse_probe(stdout):
+    """``(tools, ostree_booted, fell_back)``: fell_back is the boot guard's record (``_guard.parse_fell_back``)."""
     tools = set()
     ostree_booted = False
+    fell_back = []
     for line in stdout.splitlines():
         key, _sep, value = line.strip().partition('=')
         if key == 'tool':
             tools.add(value)
         elif key == 'ostree-booted':
             ostree_booted = True
-    return tools, ostree_booted
+        elif key.startswith('fell-back.'):
+            fell_back.append('%s=%s' % (key[len('fell-back.'):], value))
+    return tools, ostree_booted, _guard.parse_fell_back(fell_back)
 
 
 def parse_detection(stdout, marker):
@@ -446,11 +459,12 @@ def detect(runner, backend='auto', sysroot=None, stateroot=None):
                          str(len(argvs['rpm-ostree']))] + argvs['bootc'] + argvs['rpm-ostree'] + argvs['ostree'],
                         ok_rcs=None)
     probe_output, reads = parse_detection(result.stdout, marker)
-    tools, ostree_booted = parse_probe(probe_output)
+    tools, ostree_booted, fell_back = parse_probe(probe_output)
     probed = ['installed tools: %s' % (', '.join(sorted(tools)) or 'none of bootc, rpm-ostree, ostree')]
 
     def found(name):
         chosen = candidates[name]
+        chosen.fell_back = fell_back
         rc, output = reads.get(name, (None, None))
         if rc == 0:
             chosen.preloaded_status = CommandResult(argvs[name], rc, output, '')

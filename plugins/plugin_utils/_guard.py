@@ -273,6 +273,19 @@ def _record(name, lines):
     return values
 
 
+def parse_fell_back(lines):
+    """The record of a return to a previous image as image_info shows it, or None; a record that is not one is
+    shown as such rather than failing the read of the deployments."""
+    try:
+        record = _record('fell-back', lines)
+    except ValueError as err:
+        return {'error': str(err)}
+    if record is None:
+        return None
+    return {'told': record['told'], 'booted': record['booted'], 'how': record['how'], 'at': record['at'],
+            'boot_id': record['boot_id']}
+
+
 def parse_read(stdout):
     """Parse READ_SCRIPT's output; raises ValueError on anything it did not print."""
     sections = {}
@@ -298,8 +311,7 @@ def parse_read(stdout):
         raise ValueError('boot id %r' % boot_id)
     fell_back = _record('fell-back', sections.get('fell-back'))
     if fell_back is not None:
-        fell_back = {'told': fell_back['told'], 'booted': fell_back['booted'], 'how': fell_back['how'],
-                     'at': fell_back['at'], 'boot_id': fell_back['boot_id']}
+        fell_back = parse_fell_back(sections.get('fell-back'))
     return GuardState(_record('armed', sections.get('armed')), _record('fired', sections.get('fired')),
                       fell_back, boot_id[0], tuple(sections.get('capabilities', ())))
 

@@ -229,3 +229,33 @@ def test_relative_sysroot_is_refused_before_touching_the_host():
     with pytest.raises(AnsibleActionFail, match='sysroot'):
         run_task(target, sysroot='mnt/sysroot')
     assert target.command_lines == []
+
+
+FELL_BACK = ('told=%s\nbooted=%s\nhow=boot-loader\nat=2026-12-07T10:17:03Z\nboot_id=0f4ad2c1-7e7b-4d1e-9d3c-2b1f3d5e6a7b\n'
+             % ('a' * 64, 'b' * 64))
+
+
+@pytest.mark.parametrize('record, expected', [
+    (FELL_BACK, {'told': 'a' * 64, 'booted': 'b' * 64, 'how': 'boot-loader', 'at': '2026-12-07T10:17:03Z',
+                 'boot_id': '0f4ad2c1-7e7b-4d1e-9d3c-2b1f3d5e6a7b'}),
+    ('', None),
+    ('told=nope\n', 'error'),
+])
+def test_a_return_by_the_boot_guard_is_read_with_the_deployments(monkeypatch, record, expected):
+    monkeypatch.setattr(_ostree, 'new_marker', lambda: RECORDED_MARKER)
+    target = ostree_host()
+    target.fell_back = record
+    result = run_task(target)
+    check_contract(result, check_update=False)
+    if expected == 'error':
+        assert 'not a commit checksum' in result['fell_back']['error'] or 'missing' in result['fell_back']['error']
+    else:
+        assert result['fell_back'] == expected
+    assert len(target.command_lines) == 1
+
+
+def test_a_sysroot_has_no_boot_guard(monkeypatch):
+    monkeypatch.setattr(_ostree, 'new_marker', lambda: RECORDED_MARKER)
+    target = ostree_host(SYSROOT)
+    target.fell_back = FELL_BACK
+    assert run_task(target, sysroot=SYSROOT)['fell_back'] is None

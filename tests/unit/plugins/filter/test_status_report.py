@@ -57,11 +57,11 @@ def test_fleet_sorted_with_counts_and_read_time():
     assert [row['host'] for row in result['hosts']] == ['app1', 'db1', 'web1', 'web2']
     assert result['read_at'] == '2025-01-31 10:00:00 UTC'
     assert result['counts'] == {'hosts': 4, 'errors': 1, 'reboot_required': 1, 'staged_locked': 1,
-                                'update_available': 1, 'update_check_errors': 0}
+                                'update_available': 1, 'update_check_errors': 0, 'fell_back': 0}
     app1, db1, web1, web2 = result['hosts']
     assert app1 == {'host': 'app1', 'backend': 'bootc', 'booted': 'c' * 12, 'next_boot': '41.1', 'staged': None,
                     'staged_locked': False, 'rollback': None, 'reboot_required': False, 'update_available': None,
-                    'update_error': None, 'error': None}
+                    'update_error': None, 'error': None, 'fell_back': None}
     assert db1['staged'] == '41.2' and db1['reboot_required'] is True
     assert web1['error'].endswith('Connection refused') and web1['backend'] is None
     assert web2['staged_locked'] is True and web2['update_available'] is True
@@ -162,3 +162,16 @@ def test_short_error_keeps_the_cause():
 def test_bad_input(hosts, name):
     with pytest.raises(AnsibleFilterError):
         report(hosts, {}, name)
+
+
+def test_a_return_by_the_boot_guard_gets_a_column_and_a_count():
+    back = deployment('41.1')
+    record = {'told': 'f' * 64, 'booted': back['checksum'], 'how': 'guard', 'at': '2026-12-07T10:17:03Z',
+              'boot_id': '0f4ad2c1-7e7b-4d1e-9d3c-2b1f3d5e6a7b'}
+    hostvars = {'a': {'__status_info': info(deployments=[back], fell_back=record)}, 'b': {'__status_info': info()}}
+    result = rows_of(hostvars)
+    assert result['counts']['fell_back'] == 1
+    assert result['hosts'][0]['fell_back'] == 'ffffffffffff -> 41.1 (guard, 2026-12-07T10:17:03Z)'
+    assert result['lines'][2].endswith(', 1 fell back to a previous image')
+    assert result['lines'][4].endswith('| fell back                                          |')
+    assert result['lines'][7].endswith('| -                                                  |')
