@@ -67,6 +67,16 @@ def main(work, inventory):
         assert row['status'] == 'staged' and row['to'] == '3.0' and row['failed_phase'] is None, row
         assert isinstance(row['seconds'], float), row
     assert summary['lines'][0] == 'upgrade of 2 hosts: 2 staged', summary
+    # Each host's result, published by the role itself with set_stats (aggregate, one mapping keyed by host): both
+    # hosts are in it, merged within the job, each with its last run's (the reboot play's) result.
+    results = artifacts['osimage_upgrade_results']
+    assert sorted(results) == ['edge1', 'edge2'], results
+    for host, result in results.items():
+        # Merged field by field over the staging play's entry: the reboot play's values win.
+        assert {key: value for key, value in result.items() if key != 'timings'} == \
+            {key: value for key, value in final[host].items() if key != 'timings'}, (result, final[host])
+        assert set(final[host]['timings']) <= set(result['timings']), (result, final[host])
+        assert result['timings']['total'] == final[host]['timings']['total'], (result, final[host])
     # Printed once, by the last play.
     shown = [e for e in events if e['event'] == 'runner_on_ok' and e['event_data']['task'] == 'Show the summary']
     assert len(shown) == 1 and shown[0]['event_data']['res']['msg'] == summary['lines'], shown

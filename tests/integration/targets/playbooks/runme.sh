@@ -77,6 +77,21 @@ cat "$work/broken.log"
 grep -qF '"upgrade of 2 hosts: 1 staged, 1 failed",' "$work/broken.log"
 grep -qE '^ +"edge1  staged  - -> 3\.0  stage      [0-9]+\.[0-9]s",$' "$work/broken.log"
 grep -qE '^ +"edge2  failed  - -> -    preflight  [0-9]+\.[0-9]s  .*No such file or directory"$' "$work/broken.log"
+# When every host fails in the staging play, ansible-playbook stops there: no summary, but the job's stats (AWX's
+# artifacts) still have each host's result, published by the role before the host failed.
+sed "s#upgrade_sysroot: $work/edge[12]/sysroot#upgrade_sysroot: $work/missing#" "$inventory" >"$work/inventory-all-broken.yml"
+if ANSIBLE_SHOW_CUSTOM_STATS=true ansible-playbook -i "$work/inventory-all-broken.yml" osimage.lifecycle.upgrade --check \
+    >"$work/all-broken.log"; then
+    cat "$work/all-broken.log"; echo "upgrade.yml succeeded with no sysroot at all" >&2; exit 1
+fi
+"$python" - "$work/all-broken.log" <<'PYTHON'
+import json, sys
+stats = [json.loads(line.split('RUN:', 1)[1]) for line in open(sys.argv[1]) if line.strip().startswith('RUN: {')]
+assert len(stats) == 1 and 'osimage_upgrade_summary' not in stats[0], stats
+results = stats[0]['osimage_upgrade_results']
+assert sorted(results) == ['edge1', 'edge2'], results
+assert all(r['status'] == 'failed' and r['failed_phase'] == 'preflight' for r in results.values()), results
+PYTHON
 ansible-playbook -i "$inventory" osimage.lifecycle.upgrade --check --limit edge2 >"$work/limit.log" || { cat "$work/limit.log"; exit 1; }
 grep -qF '"upgrade of 1 host: 1 staged",' "$work/limit.log"
 grep -qE '^ +"edge2  staged  - -> 3\.0  stage  [0-9]+\.[0-9]s"$' "$work/limit.log"
