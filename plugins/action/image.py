@@ -131,7 +131,7 @@ class ActionModule(OsImageActionBase):
         resolved = backend.resolve(before, target)
 
         result = {'changed': False, 'backend': backend.name, 'target': resolved.as_dict(),
-                  'before': _entry(before.next_boot)}
+                  'before': _entry(before.next_boot), 'state_before': before.as_dict()}
         if next_boot_is_target(before, target, resolved, options.download_only):
             after = before
         elif is_downgrade(before, resolved) and not options.allow_downgrade:

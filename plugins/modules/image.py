@@ -390,6 +390,12 @@ reboot_required:
   returned: success
   type: bool
   sample: true
+state_before:
+  description:
+    - The deployments as the task read them before it changed anything, in the form of the return values of
+      M(osimage.lifecycle.image_info); in check mode, the host's deployments. The upgrade role's first read.
+  returned: success
+  type: dict
 state:
   description:
     - On failure, the deployments of the host when the task failed, in the form of the return values of

@@ -61,12 +61,16 @@ index_of() { deployments | grep -n -x -e "$1" | head -n 1 | sed 's/:.*//' | { re
 disarm() {
   if [ "$loader" = grub-once ]; then grub-editenv "$root/boot/grub/grubenv" unset saved_entry next_entry; fi
   rm -f "$dir/armed" "$dir/fired" "$dir/booted-new"
+  # Stopped before its unit goes: a timer whose unit vanishes fails, and the system counts as degraded.
+  systemctl --no-block stop osimage-lifecycle-guard-expire.timer
   rm -f $units/multi-user.target.wants/osimage-lifecycle-guard.service \
         $units/timers.target.wants/osimage-lifecycle-guard-expire.timer \
         $units/osimage-lifecycle-guard.service \
         $units/osimage-lifecycle-guard-expire.timer \
         $units/osimage-lifecycle-guard-expire.service
   systemctl daemon-reload
+  systemctl reset-failed osimage-lifecycle-guard-expire.timer osimage-lifecycle-guard-expire.service \
+    osimage-lifecycle-guard.service 2>/dev/null
   rm -f "$dir/guard.sh"
 }
 fire() {
@@ -427,6 +431,8 @@ rm -f -- "$dir/armed" "$dir/fired" "$dir/confirmed" "$dir/booted-new" "$dir/guar
   /etc/systemd/system/osimage-lifecycle-guard-expire.service
 if [ "$loader" = grub-once ]; then grub-editenv /boot/grub/grubenv unset saved_entry next_entry; fi
 systemctl daemon-reload
+systemctl reset-failed osimage-lifecycle-guard-expire.timer osimage-lifecycle-guard-expire.service \
+  osimage-lifecycle-guard.service >/dev/null 2>&1 || true
 '''
 
 # A confirmed upgrade starts a new history: the record of an earlier fallback goes.

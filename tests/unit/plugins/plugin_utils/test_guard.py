@@ -196,7 +196,10 @@ def test_an_ordinary_boot_of_the_old_image_only_removes_the_guard(host):
 def test_without_a_record_the_units_remove_themselves(host):
     proc = host.run('boot', STATUS_NEW_BOOTED)
     assert proc.returncode == 0
-    assert host.armed_units() == [] and host.calls == ['systemctl daemon-reload']
+    assert host.armed_units() == [] and host.calls == [
+        'systemctl --no-block stop osimage-lifecycle-guard-expire.timer', 'systemctl daemon-reload',
+        'systemctl reset-failed osimage-lifecycle-guard-expire.timer osimage-lifecycle-guard-expire.service '
+        'osimage-lifecycle-guard.service']
 
 
 def test_another_image_booted_removes_the_guard(host):
