@@ -24,7 +24,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _ostree_c
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend, Resolved, Unsupported, follows_ref
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import Deployment, HostState, update_info
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree import parse_commits
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree_parse import parse_commits
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._parse import (
     failure_context,
     load_json_object,
