@@ -12,6 +12,7 @@ import re
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import ParseError
 
+
 # --- GVariant, the serialisation of the staged deployment's state ----------------------------
 # Only what that state uses: a{sv}, as, s, b. The format (GVariant specification, "Serialisation"):
 # a container of variable-size children ends with their end offsets ("framing offsets", little

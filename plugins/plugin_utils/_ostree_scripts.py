@@ -125,6 +125,7 @@ def commit_argv(repo, rev, remote=None, fetch=None, history=False, when='always'
     return ['/bin/sh', '-c', COMMIT_SCRIPT, 'osimage-lifecycle', repo, remote or '', (fetch or '') if remote else '',
             '-1' if history else '0', 'log' if history else 'show', rev, when]
 
+
 # Reads what the kernel arguments of the deployments are in, in one round trip: the Boot Loader
 # Specification entries the bootloader reads now (boot/loader links to the current loader.N), the
 # boot links their `ostree=` argument names (ostree/boot.N/<stateroot>/<bootcsum>/<bootserial>,
