@@ -27,7 +27,7 @@ The rules:
 
 from __future__ import annotations
 
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree import is_internal_karg
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree_parse import is_internal_karg
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._validate import InvalidValue
 
 # Written for every boot by ostree, bootc or the boot loader; never appended or deleted by the module.

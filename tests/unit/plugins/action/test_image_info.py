@@ -18,6 +18,7 @@ from ansible.errors import AnsibleActionFail
 from ansible_collections.osimage.lifecycle.plugins.action.image_info import ActionModule
 from ansible_collections.osimage.lifecycle.plugins.modules import image_info as image_info_docs
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _ostree
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree_scripts import STATUS_SCRIPT
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake_target import FakeTarget
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fixtures import bootc_fixture, read_fixture
 
@@ -177,7 +178,7 @@ def ostree_host(sysroot=None):
     """An OSTree host (booted, or a sysroot) whose status script prints the output recorded by record.sh."""
     with open(os.path.join(OSTREE_CASES, 'script-two-deployments.txt'), encoding='utf-8') as handle:
         recorded = handle.read()
-    status = ['/bin/sh', '-c', _ostree.STATUS_SCRIPT, 'osimage-lifecycle', sysroot or '', RECORDED_MARKER]
+    status = ['/bin/sh', '-c', STATUS_SCRIPT, 'osimage-lifecycle', sysroot or '', RECORDED_MARKER]
     status += ['--sysroot=%s' % sysroot] if sysroot else []
     return FakeTarget({tuple(status): (0, recorded)}, tools=('ostree',), ostree_booted=sysroot is None)
 

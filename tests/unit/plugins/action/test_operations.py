@@ -1182,7 +1182,7 @@ def test_kargs_requires_arguments():
 
 def zincati_staged_host():
     """Fedora CoreOS with an update that Zincati downloaded and staged, locked (download only)."""
-    from ansible_collections.osimage.lifecycle.plugins.plugin_utils._rpm_ostree import parse_status
+    from ansible_collections.osimage.lifecycle.plugins.plugin_utils._rpm_ostree_parse import parse_status
     return parse_status(read_fixture('rpm-ostree', 'zincati-rpm-ostree-staged.json'))
 
 

@@ -17,6 +17,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _backend,
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import DETECT_SCRIPT, detect, parse_detection, parse_probe
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._bootc import BootcHostError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import NotImageBasedError
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree_scripts import STATUS_SCRIPT
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import TargetRunner
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake_target import FakeTarget, argvs
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fixtures import (
@@ -29,7 +30,7 @@ BOOTC_STATUS = ['bootc', 'status', '--format=json']
 RPM_OSTREE_STATUS = ['rpm-ostree', 'status', '--json']
 ALL_TOOLS = ('bootc', 'rpm-ostree', 'ostree')
 MARKER = '@@osimage-lifecycle-test'
-OSTREE_STATUS = ['/bin/sh', '-c', _ostree.STATUS_SCRIPT, 'osimage-lifecycle', '', MARKER]
+OSTREE_STATUS = ['/bin/sh', '-c', STATUS_SCRIPT, 'osimage-lifecycle', '', MARKER]
 
 
 @pytest.fixture(autouse=True)
@@ -120,7 +121,7 @@ def test_sysroot_skips_bootc_and_reaches_rpm_ostree():
     assert (backend.name, backend.sysroot) == ('rpm-ostree', '/mnt/sysroot')
     # bootc cannot read a sysroot, so it is not even asked; rpm-ostree is, for the sysroot.
     rpm_ostree = RPM_OSTREE_STATUS + ['--sysroot=/mnt/sysroot']
-    ostree = ['/bin/sh', '-c', _ostree.STATUS_SCRIPT, 'osimage-lifecycle', '/mnt/sysroot', MARKER, '--sysroot=/mnt/sysroot']
+    ostree = ['/bin/sh', '-c', STATUS_SCRIPT, 'osimage-lifecycle', '/mnt/sysroot', MARKER, '--sysroot=/mnt/sysroot']
     assert argvs(runner) == [detect_argv('/mnt/sysroot', bootc=[], rpm_ostree=rpm_ostree, ostree=ostree)]
     assert target.sent[1:] == [rpm_ostree]
 
@@ -243,7 +244,7 @@ def test_the_script_does_what_the_fake_target_emulates(tmp_path, tools, answers,
     for name in ('sed', 'cat', 'grep', 'stat'):
         os.symlink(utility(name), str(bindir / name))
     argv_of = {'bootc': BOOTC_STATUS, 'rpm-ostree': RPM_OSTREE_STATUS + (['--sysroot=' + sysroot] if sysroot else []),
-               'ostree': ['/bin/sh', '-c', _ostree.STATUS_SCRIPT, 'osimage-lifecycle', sysroot, MARKER]
+               'ostree': ['/bin/sh', '-c', STATUS_SCRIPT, 'osimage-lifecycle', sysroot, MARKER]
                + (['--sysroot=' + sysroot] if sysroot else [])}
     for tool in tools:
         if tool == 'ostree':

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _guard
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree import parse_status_text
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree_parse import parse_status_text
 
 NEW = 'a' * 64
 OLD = 'b' * 64

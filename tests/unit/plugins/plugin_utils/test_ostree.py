@@ -35,12 +35,11 @@ import pytest
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _ostree
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import HostState
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree import (
-    STATUS_SCRIPT,
-    OstreeBackend,
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import CHECKSUM_RE, HostState
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree import OstreeBackend, lock_is_held
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree_parse import (
+    ORIGIN_IMAGE_KEY,
     build_state,
-    lock_is_held,
     parse_commit_date,
     parse_details,
     parse_gvariant_string,
@@ -49,6 +48,12 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree import (
     parse_status_text,
     parse_tool_version,
     split_status_output,
+)
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree_scripts import (
+    COMMIT_SCRIPT,
+    STATUS_JSON_SINCE,
+    STATUS_SCRIPT,
+    format_options,
 )
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake_target import FakeTarget, argvs
@@ -183,7 +188,7 @@ def test_recorded_status_text(name):
 def test_recorded_checksums_are_the_commits():
     # The ground truth of the table above comes from `ostree rev-parse`, not from the status.
     assert len({V1, V2, V3, LOCAL, CONTAINER}) == 5
-    assert all(_ostree.CHECKSUM_RE.match(checksum) for checksum in (V1, V2, V3, LOCAL, CONTAINER))
+    assert all(CHECKSUM_RE.match(checksum) for checksum in (V1, V2, V3, LOCAL, CONTAINER))
 
 
 def test_json_option_unknown_to_2022_7():
@@ -565,7 +570,7 @@ FORMAT_OPTIONS = [
 
 @pytest.mark.parametrize('version, options', FORMAT_OPTIONS)
 def test_format_options_follow_the_version(version, options):
-    assert _ostree.format_options(parse_tool_version("libostree:\n Version: '%s'\n" % version)) == options
+    assert format_options(parse_tool_version("libostree:\n Version: '%s'\n" % version)) == options
 
 
 def test_status_argv_gives_the_sysroot_only(fixed_marker):
@@ -581,7 +586,7 @@ def test_json_2025_3_gets_the_origin_from_the_origin_file(fixed_marker):
         ('commit', 'commit %s\nDate:  2024-03-01 10:00:00 +0000\n' % C3),
         ('deployment fedora/deploy/%s.0' % C2, '[origin]\nrefspec=%s\n' % FEDORA),
         ('commit', 'commit %s\nDate:  2024-02-01 10:00:00 +0000\n' % C2),
-        ('deployment fedora/deploy/%s.0' % C1, '[origin]\n%s=%s\n' % (_ostree.ORIGIN_IMAGE_KEY, IMAGE)),
+        ('deployment fedora/deploy/%s.0' % C1, '[origin]\n%s=%s\n' % (ORIGIN_IMAGE_KEY, IMAGE)),
         ('commit', 'commit %s\nDate:  2024-01-01 10:00:00 +0000\n' % C1),
         ('manifest-digest', "'%s'\n" % IMAGE_DIGEST),
         # A deployment directory that the status does not list is ignored.
@@ -746,7 +751,7 @@ def sid_case(name):
 def test_sid_version():
     # Recent enough for --json, which the backend then asks for.
     assert parse_tool_version(sid_case('version.txt')) == (2026, 4)
-    assert parse_tool_version(sid_case('version.txt')) >= _ostree.STATUS_JSON_SINCE
+    assert parse_tool_version(sid_case('version.txt')) >= STATUS_JSON_SINCE
 
 
 def test_sid_every_recording_is_expected():
@@ -871,7 +876,7 @@ def test_sid_script_model_is_that_of_the_text(name):
 
 def commit_argv(rev, remote='', fetch='', depth='0', verb='show', when='always', repo=REPO):
     """The argv of COMMIT_SCRIPT (see test_ostree_operations for the script's recorded runs)."""
-    return ['/bin/sh', '-c', _ostree.COMMIT_SCRIPT, 'osimage-lifecycle', repo, remote, fetch, depth, verb, rev, when]
+    return ['/bin/sh', '-c', COMMIT_SCRIPT, 'osimage-lifecycle', repo, remote, fetch, depth, verb, rev, when]
 
 
 def show_output(checksum, date, version=None):

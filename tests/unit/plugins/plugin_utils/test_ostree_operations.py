@@ -24,17 +24,20 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _backend,
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import DeployOptions, Target, Unsupported, detect
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import Deployment, HostState
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree import (
-    BOOT_SCRIPT,
-    COMMIT_SCRIPT,
-    DEPLOY_SCRIPT,
-    OstreeBackend,
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree import OstreeBackend
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree_parse import (
     build_state,
     is_internal_karg,
     parse_boot_sections,
     parse_commits,
     parse_staged_state,
     parse_status_text,
+)
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree_scripts import (
+    BOOT_SCRIPT,
+    COMMIT_SCRIPT,
+    DEPLOY_SCRIPT,
+    STATUS_SCRIPT,
 )
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._action_task import run_action
@@ -655,7 +658,7 @@ E2E_KARGS = ['root=LABEL=e2e-root', 'rw', 'console=ttyS0,115200', 'fsck.mode=ski
     ('staged-upgrade', '3', E2E_KARGS + ['quiet']),
 ])
 def test_booted_host_recorded_on_the_e2e_vm(name, staged_version, kargs):
-    status = ['/bin/sh', '-c', _ostree.STATUS_SCRIPT, 'osimage-lifecycle', '', RECORDED_MARKER]
+    status = ['/bin/sh', '-c', STATUS_SCRIPT, 'osimage-lifecycle', '', RECORDED_MARKER]
     backend, runner = backend_on({tuple(status): (0, read_case('vm-script-%s.txt' % name)),
                                   tuple(boot_argv(None)): (0, read_case('vm-boot-script-%s.txt' % name))}, sysroot=None)
     state = backend.status()
@@ -723,7 +726,7 @@ def test_set_kernel_arguments_with_nothing_to_change_runs_nothing():
 # --- the version of ostree -----------------------------------------------------------------------
 
 def test_detection_hands_over_the_version_read_with_the_status():
-    status = ['/bin/sh', '-c', _ostree.STATUS_SCRIPT, 'osimage-lifecycle', SYSROOT, RECORDED_MARKER, '--sysroot=' + SYSROOT]
+    status = ['/bin/sh', '-c', STATUS_SCRIPT, 'osimage-lifecycle', SYSROOT, RECORDED_MARKER, '--sysroot=' + SYSROOT]
     # The script's output on a host with ostree 2025.7: its JSON status and the section "version".
     output = '{"deployments": []}\n\n%s version\nlibostree:\n Version: \'2025.7\'\n' % RECORDED_MARKER
     argv = ['ostree', 'admin', 'set-default', '--sysroot=' + SYSROOT, '1']
@@ -770,7 +773,7 @@ def test_hostile_values_never_reach_the_host(module, args):
 def test_the_finalization_lock_file_locks_the_staged_deployment():
     # ostree before 2023.8 prints no "(finalization locked)"; the lock is the file only.
     text = read_case('vm-script-staged-upgrade.txt') + '\n%s staged-locked\n' % RECORDED_MARKER
-    status = ['/bin/sh', '-c', _ostree.STATUS_SCRIPT, 'osimage-lifecycle', '', RECORDED_MARKER]
+    status = ['/bin/sh', '-c', STATUS_SCRIPT, 'osimage-lifecycle', '', RECORDED_MARKER]
     backend, runner = backend_on({tuple(status): (0, text)}, sysroot=None)
     state = backend.status()
     assert [d.finalization_locked for d in state.deployments] == [True, False]

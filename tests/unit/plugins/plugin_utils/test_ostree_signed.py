@@ -21,17 +21,18 @@ import pytest
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _backend, _ostree
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import DeployOptions, Target
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree import (
-    COMMIT_SCRIPT,
-    DEPLOY_SCRIPT,
-    STATUS_SCRIPT,
-    BOOT_SCRIPT,
-    OstreeBackend,
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree import OstreeBackend, fetch_message
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree_parse import (
     build_state,
-    fetch_message,
     parse_commits,
     parse_status_text,
     signature_failure,
+)
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree_scripts import (
+    BOOT_SCRIPT,
+    COMMIT_SCRIPT,
+    DEPLOY_SCRIPT,
+    STATUS_SCRIPT,
 )
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed, CommandResult, tool_message
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake_target import FakeTarget, argvs

@@ -17,11 +17,8 @@ import os
 import pytest
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError, ParseError
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._rpm_ostree import (
-    EXIT_NO_UPDATE,
-    RpmOstreeBackend,
-    parse_status,
-)
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._rpm_ostree import EXIT_NO_UPDATE, RpmOstreeBackend
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._rpm_ostree_parse import parse_status
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake_target import FakeTarget, argvs
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fixtures import (

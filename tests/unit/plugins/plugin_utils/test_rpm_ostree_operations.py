@@ -23,8 +23,8 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._rpm_ostree impo
     PREVIEW_SCRIPT,
     RpmOstreeBackend,
     describe_transaction,
-    parse_status,
 )
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._rpm_ostree_parse import parse_status
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._action_task import run_action
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake_target import FakeTarget, argvs

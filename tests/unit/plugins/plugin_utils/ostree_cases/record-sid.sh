@@ -38,7 +38,7 @@ if [ "${1:-}" != --inside ]; then
     mkdir -p "$inside/out"
     # The backend's status script, read from its source by record.sh's script_of.
     # shellcheck disable=SC2034  # read by script_of
-    plugin="$cases/../../../../../plugins/plugin_utils/_ostree.py"
+    plugin="$cases/../../../../../plugins/plugin_utils/_ostree_scripts.py"
     eval "$(sed -n '/^script_of() {/,/^}/p' "$cases/record.sh")"
     script_of STATUS_SCRIPT >"$inside/status-script.sh"
     # The trees and commits of record.sh (its make_tree and commit), so the checksums are the same.

@@ -27,7 +27,7 @@ trap cleanup EXIT
 rm -rf "$out"
 mkdir "$out"
 
-# What the backend runs: an unlocalised UTF-8 locale (see _ostree.py).
+# What the backend runs: an unlocalised UTF-8 locale (see _ostree_scripts.py).
 export LC_ALL=C.UTF-8
 served=$work/served
 sysroot=$work/sysroot
@@ -41,7 +41,7 @@ marker=@@osimage-lifecycle-recorded
 
 # make_tree, commit and script_of, as record.sh defines them.
 # shellcheck disable=SC2034  # read by script_of
-plugin=$cases/../../../../../plugins/plugin_utils/_ostree.py
+plugin=$cases/../../../../../plugins/plugin_utils/_ostree_scripts.py
 eval "$(sed -n -e '/^make_tree() {/,/^}/p' -e '/^commit() {/,/^}/p' -e '/^script_of() {/,/^}/p' "$cases/record.sh")"
 status_script=$(script_of STATUS_SCRIPT)
 commit_script=$(script_of COMMIT_SCRIPT)

@@ -17,7 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# What the backend runs: an unlocalised UTF-8 locale (see _ostree.py).
+# What the backend runs: an unlocalised UTF-8 locale (see _ostree_scripts.py).
 export LC_ALL=C.UTF-8
 served=$work/served
 sysroot=$work/sysroot
@@ -46,7 +46,7 @@ record_status() {  # $1: case name
 }
 
 # The backend's own scripts, read from its source without importing it.
-plugin=$cases/../../../../../plugins/plugin_utils/_ostree.py
+plugin=$cases/../../../../../plugins/plugin_utils/_ostree_scripts.py
 script_of() {  # $1: the name of the script's constant (string literals joined with +, also across _ostree_common)
     python3 -c 'import ast, os, sys
 def constants(path):
