@@ -21,7 +21,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import P
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._action_task import run_action
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake_target import FakeTarget, argvs
-from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._ostree_scripts import (
+from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._common_script_answers import (
     HELD_LINE,
     WAITING_LINE,
     cache_argv,
