@@ -54,6 +54,8 @@ NO_BOOT_ID = object()
 # A host that still answers with its old boot id this long after the reboot was asked for did not get the
 # request (or lost it): it is asked again. A host that is shutting down does not answer at all.
 REBOOT_REQUEST_AGAIN_AFTER = 60
+# How long a hung read gets to end once the connection was reset, before the wait goes on.
+HUNG_READ_SETTLE = 5
 
 
 class ActionModule(OsImageActionBase):
@@ -152,8 +154,10 @@ class ActionModule(OsImageActionBase):
                 last_error = str(outcome).strip().splitlines()[-1] if str(outcome).strip() else repr(outcome)
                 self._reset_connection()
             elif outcome is None:
-                last_error = 'a read of the boot id hung and was abandoned'
+                last_error = 'a read of the boot id hung'
+                # The reset ends the hung ssh; the read is then let finish before any other use of the connection.
                 self._reset_connection()
+                self._settle_read(HUNG_READ_SETTLE)
             elif outcome is NO_BOOT_ID:
                 last_error = 'the host answered without a boot id'
             else:
@@ -174,6 +178,9 @@ class ActionModule(OsImageActionBase):
         Returns the boot id, an exception, ``NO_BOOT_ID`` when the answer held no boot id (the host is
         still going down), or None when the read hung.
         """
+        if not self._settle_read(limit):
+            # The read before still hangs: never a second one beside it on the same connection.
+            return None
         box = {}
 
         def read():
@@ -183,9 +190,19 @@ class ActionModule(OsImageActionBase):
                 box['value'] = err
 
         worker = threading.Thread(target=read, daemon=True)
+        self._read_worker = worker
         worker.start()
         worker.join(limit)
         return box.get('value')
+
+    _read_worker = None
+
+    def _settle_read(self, limit):
+        """Wait up to ``limit`` seconds for a read still running; True when none runs any more."""
+        worker = self._read_worker
+        if worker is not None and worker.is_alive():
+            worker.join(limit)
+        return worker is None or not worker.is_alive()
 
     def _reset_connection(self):
         try:

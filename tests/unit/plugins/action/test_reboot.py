@@ -224,3 +224,43 @@ def test_the_wait_shows_each_new_state_and_then_every_30_seconds_at_v(monkeypatc
         'waiting for the new boot, 0s of 600s: down',
         'waiting for the new boot, 31s of 600s: down',
         'waiting for the new boot, 40s of 600s: answers']
+
+
+def test_a_hung_read_ends_before_the_next_one_starts(monkeypatch):
+    """A read that hangs is not left running beside the next one: the reset ends it, and the wait lets it finish."""
+    import threading
+    monkeypatch.setattr(reboot_action, 'HUNG_READ_SETTLE', 5)
+    released = threading.Event()
+    active = []
+    most = [0]
+
+    def hangs_until_reset():
+        active.append(1)
+        most[0] = max(most[0], len(active))
+        released.wait(10)
+        active.pop()
+        raise AnsibleConnectionFailure('Shared connection to 127.0.0.1 closed.')
+
+    def answers(boot_id):
+        def answer():
+            active.append(1)
+            most[0] = max(most[0], len(active))
+            active.pop()
+            return {'rc': 0, 'stdout': boot_id + '\n', 'stderr': ''}
+        return answer
+
+    target = Host(boot_ids_after=[hangs_until_reset, answers(NEW)])
+    task = MagicMock(args={'connect_timeout': 1}, async_val=0, check_mode=False, diff=False,
+                     action='osimage.lifecycle.reboot')
+    connection = MagicMock()
+    connection._shell.tmpdir = None
+    connection.reset.side_effect = released.set
+    action = reboot_action.ActionModule(task, connection, MagicMock(remote_addr='testhost'), loader=None, templar=None,
+                                        shared_loader_obj=None)
+    action._load_name = 'osimage.lifecycle.reboot'
+    action._low_level_execute_command = target
+    action.backend_for = lambda validated, runner: Backend()
+    result = action.run(task_vars={'inventory_hostname': 'testhost'})
+    assert result['boot_id_after'] == NEW, result
+    assert connection.reset.called
+    assert most[0] == 1
