@@ -8,7 +8,8 @@
 #   mirror holding exactly what git would commit, then run galaxy-importer on it, as Galaxy does on
 #   upload: it loads every plugin's documentation, checks galaxy.yml, meta/runtime.yml, the changelog
 #   and the README, and lints with ansible-lint. Fails when the build or the import fails or when the
-#   importer logs an ERROR.
+#   importer logs an ERROR. Then hack/ee-context.sh checks that execution-environment.yml builds its
+#   context with that tarball and installs it offline.
 
 # shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -53,3 +54,7 @@ if grep -q -E '^(ERROR|CRITICAL):' "${work}/importer.log"; then
     die "galaxy-importer logged errors:$(printf '\n'; grep -E '^(ERROR|CRITICAL):' "${work}/importer.log")"
 fi
 log "galaxy-importer: import succeeded, no errors (result: ${work#"${REPO_ROOT}/"}/importer_result.json)"
+
+# The execution environment of docs/awx.md, with the tarball just built: its build context holds the tarball
+# and installs it offline (no container engine needed).
+"${REPO_ROOT}/hack/ee-context.sh" "${tarball}"
