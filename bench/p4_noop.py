@@ -18,23 +18,12 @@ import subprocess
 
 from _common import ROOT, ansible_bin, median, playbook_env, save, scratch_dir, timed
 from _sysroots import deployments, host_sysroot, make_hosts, make_template, remove
+from p1_task_overhead import IMAGE_INFO_PLAY
 
 HOSTS = int(os.environ.get('P4_HOSTS', '10'))
 REPEAT = int(os.environ.get('P4_REPEAT', '3'))
 FORKS = 10
 GOAL = 2.0
-
-IMAGE_INFO_PLAY = '''---
-- name: image_info
-  hosts: all
-  gather_facts: false
-  tasks:
-    - name: Read the deployments
-      osimage.lifecycle.image_info:
-        backend: ostree
-        sysroot: "{{ upgrade_sysroot }}"
-'''
-
 # As the playbooks integration target sets them; none of them is used by a no-op.
 UPGRADE_VARS = {
     'upgrade_backend': 'ostree',
@@ -50,7 +39,7 @@ HOST_ACTIONS = ('osimage.lifecycle.image', 'osimage.lifecycle.image_info', 'ansi
 
 def inventory_for(work, count):
     template = make_template(work)
-    return make_hosts(work, template, count, sysroot_vars=('upgrade_sysroot', 'status_sysroot'),
+    return make_hosts(work, template, count, sysroot_vars=('upgrade_sysroot', 'status_sysroot', 'bench_sysroot'),
                       group_vars=UPGRADE_VARS)
 
 
@@ -84,7 +73,7 @@ def main():
         inventory = inventory_for(work, HOSTS)
         play = os.path.join(work, 'image_info.yml')
         with open(play, 'w') as handle:
-            handle.write(IMAGE_INFO_PLAY)
+            handle.write('---' + IMAGE_INFO_PLAY)
         playbook = ansible_bin('ansible-playbook')
         env = playbook_env()
         argv = {

@@ -182,12 +182,20 @@ def p5_section(p5):
     return lines + [''] + p5.get('notes', []) + ['']
 
 
-def plot(p1, p2, p3):
+def pyplot():
+    """matplotlib's pyplot drawing to files, or None without matplotlib."""
     try:
         import matplotlib
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    return plt
+
+
+def plot(p1, p2, p3):
+    plt = pyplot()
+    if plt is None:
         return False
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
     if p1:
@@ -224,11 +232,8 @@ def plot(p1, p2, p3):
 
 def plot_scale(p4, p5):
     """docs/benchmarks-scale.png: P5's time per host against N, and P4's runs."""
-    try:
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = pyplot()
+    if plt is None:
         return False
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
     if p5:
