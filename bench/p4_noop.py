@@ -64,7 +64,8 @@ def count_tasks(playbook, inventory, env, out):
         }
     results = record['custom'].get('_run', {}).get('osimage_upgrade_results', {})
     summary = record['custom'].get('_run', {}).get('osimage_upgrade_summary', {})
-    return per_host, {host: result.get('status') for host, result in results.items()}, summary.get('counts')
+    slowest = sorted(record['seconds'].items(), key=lambda item: -item[1])[:8]
+    return per_host, {host: result.get('status') for host, result in results.items()}, summary.get('counts'), slowest
 
 
 def main():
@@ -89,7 +90,7 @@ def main():
             for name in order:
                 seconds, _done = timed(argv[name], env=env)
                 times[name].append(round(seconds, 3))
-        tasks, statuses, counts = count_tasks(playbook, inventory, env, os.path.join(work, 'tasks.json'))
+        tasks, statuses, counts, slowest = count_tasks(playbook, inventory, env, os.path.join(work, 'tasks.json'))
         after = {index: deployments(host_sysroot(work, index)) for index in range(HOSTS)}
         unchanged = before == after
         first = tasks[sorted(tasks)[0]]
@@ -107,6 +108,7 @@ def main():
             'includes_per_host': sorted({item['included'] for item in tasks.values()}),
             'changed_or_failed': sum(item['changed'] + item['failed'] for item in tasks.values()),
             'tasks_of_one_host': first['tasks'],
+            'slowest_tasks_counting_run': slowest,
         }
         data['ratio'] = round(data['upgrade_s'] / data['image_info_s'], 3)
         print('P4 N=%d upgrade.yml (no-op) %.2fs image_info %.2fs ratio %.3f; tasks ran per host %s (on the host %s); '

@@ -143,7 +143,15 @@ def p4_section(p4):
         'status` of every sysroot was the same before and after the runs: %s. The tasks that ran on the first host:' % (
             'yes' if p4['deployments_unchanged'] else 'NO'),
         '',
-    ] + ['1. %s' % task for task in p4['tasks_of_one_host']] + ['']
+    ] + ['1. %s' % task for task in p4['tasks_of_one_host']] + [
+        '',
+        'Where the time of the counting run went (wall time from each task\'s start to the next one\'s, all hosts;'
+        ' the slowest):',
+        '',
+        '| task | seconds |',
+        '|---|---|',
+    ] + ['| %s | %.2f |' % (task_label(task), seconds) for task, seconds in p4.get('slowest_tasks_counting_run', [])] + [
+        ''] + p4.get('notes', []) + ['']
 
 
 def p5_rows(p5, name):
@@ -152,8 +160,9 @@ def p5_rows(p5, name):
 
 def task_label(task):
     """A task of bench_tasks' timings, short enough for a table cell."""
-    label = task.split(': ', 1)[-1].replace('osimage.lifecycle.upgrade : ', '').replace('|', '/')
-    return label if len(label) <= 60 else label[:57] + '...'
+    play, _sep, task = task.partition(': ')
+    label = '%s: %s' % (play.split(' ', 1)[0], task.replace('osimage.lifecycle.upgrade : ', '').replace('|', '/'))
+    return label if len(label) <= 70 else label[:67] + '...'
 
 
 def p5_section(p5):
