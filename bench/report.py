@@ -165,6 +165,12 @@ def task_label(task):
     return label if len(label) <= 70 else label[:67] + '...'
 
 
+def p5_line(row):
+    return '| %s.yml | %d | %.1f | %.1f | %.0f | %.0f | %.1f | %s |' % (
+        row['playbook'], row['hosts'], row['seconds'], row['per_host_ms'], row['max_rss_mib'], row['tree_pss_mib'],
+        row['load'][0], '; '.join('%s %.1f' % (task_label(task), seconds) for task, seconds in row['slowest_tasks'][:3]))
+
+
 def p5_section(p5):
     if not p5:
         return ['## P5 scale', '', 'Not measured in this run (`make bench-scale`).', '']
@@ -185,9 +191,21 @@ def p5_section(p5):
     ]
     for name in ('status', 'upgrade'):
         for row in p5_rows(p5, name):
-            lines.append('| %s | %d | %.1f | %.1f | %.0f | %.0f | %.1f | %s |' % (
-                name + '.yml', row['hosts'], row['seconds'], row['per_host_ms'], row['max_rss_mib'], row['tree_pss_mib'],
-                row['load'][0], '; '.join('%s %.1f' % (task_label(task), seconds) for task, seconds in row['slowest_tasks'][:3])))
+            lines.append(p5_line(row))
+    before = p5.get('before_fix')
+    if before:
+        lines += [
+            '',
+            'The same no-op `upgrade.yml` before this branch fixed the rollback check of its reboot play (%s), in the' % (
+                before['commit']),
+            'same session:',
+            '',
+            '| playbook | hosts | wall (s) | per host (ms) | max RSS (MiB) | tree PSS (MiB) | load | slowest tasks (s, all hosts) |',
+            '|---|---|---|---|---|---|---|---|',
+        ]
+        for row in before['rows']:
+            if row['playbook'] == 'upgrade':
+                lines.append(p5_line(row))
     return lines + [''] + p5.get('notes', []) + ['']
 
 
@@ -250,6 +268,10 @@ def plot_scale(p4, p5):
             rows = p5_rows(p5, name)
             axes[0].plot([row['hosts'] for row in rows], [row['per_host_ms'] for row in rows], marker=marker,
                          label='upgrade.yml (no-op)' if name == 'upgrade' else 'status.yml')
+        if p5.get('before_fix'):
+            rows = [row for row in p5['before_fix']['rows'] if row['playbook'] == 'upgrade']
+            axes[0].plot([row['hosts'] for row in rows], [row['per_host_ms'] for row in rows], marker='x', linestyle=':',
+                         label='upgrade.yml (no-op), before the fix')
         axes[0].set_xlabel('inventory hosts (forks %d)' % p5['forks'])
         axes[0].set_ylabel('wall time per host (ms)')
         axes[0].set_title('P5 scale (flat is linear)')
