@@ -25,6 +25,7 @@ from p4_noop import UPGRADE_VARS
 SIZES = [int(n) for n in os.environ.get('P5_SIZES', '100 500 1000').split()]
 REPEAT = int(os.environ.get('P5_REPEAT', '1'))
 FORKS = int(os.environ.get('P5_FORKS', '50'))
+PLAYBOOKS = os.environ.get('P5_PLAYBOOKS', 'status upgrade').split()
 TOP_TASKS = 6
 
 
@@ -44,6 +45,7 @@ def main():
         template = make_template(work)
         build = {'template_s': round(time.monotonic() - start, 2), 'copies_s': {}}
         playbook = ansible_bin('ansible-playbook')
+        version = subprocess.run([playbook, '--version'], capture_output=True, text=True, check=False).stdout.splitlines()[0]
         env = playbook_env({'ANSIBLE_CALLBACK_PLUGINS': os.path.join(ROOT, 'bench', 'callbacks'),
                             'ANSIBLE_CALLBACKS_ENABLED': 'bench_tasks'})
         rows = []
@@ -58,7 +60,7 @@ def main():
                 'upgrade': [playbook, '-i', inventory, '-f', str(FORKS), 'osimage.lifecycle.upgrade'],
             }
             for repeat in range(REPEAT):
-                for name in ('status', 'upgrade'):
+                for name in PLAYBOOKS:
                     result = one_run(argv[name], env, os.path.join(work, 'tasks.json'))
                     result.update(playbook=name, hosts=count, repeat=repeat, load=os.getloadavg(),
                                   per_host_ms=round(1000 * result['seconds'] / count, 1))
@@ -66,9 +68,9 @@ def main():
                     print('P5 N=%d %s: %.1fs (%.1f ms/host), max RSS %.0f MiB, tree PSS %.0f MiB, load %.1f; slowest: %s' % (
                         count, name, result['seconds'], result['per_host_ms'], result['max_rss_mib'],
                         result['tree_pss_mib'], result['load'][0], result['slowest_tasks'][:3]), flush=True)
-        version = subprocess.run([playbook, '--version'], capture_output=True, text=True, check=False).stdout.splitlines()[0]
-        path = save(os.environ.get('P5_NAME', 'p5'), {'forks': FORKS, 'repeat': REPEAT, 'ansible': version,
-                                                      'build': build, 'rows': rows})
+                    # Saved after every run: what a long run measured is kept when it is stopped.
+                    path = save(os.environ.get('P5_NAME', 'p5'), {'forks': FORKS, 'repeat': REPEAT, 'ansible': version,
+                                                                  'build': build, 'rows': rows})
         print('wrote', path)
     finally:
         remove(work)
