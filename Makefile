@@ -13,6 +13,7 @@
 #   make demo                      the whole lifecycle on a real python-free OSTree VM (tests/e2e/demo.sh; root)
 #   make e2e                       end-to-end tests (tests/e2e/run.sh)
 #   make bench                     benchmarks (bench/), written to docs/benchmarks.md and docs/benchmarks.png
+#   make bench-noop, bench-scale   a no-op upgrade against a status read (P4); status and upgrade over 1000 hosts (P5)
 #   make clean                     remove build/ (keeps the cached venvs); make clean-venvs removes those
 #
 # Variables: ANSIBLE_VERSIONS="2.16 2.19 2.21"; JOBS=2 (gates run at once by `make test`);
@@ -32,7 +33,7 @@ UNITS_ARGS ?=
 INTEGRATION_ARGS ?=
 export JOBS
 
-.PHONY: help test gates sanity units integration lint importer try demo e2e bench bench-p1 bench-p2 bench-p3 deps clean clean-venvs
+.PHONY: help test gates sanity units integration lint importer try demo e2e bench bench-p1 bench-p2 bench-p3 bench-noop bench-scale deps clean clean-venvs
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -90,7 +91,18 @@ bench-p2: $(BENCH_PYTHON)
 	ANSIBLE_BIN_DIR=.venv/bench/bin $(BENCH_PYTHON) bench/p2_cycle.py
 bench-p3: $(BENCH_PYTHON)
 	ANSIBLE_BIN_DIR=.venv/bench/bin $(BENCH_PYTHON) bench/p3_fleet.py
-bench: bench-p1 bench-p2 bench-p3
+# Scratch sysroots as local hosts, as P1: a no-op upgrade.yml against image_info (P4), and status.yml and a
+# no-op upgrade.yml over 100, 500 and 1000 hosts (P5; P5_SIZES, P5_FORKS). Each rewrites its own section of
+# docs/benchmarks.md and the plot, and leaves the others as they are.
+bench-noop: $(BENCH_PYTHON)
+	hack/ensure-apt-packages.sh ostree
+	ANSIBLE_BIN_DIR=.venv/bench/bin $(BENCH_PYTHON) bench/p4_noop.py
+	$(BENCH_PYTHON) bench/report.py p4
+bench-scale: $(BENCH_PYTHON)
+	hack/ensure-apt-packages.sh ostree
+	ANSIBLE_BIN_DIR=.venv/bench/bin $(BENCH_PYTHON) bench/p5_scale.py
+	$(BENCH_PYTHON) bench/report.py p5
+bench: bench-p1 bench-p2 bench-p3 bench-noop bench-scale
 	$(BENCH_PYTHON) bench/report.py
 
 # Debian packages the gates need (integration targets: ostree, gnupg; sanity: shellcheck). The gates install them on demand too.

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -77,3 +78,70 @@ def save(name, data):
 
 def scratch_dir(prefix):
     return tempfile.mkdtemp(prefix=prefix, dir=os.environ.get('BENCH_TMPDIR'))
+
+
+def _children(pid):
+    """pid and every process below it, from /proc."""
+    parents = {}
+    for name in os.listdir('/proc'):
+        if name.isdigit():
+            try:
+                with open('/proc/%s/stat' % name) as handle:
+                    fields = handle.read().rsplit(')', 1)[1].split()
+            except OSError:
+                continue
+            parents.setdefault(int(fields[1]), []).append(int(name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(parents.get(current, []))
+    return found
+
+
+def _tree_pss_kib(pid):
+    """Proportional set size of a process tree (shared pages counted once), in KiB."""
+    total = 0
+    for member in _children(pid):
+        try:
+            with open('/proc/%d/smaps_rollup' % member) as handle:
+                for line in handle:
+                    if line.startswith('Pss:'):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            continue
+    return total
+
+
+def measured(argv, env=None, cwd=None, sample_every=1.0):
+    """Run argv like timed(), and measure the memory of its process tree.
+
+    Returns (seconds, peak RSS of its largest process in KiB as wait4 reports it, peak PSS of the whole tree in
+    KiB sampled every sample_every seconds, stdout). Fails loudly when the command fails.
+    """
+    with tempfile.TemporaryFile(mode='w+') as out, tempfile.TemporaryFile(mode='w+') as err:
+        peak = [0]
+        finished = threading.Event()
+
+        def sample():
+            while not finished.is_set():
+                peak[0] = max(peak[0], _tree_pss_kib(process.pid))
+                finished.wait(sample_every)
+
+        start = time.monotonic()
+        process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=err, text=True)
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _pid, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.monotonic() - start
+        finished.set()
+        sampler.join()
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read()
+        if process.returncode != 0:
+            raise SystemExit('failed (rc=%s): %s\n%s\n%s' % (process.returncode, ' '.join(argv), stdout[-4000:],
+                                                             err.read()[-4000:]))
+    return elapsed, usage.ru_maxrss, peak[0], stdout

@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import sys
 
 from _common import RESULTS_DIR, ROOT
 
 DOC = os.path.join(ROOT, 'docs', 'benchmarks.md')
 PLOT = os.path.join(ROOT, 'docs', 'benchmarks.png')
+SCALE_PLOT = os.path.join(ROOT, 'docs', 'benchmarks-scale.png')
 
 
 def load(name):
@@ -112,12 +114,115 @@ def p3_section(p3):
     return lines
 
 
-def plot(p1, p2, p3):
+def p4_section(p4):
+    if not p4:
+        return ['## P4 a no-op is a status read', '', 'Not measured in this run (`make bench-noop`).', '']
+    return [
+        '## P4 a no-op is a status read: `upgrade.yml` on current hosts against the `image_info` play of P1',
+        '',
+        '%d inventory hosts with the local connection, each with its own real OSTree scratch sysroot whose next boot is' % p4['hosts'],
+        'already the newest commit of its remote (so `upgrade.yml` has nothing to do), forks %d, %s. Each playbook ran' % (
+            p4['forks'], p4['ansible']),
+        '%d time(s) after a warm-up, alternating; medians of whole `ansible-playbook` wall times. Goal: ratio <= %.1f.' % (
+            p4['repeat'], p4['goal_ratio']),
+        '',
+        '| playbook | median (s) | runs (s) |',
+        '|---|---|---|',
+        '| `upgrade.yml`, no-op | %.2f | %s |' % (p4['upgrade_s'], ', '.join('%.2f' % run for run in p4['runs']['upgrade'])),
+        '| `image_info` play | %.2f | %s |' % (p4['image_info_s'], ', '.join('%.2f' % run for run in p4['runs']['image_info'])),
+        '| **ratio** | **%.3f** | goal <= %.1f: %s |' % (p4['ratio'], p4['goal_ratio'], verdict(p4['ratio'], p4['goal_ratio'])),
+        '',
+        'Load average before the runs: %s (2 cores).' % ', '.join('%.1f' % load for load in p4['load_before']),
+        '',
+        'What ran, counted by a callback in one more run: per host %s tasks ran (%s skipped, %s files included), of'
+        % ('/'.join(map(str, p4['tasks_ran_per_host'])), '/'.join(map(str, p4['tasks_skipped_per_host'])),
+           '/'.join(map(str, p4['includes_per_host']))),
+        'which %s ran a command on the host; %d changed or failed. Every host reported `%s` (%d of %d), and `ostree admin'
+        % ('/'.join(map(str, p4['tasks_on_host_per_host'])), p4['changed_or_failed'], ', '.join(p4['statuses']),
+           p4['hosts_reported'], p4['hosts']),
+        'status` of every sysroot was the same before and after the runs: %s. The tasks that ran on the first host:' % (
+            'yes' if p4['deployments_unchanged'] else 'NO'),
+        '',
+    ] + ['1. %s' % task for task in p4['tasks_of_one_host']] + [
+        '',
+        'Where the time of the counting run went (wall time from each task\'s start to the next one\'s, all hosts;'
+        ' the slowest):',
+        '',
+        '| task | seconds |',
+        '|---|---|',
+    ] + ['| %s | %.2f |' % (task_label(task), seconds) for task, seconds in p4.get('slowest_tasks_counting_run', [])] + [
+        ''] + p4.get('notes', []) + ['']
+
+
+def p5_rows(p5, name):
+    return [row for row in p5['rows'] if row['playbook'] == name]
+
+
+def task_label(task):
+    """A task of bench_tasks' timings, short enough for a table cell."""
+    play, _sep, task = task.partition(': ')
+    label = '%s: %s' % (play.split(' ', 1)[0], task.replace('osimage.lifecycle.upgrade : ', '').replace('|', '/'))
+    return label if len(label) <= 70 else label[:67] + '...'
+
+
+def p5_line(row):
+    return '| %s.yml | %d | %.1f | %.1f | %.0f | %.0f | %.1f | %s |' % (
+        row['playbook'], row['hosts'], row['seconds'], row['per_host_ms'], row['max_rss_mib'], row['tree_pss_mib'],
+        row['load'][0], '; '.join('%s %.1f' % (task_label(task), seconds) for task, seconds in row['slowest_tasks'][:3]))
+
+
+def p5_section(p5):
+    if not p5:
+        return ['## P5 scale', '', 'Not measured in this run (`make bench-scale`).', '']
+    lines = [
+        '## P5 scale: `status.yml` and a no-op `upgrade.yml` over N hosts',
+        '',
+        'N inventory hosts with the local connection, each with its own scratch sysroot as in P4 (hard-linked copies of',
+        'one: building the first took %.1f s, the copies %s, not in the figures), forks %d, %s, %d run(s) per N.' % (
+            p5['build']['template_s'], ', '.join('%s s for %s' % (seconds, count) for count, seconds in
+                                                 p5['build']['copies_s'].items()),
+            p5['forks'], p5['ansible'], p5['repeat']),
+        'Memory: the peak resident set size of the largest process (`ansible-playbook` itself; wait4), and the peak',
+        'proportional set size of its whole process tree (forks included, sampled every second). Goal: time per host',
+        'and memory do not grow faster than N.',
+        '',
+        '| playbook | hosts | wall (s) | per host (ms) | max RSS (MiB) | tree PSS (MiB) | load | slowest tasks (s, all hosts) |',
+        '|---|---|---|---|---|---|---|---|',
+    ]
+    for name in ('status', 'upgrade'):
+        for row in p5_rows(p5, name):
+            lines.append(p5_line(row))
+    before = p5.get('before_fix')
+    if before:
+        lines += [
+            '',
+            'The same no-op `upgrade.yml` before this branch fixed the rollback check of its reboot play (%s), in the' % (
+                before['commit']),
+            'same session:',
+            '',
+            '| playbook | hosts | wall (s) | per host (ms) | max RSS (MiB) | tree PSS (MiB) | load | slowest tasks (s, all hosts) |',
+            '|---|---|---|---|---|---|---|---|',
+        ]
+        for row in before['rows']:
+            if row['playbook'] == 'upgrade':
+                lines.append(p5_line(row))
+    return lines + [''] + p5.get('notes', []) + ['']
+
+
+def pyplot():
+    """matplotlib's pyplot drawing to files, or None without matplotlib."""
     try:
         import matplotlib
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    return plt
+
+
+def plot(p1, p2, p3):
+    plt = pyplot()
+    if plt is None:
         return False
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
     if p1:
@@ -152,8 +257,74 @@ def plot(p1, p2, p3):
     return True
 
 
+def plot_scale(p4, p5):
+    """docs/benchmarks-scale.png: P5's time per host against N, and P4's runs."""
+    plt = pyplot()
+    if plt is None:
+        return False
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    if p5:
+        for name, marker in (('status', 'o'), ('upgrade', 's')):
+            rows = p5_rows(p5, name)
+            axes[0].plot([row['hosts'] for row in rows], [row['per_host_ms'] for row in rows], marker=marker,
+                         label='upgrade.yml (no-op)' if name == 'upgrade' else 'status.yml')
+        if p5.get('before_fix'):
+            rows = [row for row in p5['before_fix']['rows'] if row['playbook'] == 'upgrade']
+            axes[0].plot([row['hosts'] for row in rows], [row['per_host_ms'] for row in rows], marker='x', linestyle=':',
+                         label='upgrade.yml (no-op), before the fix')
+        axes[0].set_xlabel('inventory hosts (forks %d)' % p5['forks'])
+        axes[0].set_ylabel('wall time per host (ms)')
+        axes[0].set_title('P5 scale (flat is linear)')
+        axes[0].set_ylim(bottom=0)
+        axes[0].legend()
+        axes[0].grid(alpha=0.3)
+    if p4:
+        names = ['upgrade.yml no-op', 'image_info play']
+        axes[1].bar(names, [p4['upgrade_s'], p4['image_info_s']], color=['tab:green' if p4['ratio'] <= p4['goal_ratio']
+                                                                        else 'tab:red', 'tab:blue'])
+        axes[1].axhline(p4['image_info_s'] * p4['goal_ratio'], color='black', linestyle='--', label='goal (%.1fx)' % p4['goal_ratio'])
+        axes[1].set_ylabel('median wall time (s), %d hosts' % p4['hosts'])
+        axes[1].set_title('P4 a no-op against a status read: %.2fx' % p4['ratio'])
+        axes[1].legend()
+        axes[1].grid(alpha=0.3, axis='y')
+    figure.tight_layout()
+    figure.savefig(SCALE_PLOT, dpi=100)
+    return True
+
+
+def replace_sections(text, sections):
+    """text with each `## P<n>` section named in sections replaced (or added before the plot)."""
+    parts = text.split('\n## ')
+    head, rest = parts[0], parts[1:]
+    tail = ''
+    if rest and '\n![benchmark figures]' in rest[-1]:
+        rest[-1], tail = rest[-1].split('\n![benchmark figures]', 1)
+        tail = '![benchmark figures]' + tail
+    done = set()
+    for position, part in enumerate(rest):
+        key = part.split(' ', 1)[0]
+        if key in sections:
+            rest[position] = '\n'.join(sections[key])[3:].rstrip('\n') + '\n'
+            done.add(key)
+    rest += ['\n'.join(lines)[3:].rstrip('\n') + '\n' for key, lines in sections.items() if key not in done]
+    return '\n## '.join([head] + rest) + ('\n' + tail if tail else '')
+
+
 def main():
-    p1, p2, p3 = load('p1'), load('p2'), load('p3')
+    p1, p2, p3, p4, p5 = load('p1'), load('p2'), load('p3'), load('p4'), load('p5')
+    if len(sys.argv) > 1:
+        # `report.py p4 p5`: only those sections are written again; the rest of the page stays as it is.
+        builders = {'p4': ('P4', p4_section, p4), 'p5': ('P5', p5_section, p5)}
+        sections = {builders[name][0]: builders[name][1](builders[name][2]) for name in sys.argv[1:]}
+        with open(DOC) as handle:
+            text = handle.read()
+        text = replace_sections(text, sections)
+        if plot_scale(p4, p5) and '(benchmarks-scale.png)' not in text:
+            text = text.rstrip('\n') + '\n\n![no-op and scale figures](benchmarks-scale.png)\n'
+        with open(DOC, 'w') as handle:
+            handle.write(text)
+        print('wrote', DOC)
+        return
     lines = [
         '# Benchmarks',
         '',
@@ -163,9 +334,11 @@ def main():
         'are not comparable across runs, ratios are. A ratio above its goal is reported as a miss, not hidden.',
         '',
     ]
-    lines += p1_section(p1) + p2_section(p2) + p3_section(p3)
+    lines += p1_section(p1) + p2_section(p2) + p3_section(p3) + p4_section(p4) + p5_section(p5)
     if plot(p1, p2, p3):
         lines += ['![benchmark figures](benchmarks.png)', '']
+    if plot_scale(p4, p5):
+        lines += ['![no-op and scale figures](benchmarks-scale.png)', '']
     with open(DOC, 'w') as handle:
         handle.write('\n'.join(lines))
     print('wrote', DOC)
