@@ -9,7 +9,14 @@
 # Each guest has its own image cache, VM state, repo port and ssh port range, so both can run at once.
 #
 # e2e_guest_config GUEST sets: E2E_GUEST SUITE BRANCH GUEST_PACKAGES GUEST_DRACUT_CONF
-#   DEFAULT_REPO_PORT CACHE STATE_ROOT SSH_PORT_BASE
+#   DEFAULT_REPO_PORT CACHE STATE_ROOT SSH_PORT_BASE BOOT_MENU
+# BOOT_MENU (both GRUB, BIOS):
+#   grub-mkconfig  ostree's grub2 backend runs grub-mkconfig (/etc/grub.d/15_ostree) on every
+#                  deployment change; GRUB_DEFAULT=saved, so the boot guard can boot an image once
+#                  (next_entry) and fall back by itself (saved_entry)
+#   grub-bls       ostree only writes Boot Loader Spec entries (sysroot.bootloader=none), a static
+#                  grub.cfg reads them with GRUB's `blscfg` (GRUB 2.14's blsuki module), as on
+#                  Fedora-like hosts: no one-shot boot, the boot guard uses `ostree admin set-default`
 e2e_guest_config() {
   local e2e_dir image_dir cache_root state_root
   e2e_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,7 +32,8 @@ e2e_guest_config() {
       DEFAULT_REPO_PORT=8480
       CACHE=$cache_root
       STATE_ROOT=$state_root
-      SSH_PORT_BASE=2222 ;;
+      SSH_PORT_BASE=2222
+      BOOT_MENU=grub-mkconfig ;;
     sid)
       SUITE=sid
       GUEST_PACKAGES=$image_dir/packages-sid.txt
@@ -35,7 +43,8 @@ e2e_guest_config() {
       CACHE=$cache_root/sid
       STATE_ROOT=$state_root/sid
       # bookworm's VMs prefer 2222..3221 (by name); sid's 3222..4221
-      SSH_PORT_BASE=3222 ;;
+      SSH_PORT_BASE=3222
+      BOOT_MENU=grub-bls ;;
     *) echo "unknown e2e guest '$E2E_GUEST' (bookworm or sid)" >&2; return 2 ;;
   esac
   BRANCH=debian/$SUITE/x86_64/e2e

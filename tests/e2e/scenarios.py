@@ -414,6 +414,7 @@ class Suite:
         proc.wait()
         expect(boot_id(VM_A) == before, 'the host rebooted although the play was killed before the reboot')
         self.assert_boots(VM_A, self.inventory, '1', staged='2')
+        self.assert_status_json(VM_A, self.inventory)
 
         objects = object_requests()
         proc = self.upgrade('rerun-after-kill')
@@ -616,7 +617,10 @@ class Suite:
                  'fleetlock_two_jobs']
 
     # Scenarios that do not apply to a guest, and why (the report lists them as skipped).
-    GUEST_SKIPS = {'bookworm': {}, 'sid': {}}
+    GUEST_SKIPS = {'bookworm': {}, 'sid': {
+        'panic_before_userspace': 'its GRUB boots the BLS entries of ostree (blscfg): no one-shot boot, so the boot guard '
+                                  'returns with "ostree admin set-default" from the booted image, which a kernel that '
+                                  'panics before userspace never runs, and GRUB does no BLS boot counting'}}
 
     def main(self):
         wanted = [name for name in os.environ.get('E2E_SCENARIOS', '').split(',') if name] or self.SCENARIOS

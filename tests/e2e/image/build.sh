@@ -226,14 +226,39 @@ SREPO=$MNT/ostree/repo
 ostree --repo="$SREPO" remote add --no-gpg-verify "$REMOTE" "http://10.0.2.2:$REPO_PORT/repo" "$BRANCH"
 ostree --repo="$SREPO" pull-local --remote="$REMOTE" "$REPO" "$BRANCH" >/dev/null
 
-log "grub-install (i386-pc)"
-grub-install --target=i386-pc --boot-directory="$MNT/boot" --modules="part_msdos ext2 search search_label gzio serial" "$LOOP" >&2
-# The presence of /boot/grub/grub.cfg makes ostree use its grub2 backend; it
-# then (re)generates /boot/loader.N/grub.cfg and flips the /boot/loader link.
-mkdir -p "$MNT/boot/loader.0"
-ln -sfn loader.0 "$MNT/boot/loader"
-: > "$MNT/boot/loader.0/grub.cfg"
-ln -sfn ../loader/grub.cfg "$MNT/boot/grub/grub.cfg"
+GRUB_MODULES="part_msdos ext2 search search_label gzio serial"
+if [ "$BOOT_MENU" = grub-bls ]; then
+  # The guest's own GRUB (the host's may have no blsuki module): its modules, the host's grub-install.
+  log "grub-install (i386-pc, modules of the $SUITE tree)"
+  grub-install --target=i386-pc --directory="$ROOT/usr/lib/grub/i386-pc" --boot-directory="$MNT/boot" \
+    --modules="$GRUB_MODULES blsuki" "$LOOP" >&2
+  # ostree writes the BLS entries only (/boot/loader -> loader.N/entries/ostree-N-debian.conf, the
+  # default deployment with the highest version); GRUB's blscfg lists them newest version first
+  # and boots the first one.
+  ostree --repo="$SREPO" config set sysroot.bootloader none
+  cat > "$MNT/boot/grub/grub.cfg" <<'EOF'
+# tests/e2e/image/build.sh (grub-bls): the menu is ostree's Boot Loader Spec entries, read by blscfg
+serial --unit=0 --speed=115200
+terminal_input serial console
+terminal_output serial console
+set timeout=1
+insmod part_msdos
+insmod ext2
+insmod gzio
+insmod blsuki
+search --no-floppy --label e2e-boot --set=root
+blscfg
+EOF
+else
+  log "grub-install (i386-pc)"
+  grub-install --target=i386-pc --boot-directory="$MNT/boot" --modules="$GRUB_MODULES" "$LOOP" >&2
+  # The presence of /boot/grub/grub.cfg makes ostree use its grub2 backend; it
+  # then (re)generates /boot/loader.N/grub.cfg and flips the /boot/loader link.
+  mkdir -p "$MNT/boot/loader.0"
+  ln -sfn loader.0 "$MNT/boot/loader"
+  : > "$MNT/boot/loader.0/grub.cfg"
+  ln -sfn ../loader/grub.cfg "$MNT/boot/grub/grub.cfg"
+fi
 # GRUB's environment block: next_entry and saved_entry (the boot guard) live there.
 [ -e "$MNT/boot/grub/grubenv" ] || grub-editenv "$MNT/boot/grub/grubenv" create
 
@@ -248,7 +273,11 @@ ostree admin status --sysroot="$MNT" >&2
 DEPLOY=$(ls -d "$MNT/ostree/deploy/$OSNAME/deploy/"*.0)
 [ -e "$DEPLOY/usr/lib/e2e-version" ] || die "deployment incomplete"
 if compgen -G "$DEPLOY/usr/bin/python3*" >/dev/null; then die "python in deployed tree"; fi
-grep -q "ostree=" "$MNT/boot/loader/grub.cfg" || { cat "$MNT/boot/loader/grub.cfg" >&2; die "grub.cfg has no ostree entry"; }
+if [ "$BOOT_MENU" = grub-bls ]; then
+  grep -qs "ostree=" "$MNT"/boot/loader/entries/*.conf || die "no BLS entry with ostree= in /boot/loader/entries"
+else
+  grep -q "ostree=" "$MNT/boot/loader/grub.cfg" || { cat "$MNT/boot/loader/grub.cfg" >&2; die "grub.cfg has no ostree entry"; }
+fi
 
 sync
 umount "$MNT/boot"; umount "$MNT"
@@ -270,6 +299,8 @@ E2E_COMMIT_V3=$C3
 E2E_COMMIT_V4=$C4
 E2E_COMMIT_V5=$C5
 E2E_KERNEL_ARGS="${KARGS[*]}"
+E2E_GUEST=$GUEST
+E2E_BOOT_MENU=$BOOT_MENU
 EOF
 touch "$WORK/out/.complete"
 mv "$WORK/out" "$OUT"
