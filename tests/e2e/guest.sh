@@ -17,6 +17,8 @@
 #   grub-bls       ostree only writes Boot Loader Spec entries (sysroot.bootloader=none), a static
 #                  grub.cfg reads them with GRUB's `blscfg` (GRUB 2.14's blsuki module), as on
 #                  Fedora-like hosts: no one-shot boot, the boot guard uses `ostree admin set-default`
+# The variables it sets are read by the scripts that source this file.
+# shellcheck disable=SC2034
 e2e_guest_config() {
   local e2e_dir image_dir cache_root state_root
   e2e_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
