@@ -161,6 +161,10 @@ After=local-fs.target ostree-remount.service
 # The controller reads the record once it reaches the host: it must be written by then.
 Before=ssh.service sshd.service
 RequiresMountsFor=/var/lib/osimage-lifecycle /boot
+# The deployment the guard was armed in keeps these units in its own /etc after the new image removed
+# them from its own: when that deployment boots again (a rollback with "ostree admin set-default"), the
+# guard is gone with its script, and the unit is skipped, not failed.
+ConditionPathExists=/var/lib/osimage-lifecycle/guard.sh
 
 [Service]
 Type=oneshot
@@ -174,6 +178,7 @@ EXPIRE_UNIT_TEXT = '''[Unit]
 Description=osimage.lifecycle commit-confirmed boot guard: the confirmation window ended
 After=osimage-lifecycle-guard.service
 RequiresMountsFor=/var/lib/osimage-lifecycle /boot
+ConditionPathExists=/var/lib/osimage-lifecycle/guard.sh
 
 [Service]
 Type=oneshot

@@ -13,7 +13,7 @@ source "${E2E_DIR}/../../hack/lib.sh"
 
 [[ "$(id -u)" == 0 ]] || die "must run as root (the image build needs loop devices and mount)"
 
-log "image: build or reuse (tests/e2e/image/build.sh)"
+log "image: build or reuse (tests/e2e/image/build.sh, guest ${E2E_GUEST:-bookworm})"
 "${E2E_DIR}/image/build.sh" >/dev/null
 
 E2E_VENV="$(ensure_ansible_venv "${E2E_ANSIBLE:-2.19}")"

@@ -10,8 +10,11 @@
 #      back to v2 by itself and the play fails with the summary from -> to -> back;
 #   4. playbooks/status.yml prints the host's table.
 # First run: installs qemu, ostree, mmdebstrap (Debian packages), builds the image (a few minutes).
-# env: DEMO_KEEP=1 leaves the VM and the repo server running (tests/e2e/harness/vm.sh -n demo ...).
+# env: DEMO_KEEP=1 leaves the VM and the repo server running (tests/e2e/harness/vm.sh -n demo ...);
+#      DEMO_GUEST=sid runs it on the Debian sid guest.
 set -euo pipefail
+# The bookworm guest unless DEMO_GUEST=sid (E2E_GUEST, which `make e2e` reads, does not change the demo).
+export E2E_GUEST="${DEMO_GUEST:-bookworm}"
 
 # shellcheck source=tests/e2e/ansible-env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/ansible-env.sh"

@@ -2,19 +2,26 @@
 # e2e VM harness: runs OSTree guests under qemu (TCG only, never KVM) on the
 # controller, serves the ostree repo over HTTP, writes Ansible inventories.
 #
-#   vm.sh [-n NAME] COMMAND [ARGS]     (or E2E_VM=NAME; default NAME "default")
+#   vm.sh [--guest bookworm|sid] [-n NAME] COMMAND [ARGS]
+#         (or E2E_GUEST=..., E2E_VM=NAME; default guest bookworm, default NAME "default")
 #
 # Run `vm.sh help` for the command list.  Everything a VM owns lives in
-# $E2E_STATE_DIR/NAME/ (default tests/e2e/.state/NAME/).
+# $E2E_STATE_DIR/NAME/ (default tests/e2e/.state/NAME/; tests/e2e/.state/sid/NAME/
+# for the sid guest, whose images are in tests/e2e/.cache/sid/).
 set -euo pipefail
 
 HARNESS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_DIR=$(dirname "$HARNESS_DIR")
 SELF=$HARNESS_DIR/vm.sh
-CACHE=${E2E_CACHE_DIR:-$E2E_DIR/.cache}
-STATE_ROOT=${E2E_STATE_DIR:-$E2E_DIR/.state}
 NAME=${E2E_VM:-default}
-if [ "${1:-}" = "-n" ]; then NAME=${2:?-n needs a name}; shift 2; fi
+GUEST=${E2E_GUEST:-bookworm}
+while [ $# -gt 0 ]; do case $1 in
+  -n) NAME=${2:?-n needs a name}; shift 2 ;;
+  --guest) GUEST=${2:?--guest needs bookworm or sid}; shift 2 ;;
+  *) break ;; esac; done
+# shellcheck source=tests/e2e/guest.sh
+. "$E2E_DIR/guest.sh"
+e2e_guest_config "$GUEST"   # CACHE STATE_ROOT SSH_PORT_BASE ...; exports E2E_GUEST for the supervisor
 case "$NAME" in ''|*[!A-Za-z0-9_.-]*) echo "vm.sh: bad VM name '$NAME'" >&2; exit 2;; esac
 ST=$STATE_ROOT/$NAME
 
@@ -98,7 +105,7 @@ run_qemu() {  # one boot; returns qemu's exit code
   # E2E_QEMU_EXTRA holds further qemu options, split on blanks.
   # shellcheck disable=SC2086
   qemu-system-x86_64 \
-    -name "e2e-$NAME" \
+    -name "e2e-$E2E_GUEST-$NAME" \
     -machine q35,accel=tcg -cpu max -m "${E2E_VM_MEM:-1024}" -smp "${E2E_VM_CPUS:-2}" \
     -nographic -vga none -no-reboot -monitor none \
     -chardev "file,id=ser0,path=$ST/serial.log,append=on" -serial chardev:ser0 \
@@ -152,12 +159,12 @@ cmd_start() {
     : > "$ST/serial.log"; echo 0 > "$ST/boots"
   fi
   if [ ! -f "$ST/ssh_port" ]; then
-    local base=$(( 2222 + $(cksum <<<"$NAME" | cut -d' ' -f1) % 1000 ))
+    local base=$(( SSH_PORT_BASE + $(cksum <<<"$NAME" | cut -d' ' -f1) % 1000 ))
     free_port "${E2E_SSH_PORT:-$base}" > "$ST/ssh_port"
   fi
   rm -f "$ST/stop" "$ST/exit_reason"
   write_inventory
-  setsid nohup "$SELF" -n "$NAME" _supervise </dev/null >>"$ST/supervisor.log" 2>&1 &
+  setsid nohup "$SELF" --guest "$E2E_GUEST" -n "$NAME" _supervise </dev/null >>"$ST/supervisor.log" 2>&1 &
   for _ in $(seq 50); do [ -f "$ST/qemu.pid" ] && break; sleep 0.1; done
   log "started (ssh 127.0.0.1:$(cat "$ST/ssh_port"), state $ST)"
   [ -z "$wait" ] || wait_ssh
@@ -231,6 +238,7 @@ ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/
 ansible_python_interpreter=/nonexistent
 e2e_vm_name=$NAME
 e2e_state_dir=$ST
+e2e_guest=$E2E_GUEST
 e2e_osname=$E2E_OSNAME
 e2e_branch=$E2E_BRANCH
 e2e_remote=$E2E_REMOTE
@@ -320,7 +328,8 @@ cmd_stop_repo() {
 # ------------------------------------------------------------------ main
 usage() {
   cat <<EOF
-usage: vm.sh [-n NAME] COMMAND [ARGS]      (NAME also from \$E2E_VM, default 'default')
+usage: vm.sh [--guest bookworm|sid] [-n NAME] COMMAND [ARGS]
+       (guest also from \$E2E_GUEST, default bookworm; NAME from \$E2E_VM, default 'default')
 
 VM lifecycle (state in $STATE_ROOT/NAME/):
   build                  build or reuse the image (tests/e2e/image/build.sh)
@@ -356,7 +365,7 @@ EOF
 {
 cmd=${1:-help}; shift || true
 case $cmd in
-  build) exec "$E2E_DIR/image/build.sh" ;;
+  build) exec "$E2E_DIR/image/build.sh" --guest "$E2E_GUEST" ;;
   start) cmd_start "$@" ;;
   _supervise) supervise ;;
   stop) cmd_stop ;;
@@ -385,6 +394,7 @@ case $cmd in
   env) [ -f "$ST/ssh_port" ] || die "no such VM"; load_image_env
        cat <<EOF
 E2E_VM=$NAME
+E2E_GUEST=$E2E_GUEST
 E2E_VM_DIR=$ST
 E2E_SSH_HOST=127.0.0.1
 E2E_SSH_PORT=$(cat "$ST/ssh_port")

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Build (or reuse from cache) a bootable, OSTree-managed Debian bookworm disk
-# image without Python, plus an archive-mode ostree repo holding v1..v5.
+# Build (or reuse from cache) a bootable, OSTree-managed Debian disk image without
+# Python, plus an archive-mode ostree repo holding v1..v5.
 #
-# usage: tests/e2e/image/build.sh            # build or reuse
+# usage: tests/e2e/image/build.sh [--guest bookworm|sid]   # build or reuse
 #        E2E_REBUILD=1 tests/e2e/image/build.sh   # force a rebuild
 #
 # env:
-#   E2E_CACHE_DIR   cache root (default tests/e2e/.cache)
+#   E2E_GUEST       bookworm (default) or sid (tests/e2e/guest.sh); --guest wins
+#   E2E_CACHE_DIR   cache root (default tests/e2e/.cache; the sid guest uses its sid/ subdir)
 #   E2E_REPO_PORT   port the guest's ostree remote points at: http://10.0.2.2:PORT/repo
-#                   (default 8480; part of the cache key)
+#                   (default 8480 for bookworm, 8490 for sid; part of the cache key)
 #   E2E_DISK_SIZE   raw disk size (default 3G)
 #   E2E_MIRROR      Debian mirror for mmdebstrap (default: mmdebstrap's default,
 #                   i.e. whatever apt on this host is configured to reach)
@@ -23,11 +24,13 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_DIR=$(dirname "$HERE")
-CACHE=${E2E_CACHE_DIR:-$E2E_DIR/.cache}
-REPO_PORT=${E2E_REPO_PORT:-8480}
+GUEST=${E2E_GUEST:-bookworm}
+if [ "${1:-}" = --guest ]; then GUEST=${2:?--guest needs bookworm or sid}; shift 2; fi
+# shellcheck source=tests/e2e/guest.sh
+. "$E2E_DIR/guest.sh"
+e2e_guest_config "$GUEST"   # SUITE BRANCH GUEST_PACKAGES GUEST_DRACUT_CONF DEFAULT_REPO_PORT CACHE
+REPO_PORT=${E2E_REPO_PORT:-$DEFAULT_REPO_PORT}
 DISK_SIZE=${E2E_DISK_SIZE:-3G}
-SUITE=bookworm
-BRANCH=debian/bookworm/x86_64/e2e
 REMOTE=e2e
 OSNAME=debian
 T0=$(date +%s)
@@ -66,9 +69,9 @@ ensure_tools() {
 ensure_tools
 
 # ------------------------------------------------------------------ cache key
-mapfile -t PKGS < <(grep -v '^\s*#' "$HERE/packages.txt" | grep -v '^\s*$')
-KEY=$( { cat "$HERE/build.sh" "$HERE/tree-fixup.sh" "$HERE/grub-gen.sh" "$HERE/packages.txt" \
-             "$HERE/dracut-e2e.conf" "$HERE/modprobe-e2e.conf";
+mapfile -t PKGS < <(grep -v '^\s*#' "$GUEST_PACKAGES" | grep -v '^\s*$')
+KEY=$( { cat "$HERE/build.sh" "$E2E_DIR/guest.sh" "$HERE/tree-fixup.sh" "$HERE/grub-gen.sh" "$GUEST_PACKAGES" \
+             "$GUEST_DRACUT_CONF" "$HERE/modprobe-e2e.conf";
          echo "suite=$SUITE port=$REPO_PORT size=$DISK_SIZE branch=$BRANCH"; } | sha256sum | cut -c1-16)
 OUT=$CACHE/img-$KEY
 mkdir -p "$CACHE"
@@ -101,7 +104,7 @@ ssh-keygen -q -t ed25519 -N '' -C "e2e-$KEY" -f "$WORK/id_ed25519"
 # ------------------------------------------------------------------ rootfs
 # Stage 1 (slow, ~3 min): mmdebstrap + dracut, cached as a tarball keyed only by
 # what goes into it, so changes to the later stages do not re-run it.
-ROOTFS_KEY=$( { cat "$HERE/packages.txt" "$HERE/dracut-e2e.conf" "$HERE/modprobe-e2e.conf";
+ROOTFS_KEY=$( { cat "$GUEST_PACKAGES" "$GUEST_DRACUT_CONF" "$HERE/modprobe-e2e.conf";
                sed -n '/^mmdebstrap_cmd()/,/^}/p' "$HERE/build.sh"; echo "$SUITE ${E2E_MIRROR:-}"; } | sha256sum | cut -c1-16)
 ROOTFS_TAR=$CACHE/rootfs-$ROOTFS_KEY.tar
 mmdebstrap_cmd() {
@@ -109,12 +112,15 @@ mmdebstrap_cmd() {
   # virtio drivers, written where ostree expects it.  (The kernel postinst hook
   # already ran dracut once; that output in /boot is discarded.)
   # shellcheck disable=SC2016
+  # Check-Valid-Until: sid's Release expires after a week; a mirror that is a snapshot serves an
+  # expired one (stable releases have no expiry).
   mmdebstrap --variant=minbase --mode=root --format=tar \
+    --aptopt='Acquire::Check-Valid-Until "false"' \
     --include="$(IFS=,; echo "${PKGS[*]}")" \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
     --essential-hook='mkdir -p "$1/etc/dracut.conf.d" "$1/etc/modprobe.d"' \
-    --essential-hook="copy-in $HERE/dracut-e2e.conf /etc/dracut.conf.d/" \
+    --essential-hook="copy-in $GUEST_DRACUT_CONF /etc/dracut.conf.d/" \
     --essential-hook="copy-in $HERE/modprobe-e2e.conf /etc/modprobe.d/" \
     --customize-hook='kver=$(ls -1 "$1/usr/lib/modules" | sort -V | tail -n1); chroot "$1" dracut --force --no-hostonly --kver "$kver" "/usr/lib/modules/$kver/initramfs.img"' \
     --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
@@ -220,14 +226,39 @@ SREPO=$MNT/ostree/repo
 ostree --repo="$SREPO" remote add --no-gpg-verify "$REMOTE" "http://10.0.2.2:$REPO_PORT/repo" "$BRANCH"
 ostree --repo="$SREPO" pull-local --remote="$REMOTE" "$REPO" "$BRANCH" >/dev/null
 
-log "grub-install (i386-pc)"
-grub-install --target=i386-pc --boot-directory="$MNT/boot" --modules="part_msdos ext2 search search_label gzio serial" "$LOOP" >&2
-# The presence of /boot/grub/grub.cfg makes ostree use its grub2 backend; it
-# then (re)generates /boot/loader.N/grub.cfg and flips the /boot/loader link.
-mkdir -p "$MNT/boot/loader.0"
-ln -sfn loader.0 "$MNT/boot/loader"
-: > "$MNT/boot/loader.0/grub.cfg"
-ln -sfn ../loader/grub.cfg "$MNT/boot/grub/grub.cfg"
+GRUB_MODULES="part_msdos ext2 search search_label gzio serial"
+if [ "$BOOT_MENU" = grub-bls ]; then
+  # The guest's own GRUB (the host's may have no blsuki module): its modules, the host's grub-install.
+  log "grub-install (i386-pc, modules of the $SUITE tree)"
+  grub-install --target=i386-pc --directory="$ROOT/usr/lib/grub/i386-pc" --boot-directory="$MNT/boot" \
+    --modules="$GRUB_MODULES blsuki" "$LOOP" >&2
+  # ostree writes the BLS entries only (/boot/loader -> loader.N/entries/ostree-N-debian.conf, the
+  # default deployment with the highest version); GRUB's blscfg lists them newest version first
+  # and boots the first one.
+  ostree --repo="$SREPO" config set sysroot.bootloader none
+  cat > "$MNT/boot/grub/grub.cfg" <<'EOF'
+# tests/e2e/image/build.sh (grub-bls): the menu is ostree's Boot Loader Spec entries, read by blscfg
+serial --unit=0 --speed=115200
+terminal_input serial console
+terminal_output serial console
+set timeout=1
+insmod part_msdos
+insmod ext2
+insmod gzio
+insmod blsuki
+search --no-floppy --label e2e-boot --set=root
+blscfg
+EOF
+else
+  log "grub-install (i386-pc)"
+  grub-install --target=i386-pc --boot-directory="$MNT/boot" --modules="$GRUB_MODULES" "$LOOP" >&2
+  # The presence of /boot/grub/grub.cfg makes ostree use its grub2 backend; it
+  # then (re)generates /boot/loader.N/grub.cfg and flips the /boot/loader link.
+  mkdir -p "$MNT/boot/loader.0"
+  ln -sfn loader.0 "$MNT/boot/loader"
+  : > "$MNT/boot/loader.0/grub.cfg"
+  ln -sfn ../loader/grub.cfg "$MNT/boot/grub/grub.cfg"
+fi
 # GRUB's environment block: next_entry and saved_entry (the boot guard) live there.
 [ -e "$MNT/boot/grub/grubenv" ] || grub-editenv "$MNT/boot/grub/grubenv" create
 
@@ -242,7 +273,11 @@ ostree admin status --sysroot="$MNT" >&2
 DEPLOY=$(ls -d "$MNT/ostree/deploy/$OSNAME/deploy/"*.0)
 [ -e "$DEPLOY/usr/lib/e2e-version" ] || die "deployment incomplete"
 if compgen -G "$DEPLOY/usr/bin/python3*" >/dev/null; then die "python in deployed tree"; fi
-grep -q "ostree=" "$MNT/boot/loader/grub.cfg" || { cat "$MNT/boot/loader/grub.cfg" >&2; die "grub.cfg has no ostree entry"; }
+if [ "$BOOT_MENU" = grub-bls ]; then
+  grep -qs "ostree=" "$MNT"/boot/loader/entries/*.conf || die "no BLS entry with ostree= in /boot/loader/entries"
+else
+  grep -q "ostree=" "$MNT/boot/loader/grub.cfg" || { cat "$MNT/boot/loader/grub.cfg" >&2; die "grub.cfg has no ostree entry"; }
+fi
 
 sync
 umount "$MNT/boot"; umount "$MNT"
@@ -264,6 +299,8 @@ E2E_COMMIT_V3=$C3
 E2E_COMMIT_V4=$C4
 E2E_COMMIT_V5=$C5
 E2E_KERNEL_ARGS="${KARGS[*]}"
+E2E_GUEST=$GUEST
+E2E_BOOT_MENU=$BOOT_MENU
 EOF
 touch "$WORK/out/.complete"
 mv "$WORK/out" "$OUT"
@@ -272,7 +309,7 @@ ln -sfn "img-$KEY" "$CACHE/current"
 if [ -z "${E2E_KEEP_OLD_IMAGES:-}" ]; then
   for d in "$CACHE"/img-*; do
     [ "$d" = "$OUT" ] && continue
-    grep -qsxF "$d" "${E2E_STATE_DIR:-$E2E_DIR/.state}"/*/image && continue
+    grep -qsxF "$d" "$STATE_ROOT"/*/image && continue
     log "pruning old image $d"; rm -rf "$d"
   done
   for f in "$CACHE"/rootfs-*.tar; do [ "$f" = "$ROOTFS_TAR" ] || rm -f "$f"; done
