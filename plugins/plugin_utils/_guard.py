@@ -286,13 +286,16 @@ def parse_fell_back(lines):
     """The record of a return to a previous image as image_info shows it, or None; a record that is not one is
     shown as such rather than failing the read of the deployments."""
     try:
-        record = _record('fell-back', lines)
+        return _fell_back(_record('fell-back', lines))
     except ValueError as err:
         return {'error': str(err)}
+
+
+def _fell_back(record):
+    """The fields of a checked fell-back record that image_info and boot_guard return, or None."""
     if record is None:
         return None
-    return {'told': record['told'], 'booted': record['booted'], 'how': record['how'], 'at': record['at'],
-            'boot_id': record['boot_id']}
+    return {key: record[key] for key in RECORD_KEYS['fell-back']}
 
 
 def parse_read(stdout):
@@ -318,9 +321,7 @@ def parse_read(stdout):
     boot_id = sections.get('boot_id', [])
     if len(boot_id) != 1 or not _UUID.fullmatch(boot_id[0]):
         raise ValueError('boot id %r' % boot_id)
-    fell_back = _record('fell-back', sections.get('fell-back'))
-    if fell_back is not None:
-        fell_back = parse_fell_back(sections.get('fell-back'))
+    fell_back = _fell_back(_record('fell-back', sections.get('fell-back')))
     return GuardState(_record('armed', sections.get('armed')), _record('fired', sections.get('fired')),
                       fell_back, boot_id[0], tuple(sections.get('capabilities', ())))
 
