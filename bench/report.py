@@ -280,8 +280,8 @@ def plot_scale(p4, p5):
         axes[0].grid(alpha=0.3)
     if p4:
         names = ['upgrade.yml no-op', 'image_info play']
-        axes[1].bar(names, [p4['upgrade_s'], p4['image_info_s']], color=['tab:green' if p4['ratio'] <= p4['goal_ratio']
-                                                                        else 'tab:red', 'tab:blue'])
+        p4_colour = 'tab:green' if p4['ratio'] <= p4['goal_ratio'] else 'tab:red'
+        axes[1].bar(names, [p4['upgrade_s'], p4['image_info_s']], color=[p4_colour, 'tab:blue'])
         axes[1].axhline(p4['image_info_s'] * p4['goal_ratio'], color='black', linestyle='--', label='goal (%.1fx)' % p4['goal_ratio'])
         axes[1].set_ylabel('median wall time (s), %d hosts' % p4['hosts'])
         axes[1].set_title('P4 a no-op against a status read: %.2fx' % p4['ratio'])
