@@ -115,7 +115,7 @@ class ActionModule(OsImageActionBase):
                         'the rollback command succeeded but the next boot is not %s' % target.checksum,
                         host_state=after)
         next_boot = target if (self.check_mode and result['changed']) else after.next_boot
-        result.update(after=next_boot.as_dict(), reboot_required=not next_boot.booted)
+        result.update(after=next_boot.as_dict(), reboot_required=before.booted is not None and not next_boot.booted)
         if self.diff_mode:
             result['diff'] = {'before': describe_deployment(before.next_boot), 'after': describe_deployment(next_boot)}
         return result

@@ -79,10 +79,10 @@ class ActionModule(OsImageActionBase):
             if missing:
                 raise OsImageError('the kernel argument command succeeded but these are not as asked: %s' % ' '.join(missing),
                                    host_state=after_state)
-            # Changed kernel arguments take effect only at the next boot.
-            result['reboot_required'] = True
+            # Changed kernel arguments take effect only at the next boot (a sysroot has none to wait for).
+            result['reboot_required'] = before.booted is not None
         else:
-            result['reboot_required'] = before.reboot_required or result['changed']
+            result['reboot_required'] = before.reboot_required or (result['changed'] and before.booted is not None)
         result.update(kernel_arguments=after_args, kernel_arguments_before=current)
         if self.diff_mode:
             result['diff'] = {'before': ' '.join(current) + '\n', 'after': ' '.join(after_args) + '\n',

@@ -386,7 +386,9 @@ staged:
   type: bool
   sample: true
 reboot_required:
-  description: Whether the next boot differs from the running system, so that a reboot is needed to run the target.
+  description:
+    - Whether the next boot differs from the running system, so that a reboot is needed to run the target.
+    - Always false with O(sysroot): nothing boots a sysroot that is not the running system.
   returned: success
   type: bool
   sample: true

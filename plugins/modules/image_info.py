@@ -193,7 +193,9 @@ fell_back:
            "booted": "3b8c0a46b2e1e7a0d6f0b4a51f3c8f2a5e9d1c7b6a4f3e2d1c0b9a8f7e6d5c4b", "how": "guard",
            "at": "2026-12-07T10:17:03Z", "boot_id": "0f4ad2c1-7e7b-4d1e-9d3c-2b1f3d5e6a7b"}
 reboot_required:
-  description: Whether the next boot is another deployment than the booted one.
+  description:
+    - Whether the next boot is another deployment than the booted one.
+    - Always false where nothing is booted (a O(sysroot)): nothing reboots into it.
   returned: always
   type: bool
   sample: true

@@ -218,8 +218,9 @@ class HostState:
 
     @property
     def reboot_required(self):
+        # Nothing boots a sysroot that is not the running system: no reboot can be required there.
         next_boot = self.next_boot
-        return next_boot is not None and not next_boot.booted
+        return self.booted is not None and next_boot is not None and not next_boot.booted
 
     def find(self, checksum=None, serial=None):
         for deployment in self.deployments:

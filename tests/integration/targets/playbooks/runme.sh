@@ -38,7 +38,7 @@ mkdir -p "$work/cwd"
 (cd "$work/cwd" && env -u PWD ansible-playbook -i "$inventory" osimage.lifecycle.status --limit edge2) >"$work/status-limit.log" \
     || { cat "$work/status-limit.log"; exit 1; }
 grep -qF "\"Written to $work_real/cwd/osimage-status/status.json and $work_real/cwd/osimage-status/status.md\"" "$work/status-limit.log"
-grep -qF '"1 host: 0 errors, 1 reboot required, 0 staged locked",' "$work/status-limit.log"
+grep -qF '"1 host: 0 errors, 0 reboot required, 0 staged locked",' "$work/status-limit.log"
 "$python" -c 'import json, sys; hosts = json.load(open(sys.argv[1]))["hosts"]; assert [h["host"] for h in hosts] == ["edge2"], hosts' \
     "$work/cwd/osimage-status/status.json"
 
@@ -46,7 +46,7 @@ grep -qF '"1 host: 0 errors, 1 reboot required, 0 staged locked",' "$work/status
 sed "s#status_sysroot: $work/edge2/sysroot#status_sysroot: $work/missing#" "$inventory" >"$work/inventory-unreadable.yml"
 ansible-playbook -i "$work/inventory-unreadable.yml" osimage.lifecycle.status -e "status_report_dir=$work/report-error" \
     >"$work/status-error.log" || { cat "$work/status-error.log"; exit 1; }
-grep -qF '"2 hosts: 1 error, 1 reboot required, 0 staged locked",' "$work/status-error.log"
+grep -qF '"2 hosts: 1 error, 0 reboot required, 0 staged locked",' "$work/status-error.log"
 grep -qE '^ +"- edge2: reading the deployments \(ostree --version, then ostree admin status --sysroot=.*No such file or directory",$' "$work/status-error.log"
 if ansible-playbook -i "$work/inventory-unreadable.yml" osimage.lifecycle.status -e "status_report_dir=$work/report-error" \
     -e status_fail_on_error=true >"$work/status-error.log"; then

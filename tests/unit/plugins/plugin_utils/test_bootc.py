@@ -130,7 +130,7 @@ EXPECTED = {
     'spec-staged-booted.yaml': staged_then(some_staged(), some_old()),
     'spec-staged-download-only.yaml': staged_then(some_staged(locked=True), some_old()),
     # Nothing booted (as in a sysroot): `bootc rollback` needs a booted deployment, so no rollback.
-    'spec-staged-rollback.yaml': staged_then(some_staged(), some_old(booted=False), booted=None),
+    'spec-staged-rollback.yaml': staged_then(some_staged(), some_old(booted=False), booted=None, reboot_required=False),
     'spec-v1-null.json': None,
     'spec-v1a1-orig.yaml': staged_then(some_staged(), some_old()),
     'spec-v1a1.yaml': only(other_image_booted()),

@@ -250,7 +250,7 @@ CASES = {
     # deployment is the rollback. Two deployments of one commit differ by their serial.
     'sysroot-nothing-booted.json': state_of(
         edge_9_4(0), edge_9_4(1, pinned=True),
-        booted=None, staged=None, rollback=1, reboot_required=True, serials=[1, 0]),
+        booted=None, staged=None, rollback=1, reboot_required=False, serials=[1, 0]),
 }
 
 
