@@ -83,6 +83,13 @@ def p2_section(p2):
         '| `osimage.lifecycle.upgrade` role | %.1f |' % p2['role_s'],
         '| **ratio** | **%.3f** (goal <= %.2f: %s) |' % (p2['ratio'], p2['goal_ratio'], verdict(p2['ratio'], p2['goal_ratio'])),
         '',
+    ]
+    if p2.get('runs'):
+        lines += ['Every run (the table above is the median one; ratios from %.3f to %.3f):' % tuple(p2['ratio_spread']), '',
+                  '| run | bare (s) | role (s) | ratio |', '|---|---|---|---|']
+        lines += ['| %d | %.1f | %.1f | %.3f |' % (run['run'], run['bare_s'], run['role_s'], run['ratio']) for run in p2['runs']]
+        lines += ['']
+    lines += [
         'The role\'s time by phase (from `upgrade_result.timings`):',
         '',
         '| phase | seconds |',
