@@ -10,6 +10,7 @@
 #   make lint                      ansible-lint --profile production + antsibull-changelog lint
 #   make importer                  ansible-galaxy collection build + galaxy-importer on the tarball
 #   make try                       a first look: the lifecycle on scratch OSTree system roots, no VM, under a minute (hack/try.sh)
+#   make docs-commands             the README's first commands (make try, Install) run as written, in a fresh HOME
 #   make demo                      the whole lifecycle on a real python-free OSTree VM (tests/e2e/demo.sh; root)
 #   make e2e                       end-to-end tests (tests/e2e/run.sh)
 #   make bench                     benchmarks (bench/), written to docs/benchmarks.md and docs/benchmarks.png
@@ -33,7 +34,7 @@ UNITS_ARGS ?=
 INTEGRATION_ARGS ?=
 export JOBS
 
-.PHONY: help test gates sanity units integration lint importer try demo e2e bench bench-p1 bench-p2 bench-p3 bench-noop bench-scale deps clean clean-venvs
+.PHONY: help test gates sanity units integration lint importer try docs-commands demo e2e bench bench-p1 bench-p2 bench-p3 bench-noop bench-scale deps clean clean-venvs
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -42,7 +43,7 @@ help:
 # prints each log as it finishes, then runs e2e when tests/e2e/run.sh exists, and ends with a summary.
 test:
 	@hack/run-gates.sh $(addprefix sanity-,$(ANSIBLE_VERSIONS)) $(addprefix units-,$(ANSIBLE_VERSIONS)) \
-		$(addprefix integration-,$(ANSIBLE_VERSIONS)) lint importer
+		$(addprefix integration-,$(ANSIBLE_VERSIONS)) lint importer docs-commands
 
 sanity: $(addprefix sanity-,$(ANSIBLE_VERSIONS))
 units: $(addprefix units-,$(ANSIBLE_VERSIONS))
@@ -68,6 +69,10 @@ importer:
 # Status, upgrade in check mode with --diff, upgrade, status again, on two scratch system roots (build/try/).
 try:
 	hack/try.sh
+
+# The README's first commands (make try, the status by hand, the Install), run as written: hack/run-doc-commands.py.
+docs-commands:
+	PATH_PREFIX="$$(bash -c 'source hack/lib.sh && ensure_ansible_venv 2.19')/bin" python3 hack/run-doc-commands.py
 
 # v1 -> v2 upgraded, v3 unhealthy -> rolled back to v2, status table; installs what it needs.
 demo:
