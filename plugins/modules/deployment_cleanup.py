@@ -157,7 +157,7 @@ removed:
   elements: dict
   contains: &deployment
     index:
-      description: Position in the boot order before the task; 0 boots next.
+      description: Position in the boot order; 0 boots next.
       type: int
       returned: always
       sample: 0
