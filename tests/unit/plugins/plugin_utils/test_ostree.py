@@ -538,7 +538,7 @@ def test_each_status_read_is_one_round_trip(fixed_marker):
 
 
 def test_output_without_the_version_section_reads_the_version_once(fixed_marker):
-    # What the script printed before it read the version itself (the recordings of sid/ and vm-*):
+    # What the script printed before it read the version itself (the recordings vm-*):
     # the version is then read on its own, once per backend.
     output = script_output(read_case('status-two-deployments.txt'), [])
     target = FakeTarget({
@@ -801,13 +801,9 @@ def test_sid_json_is_what_the_emulation_writes():
 
 
 def sid_backend(name):
-    """A backend on ostree 2026.4 whose target answers with the recorded sid/script-<name>.txt.
-
-    They were recorded with the script before it read the version itself (it was given ``--json``):
-    they have no section "version", so the backend reads the version on its own.
-    """
+    """A backend on ostree 2026.4 whose target answers with the recorded sid/script-<name>.txt: the
+    script read the version, chose ``--json`` from it and printed the version in its last section."""
     target = FakeTarget({
-        tuple(VERSION_ARGV): (0, sid_case('version.txt')),
         tuple(status_argv(SYSROOT, RECORDED_MARKER, '--sysroot=' + SYSROOT)): (0, sid_case('script-%s.txt' % name)),
     })
     runner = target.runner()
@@ -854,7 +850,8 @@ def test_sid_recorded_script(name):
         'update_driver': None,
     }
     assert [d.serial for d in state.deployments] == [r['serial'] for r in SID_STATUS[name]]
-    assert argvs(runner) == [status_argv(SYSROOT, RECORDED_MARKER, '--sysroot=' + SYSROOT), VERSION_ARGV]
+    # One round trip: the version came with the status.
+    assert argvs(runner) == [status_argv(SYSROOT, RECORDED_MARKER, '--sysroot=' + SYSROOT)]
     assert state.raw['format'] == 'json'
     assert state.raw['tool_version'] == (2026, 4)
 
@@ -863,8 +860,10 @@ def test_sid_recorded_script(name):
 def test_sid_script_model_is_that_of_the_text(name):
     # The same script output with the text status of the same state in place of the JSON.
     json_status, sections = split_status_output(sid_case('script-%s.txt' % name), RECORDED_MARKER)
-    # The script adds a blank line before its first section.
-    assert json_status == sid_case('status-%s.json' % name) + ('\n' if SID_STATUS[name] else '')
+    # The script adds a blank line before its first section (there is always one: "version").
+    assert json_status == sid_case('status-%s.json' % name) + '\n'
+    # `ostree --version` as the script holds it: $(...) drops its last newline.
+    assert sections[-1] == (['version'], sid_case('version.txt').rstrip('\n'))
     per_deployment = parse_details(sections)[0]
     from_json = build_state(parse_status_json(json_status), per_deployment)
     from_text = build_state(parse_status_text(sid_case('status-%s.txt' % name)), per_deployment)

@@ -7,12 +7,13 @@
 # scratch sysroot: for each state, `ostree admin status --json` (status-<state>.json), the text
 # `ostree admin status` (status-<state>.txt) and the whole output of the backend's STATUS_SCRIPT as
 # the backend runs it on this ostree, with `--sysroot=/srv/sysroot --json` (script-<state>.txt).
-# They go to sid/ beside this script (see sid/README.md), replacing what is there.
+# They go to sid/ beside this script (see sid/README.md), replacing what is there, with
+# sid/SCRIPTS.sha256: the sha256 of the text of the script it ran (see record-lib.sh).
 #
 # Run as root on a Debian host: `bash record-sid.sh [CHROOT]`. It builds CHROOT (default
 # /tmp/sid-ostree) with mmdebstrap when it has no ostree yet, and records inside it (chroot, with
 # /proc bound). MIRROR (default http://deb.debian.org/debian) names the mirror. Commits use the
-# trees and fixed timestamps of record.sh, so their checksums are those of commits.txt.
+# trees and fixed timestamps of record.sh (record-lib.sh), so their checksums are those of commits.txt.
 set -euo pipefail
 
 if [ "${1:-}" != --inside ]; then
@@ -36,13 +37,13 @@ if [ "${1:-}" != --inside ]; then
         bound=1
     fi
     mkdir -p "$inside/out"
-    # The backend's status script, read from its source by record.sh's script_of.
-    # shellcheck disable=SC2034  # read by script_of
-    plugin="$cases/../../../../../plugins/plugin_utils/_ostree_scripts.py"
-    eval "$(sed -n '/^script_of() {/,/^}/p' "$cases/record.sh")"
-    script_of STATUS_SCRIPT >"$inside/status-script.sh"
-    # The trees and commits of record.sh (its make_tree and commit), so the checksums are the same.
-    sed -n -e '/^make_tree() {/,/^}/p' -e '/^commit() {/,/^}/p' "$cases/record.sh" >"$inside/commit.sh"
+    # The backend's status script, read here (the chroot has no python3) and run inside as it is.
+    # shellcheck source=tests/unit/plugins/plugin_utils/ostree_cases/record-lib.sh
+    . "$cases/record-lib.sh"
+    load_script STATUS_SCRIPT "$inside/out/SCRIPTS.sha256"
+    printf '%s' "${scripts[STATUS_SCRIPT]}" >"$inside/status-script.sh"
+    # make_tree and commit inside, so the checksums are those of record.sh.
+    cp "$cases/record-lib.sh" "$inside/record-lib.sh"
     cp "$0" "$inside/record-sid.sh"
     chroot "$chroot" /bin/bash /tmp/osimage-record/record-sid.sh --inside
     rm -rf "$cases/sid.new"
@@ -61,20 +62,20 @@ served=$work/served
 sysroot=/srv/sysroot
 repo=$sysroot/ostree/repo
 ref=exampleos/x86_64/stable
-status_script=$(cat "$work/status-script.sh")
 marker=@@osimage-lifecycle-recorded
 
-# make_tree and commit, as record.sh defines them.
-# shellcheck source=/dev/null
-. "$work/commit.sh"
+# make_tree and commit. load_script needs python3, which the chroot lacks: the script was loaded
+# outside, and is read here as it is (a plain $(cat) would drop its trailing newline).
+# shellcheck source=tests/unit/plugins/plugin_utils/ostree_cases/record-lib.sh
+. "$work/record-lib.sh"
+IFS= read -r -d '' 'scripts[STATUS_SCRIPT]' <"$work/status-script.sh" || true
 
 record() {  # $1: state name
     ostree admin status "--sysroot=$sysroot" --json >"$out/status-$1.json"
     ostree admin status "--sysroot=$sysroot" >"$out/status-$1.txt"
     # As OstreeBackend.status() runs it with sysroot=/srv/sysroot: the script reads the version and adds
-    # --json itself (2025.3 and later). The recordings in sid/ were made before it did, given --json, and
-    # have no section "version" (sid/README.md).
-    /bin/sh -c "$status_script" osimage-lifecycle "$sysroot" "$marker" "--sysroot=$sysroot" >"$out/script-$1.txt"
+    # --json itself (2025.3 and later).
+    /bin/sh -c "${scripts[STATUS_SCRIPT]}" osimage-lifecycle "$sysroot" "$marker" "--sysroot=$sysroot" >"$out/script-$1.txt"
 }
 
 deploy() {  # $1: stateroot, then the options and refspec of `ostree admin deploy`

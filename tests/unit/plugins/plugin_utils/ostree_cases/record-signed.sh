@@ -6,12 +6,13 @@
 # Records what the real `ostree` (Debian's package) prints for a remote that verifies signatures:
 # `ostree admin status` with its "GPG:" lines, the backend's STATUS_SCRIPT over it, and the backend's
 # COMMIT_SCRIPT and `ostree pull` when a commit fails the signature check. Run as root from anywhere:
-# `bash record-signed.sh`; it rewrites signed/ beside it (see signed/README.md), keeping its README.
+# `bash record-signed.sh`; it rewrites signed/ beside it (see signed/README.md), keeping its README,
+# with signed/SCRIPTS.sha256: the sha256 of the text of each backend script it ran (see record-lib.sh).
 #
 # The GPG keys are made anew in each run (gpg --batch --quick-gen-key, no passphrase), so key IDs
 # and signature dates differ between runs; keys.txt names them. Signatures are detached metadata:
-# the commits have the trees and fixed timestamps of record.sh, so their checksums are those of
-# commits.txt there.
+# the commits have the trees and fixed timestamps of record.sh (record-lib.sh), so their checksums
+# are those of commits.txt there.
 set -euo pipefail
 
 cases=$(cd "$(dirname "$0")" && pwd)
@@ -39,12 +40,11 @@ ref=exampleos/x86_64/stable
 remote=exampleos
 marker=@@osimage-lifecycle-recorded
 
-# make_tree, commit and script_of, as record.sh defines them.
-# shellcheck disable=SC2034  # read by script_of
-plugin=$cases/../../../../../plugins/plugin_utils/_ostree_scripts.py
-eval "$(sed -n -e '/^make_tree() {/,/^}/p' -e '/^commit() {/,/^}/p' -e '/^script_of() {/,/^}/p' "$cases/record.sh")"
-status_script=$(script_of STATUS_SCRIPT)
-commit_script=$(script_of COMMIT_SCRIPT)
+# make_tree, commit and load_script.
+# shellcheck source=tests/unit/plugins/plugin_utils/ostree_cases/record-lib.sh
+. "$cases/record-lib.sh"
+load_script STATUS_SCRIPT "$out/SCRIPTS.sha256"
+load_script COMMIT_SCRIPT "$out/SCRIPTS.sha256"
 
 # Two throw-away keys: the remote trusts "exampleos signing" (a certification-only primary key with
 # a signing subkey that expires, as distributions make them), not "foreign".
@@ -68,7 +68,7 @@ sign() {  # $1: commit, $2: key
 
 record_status() {  # $1: state name
     ostree admin status "--sysroot=$sysroot" >"$out/status-$1.txt"
-    /bin/sh -c "$status_script" osimage-lifecycle "$sysroot" "$marker" "--sysroot=$sysroot" >"$out/script-$1.txt"
+    /bin/sh -c "${scripts[STATUS_SCRIPT]}" osimage-lifecycle "$sysroot" "$marker" "--sysroot=$sysroot" >"$out/script-$1.txt"
 }
 
 record_run() {  # $1: the name of its files, then a command: its stdout (.txt), stderr and exit code (.rc)
@@ -81,7 +81,7 @@ record_run() {  # $1: the name of its files, then a command: its stdout (.txt), 
 run_commit_script() {  # $1: case name, then remote, fetch, depth, verb, rev, when
     local name=$1
     shift
-    record_run "commit-script-$name" /bin/sh -c "$commit_script" osimage-lifecycle "$repo" "$@"
+    record_run "commit-script-$name" /bin/sh -c "${scripts[COMMIT_SCRIPT]}" osimage-lifecycle "$repo" "$@"
 }
 
 deploy() {  # the options and refspec of `ostree admin deploy`
