@@ -45,9 +45,11 @@ class ActionModule(OsImageActionBase):
                                             'confirmation), got %s' % (_guard.MIN_TIMEOUT, args['timeout']))
 
     def run_on_host(self, args, runner, task_vars):
+        # One round trip: the guard is read along with the status (within detection's script, or the backend's).
+        along = _guard.read_next(runner)
         backend = self.backend_for(args, runner)
         state = backend.status()
-        guard = _guard.read(runner, host_state=state)
+        guard = _guard.read(runner, host_state=state, prepended=along)
         wanted = args['state']
         if wanted == 'armed':
             changed = self._arm(args, runner, state, guard)
