@@ -21,15 +21,8 @@ description:
 author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
   - osimage.lifecycle.attributes
-attributes:
-  check_mode:
-    support: full
-    details: It never changes anything; check mode checks the same.
-  diff_mode:
-    support: none
+  - osimage.lifecycle.attributes.read_only
 options:
   scope:
     description:
