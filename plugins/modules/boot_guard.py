@@ -55,7 +55,7 @@ options:
   timeout:
     description:
       - Seconds after the boot into the new image within which the controller must confirm it.
-      - Leave time for the boot, the verification and the health check.
+      - Leave time for the boot, the verification and the health check. From 60 to 2147483647.
     type: int
     default: 900
   backend:

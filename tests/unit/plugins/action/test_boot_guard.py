@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from ansible.errors import AnsibleActionFail
+
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _guard, _ostree
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree_scripts import STATUS_SCRIPT
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._action_task import run_action
@@ -145,3 +147,11 @@ def test_a_failed_status_read_fails_as_before_and_reads_no_guard_on_its_own():
     assert 'failed (rc=1): error: opening sysroot: Permission denied' in result['msg']
     assert result['stderr'] == 'error: opening sysroot: Permission denied\n' and result['stdout'] == ''
     assert len(target.command_lines) == 1
+
+
+@pytest.mark.parametrize('timeout', [59, 2 ** 31, 10 ** 30])
+def test_a_timeout_systemd_cannot_keep_is_refused_before_the_host_is_read(timeout):
+    target = debian_host([])
+    with pytest.raises(AnsibleActionFail, match='timeout'):
+        run_action('boot_guard', target, state='armed', checksum=STAGED, timeout=timeout)
+    assert target.command_lines == []
