@@ -83,8 +83,9 @@ RANGES = {
     'max_fail_percentage': (0, 100),
     'reboot_gate_timeout': (0, MOST),
 }
-# The text of a whole number (a survey answer): ASCII digits, not "1e9", "inf" or other scripts' digits.
-WHOLE_NUMBER_RE = re.compile(r'^\s*[-+]?[0-9]+\s*$')
+# The text of a whole number (a survey answer): ASCII digits, not "1e9", "inf" or other scripts' digits, and not
+# so many that converting them takes long (ansible turns "1e1000000" into an int for minutes).
+WHOLE_NUMBER_RE = re.compile(r'^\s*[-+]?[0-9]{1,20}\s*$')
 # The upgrade role's targets and the checks of their syntax.
 TARGETS = {
     'upgrade_version': _validate.version,
@@ -232,7 +233,7 @@ def check_type(name, value, kind):
         fraction = isinstance(value, float) and not (math.isfinite(value) and value.is_integer())
         text = isinstance(value, str) and value.strip() and not WHOLE_NUMBER_RE.fullmatch(value)
         if isinstance(value, bool) or fraction or text:
-            raise SettingError(name, 'must be a whole number, got %r' % (value,))
+            raise SettingError(name, 'must be a whole number in digits, got %.80r' % (value,))
     elif kind == 'str' and isinstance(value, (bool, float, list, tuple, dict)):
         raise SettingError(name, 'must be text (quote it in YAML), got %r' % (value,))
 

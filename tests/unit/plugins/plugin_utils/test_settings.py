@@ -259,6 +259,7 @@ def test_bad_reboot_gate_variables_name_the_variable(values, name):
 NUMBERS = [
     ('negative', -1), ('huge', 2 ** 31), ('far too huge', 10 ** 30), ('a fraction', 1.5), ('true', True),
     ('false', False), ('exponent text', '1e9'), ('inf text', 'inf'), ('inf', float('inf')), ('nan text', 'nan'),
+    ('an exponent ansible converts for minutes', '1e1000000'), ('25 digits', '9' * 25), ('huge float', 1e308),
     ('other digits', '\u0663\u0660\u0660'), ('a list', [600]), ('a mapping', {'seconds': 600}), ('words', 'soon'),
     ('NUL', '600\x00'), ('escape', '600\x1b[31m'), ('newline injection', '600\nrm -rf /'),
 ]
