@@ -104,7 +104,7 @@ class TargetRunner:
         return self._prepended
 
     def withdraw(self, prepended):
-        """Run ``prepended`` with no command: the caller runs it on its own."""
+        """Take ``prepended`` back before a command carries it: the caller runs it on its own."""
         if self._prepended is prepended:
             self._prepended = None
 
