@@ -15,6 +15,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base imp
 )
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Unsupported
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._validate import MAX_WHOLE_NUMBER
 
 
 def describe(guard):
@@ -43,11 +44,16 @@ class ActionModule(OsImageActionBase):
         if args['timeout'] < _guard.MIN_TIMEOUT:
             raise argument_error('timeout', 'must be at least %d seconds (the time from the boot loader to the '
                                             'confirmation), got %s' % (_guard.MIN_TIMEOUT, args['timeout']))
+        if args['timeout'] > MAX_WHOLE_NUMBER:
+            # systemd refuses a timer it cannot represent: the guard would never expire.
+            raise argument_error('timeout', 'must be at most %d seconds, got %s' % (MAX_WHOLE_NUMBER, args['timeout']))
 
     def run_on_host(self, args, runner, task_vars):
+        # One round trip: the guard is read along with the status (within detection's script, or the backend's).
+        along = _guard.read_next(runner)
         backend = self.backend_for(args, runner)
         state = backend.status()
-        guard = _guard.read(runner, host_state=state)
+        guard = _guard.read(runner, host_state=state, prepended=along)
         wanted = args['state']
         if wanted == 'armed':
             changed = self._arm(args, runner, state, guard)

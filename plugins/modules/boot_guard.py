@@ -28,15 +28,12 @@ description:
 author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
   - osimage.lifecycle.attributes
+  - osimage.lifecycle.attributes.diff_mode
 attributes:
   check_mode:
-    support: full
     details: Check mode reads the guard and what the host can do, refuses what it cannot, and predicts the change.
   diff_mode:
-    support: full
     details: The guard before and after.
 options:
   state:
@@ -58,7 +55,7 @@ options:
   timeout:
     description:
       - Seconds after the boot into the new image within which the controller must confirm it.
-      - Leave time for the boot, the verification and the health check.
+      - Leave time for the boot, the verification and the health check. From 60 to 2147483647.
     type: int
     default: 900
   backend:

@@ -23,12 +23,10 @@ author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
   - osimage.lifecycle.backend
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
   - osimage.lifecycle.attributes
+  - osimage.lifecycle.attributes.diff_mode
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode the module reads the deployments only (after waiting for a busy tool like a real run),
         plans what it would remove with the same rules, and returns the plan in RV(removed).
@@ -40,7 +38,6 @@ attributes:
         C(/var/cache/rpm-ostree) is not empty. C(rpm-ostree cleanup --base) may also remove old base refs,
         which that prediction does not see.
   diff_mode:
-    support: full
     details:
       - When something changes, the diff shows the deployment lists before and after the task (index, commit,
         version, and whether booted, staged or pinned); in check mode the after side is the list without the

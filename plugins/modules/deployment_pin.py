@@ -21,12 +21,10 @@ author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
   - osimage.lifecycle.backend
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
   - osimage.lifecycle.attributes
+  - osimage.lifecycle.attributes.diff_mode
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode the module reads the deployments only (after waiting for a busy tool like a real run),
         predicts a change when the deployment's pin differs from O(pinned), and returns the deployment with
@@ -34,7 +32,6 @@ attributes:
       - It fails where the real run would fail before changing anything, for example on a C(bootc) host whose
         status does not tell a deployment's position in ostree's list (several stateroots).
   diff_mode:
-    support: full
     details:
       - The diff shows the pin of the deployment before and after the task; after a real change, the
         deployment lists before and after (index, commit, version, and whether booted, staged or pinned).

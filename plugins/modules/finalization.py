@@ -23,15 +23,12 @@ author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
   - osimage.lifecycle.backend
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
   - osimage.lifecycle.attributes
+  - osimage.lifecycle.attributes.diff_mode
 attributes:
   check_mode:
-    support: full
     details: Check mode reads the staged deployment, runs the backend's refusals, and predicts the change.
   diff_mode:
-    support: full
     details: The staged deployment and its lock before and after.
 options:
   locked:

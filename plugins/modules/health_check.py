@@ -22,15 +22,11 @@ description:
 author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
   - osimage.lifecycle.attributes
+  - osimage.lifecycle.attributes.read_only
 attributes:
   check_mode:
-    support: full
     details: Every check is read-only, so check mode runs them all and reports them as in a normal run.
-  diff_mode:
-    support: none
 options:
   system_state:
     description:

@@ -25,12 +25,10 @@ author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
   - osimage.lifecycle.backend
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
   - osimage.lifecycle.attributes
+  - osimage.lifecycle.attributes.diff_mode
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode the module reads the deployments, waits for a busy tool like in a real run, and asks
         the tool what the target stands for without deploying it (C(rpm-ostree upgrade --check),
@@ -41,7 +39,6 @@ attributes:
       - It predicts a change when the next boot is not the target, and returns as RV(after) the target as
         the tool described it.
   diff_mode:
-    support: full
     details:
       - The diff shows the next boot before and after the task (version, checksum, image digest, origin or
         image, and whether it is staged, locked or pinned). In check mode the after side is the prediction.

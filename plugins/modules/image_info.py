@@ -26,15 +26,8 @@ author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
   - osimage.lifecycle.backend
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
   - osimage.lifecycle.attributes
-attributes:
-  check_mode:
-    support: full
-    details: The module never changes the host; in check mode it reads the same state.
-  diff_mode:
-    support: none
+  - osimage.lifecycle.attributes.read_only
 options:
   check_update:
     description:

@@ -24,19 +24,16 @@ author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
   - osimage.lifecycle.backend
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
   - osimage.lifecycle.attributes
+  - osimage.lifecycle.attributes.diff_mode
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode the module reads the deployments only (after waiting for a busy tool like a real run),
         applies the same rule, and returns as RV(after) the deployment that would boot next.
       - It fails where the real run would fail before changing anything, for example C(rpm-ostree rollback) on
         a O(sysroot) or in another stateroot, or a deployment that C(bootc rollback) does not go to.
   diff_mode:
-    support: full
     details:
       - The diff shows the next boot before and after the task (version, checksum, image digest, origin or
         image, and whether it is staged, locked or pinned).

@@ -22,18 +22,15 @@ author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
   - osimage.lifecycle.backend
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
   - osimage.lifecycle.attributes
+  - osimage.lifecycle.attributes.diff_mode
 attributes:
   check_mode:
-    support: full
     details:
       - In check mode the module reads the deployments and the kernel arguments of the next boot only (after
         waiting for a busy tool like a real run), plans the arguments to append and delete with the same
         rules, and returns the predicted arguments in RV(kernel_arguments).
   diff_mode:
-    support: full
     details:
       - The diff shows the kernel arguments of the next boot before and after the task, on one line each.
 options:

@@ -21,15 +21,11 @@ description:
 author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
   - osimage.lifecycle.attributes
+  - osimage.lifecycle.attributes.no_diff_mode
 attributes:
   check_mode:
-    support: full
     details: In check mode the host is not rebooted; the task reports a change.
-  diff_mode:
-    support: none
 options:
   backend:
     description:

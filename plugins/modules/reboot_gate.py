@@ -25,18 +25,14 @@ description:
 author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
   - osimage.lifecycle.attributes
+  - osimage.lifecycle.attributes.no_diff_mode
 attributes:
   check_mode:
-    support: full
     details:
       - Windows are evaluated and the blockers are run, as in a normal run, since blockers are meant to be read-only
         checks. Write blockers that change nothing.
       - In check mode the module never waits; it answers at once, as with O(wait=false).
-  diff_mode:
-    support: none
 options:
   windows:
     description:

@@ -29,17 +29,13 @@ description:
 author:
   - osimage.lifecycle developers (@osimage)
 extends_documentation_fragment:
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.flow
   - osimage.lifecycle.attributes
+  - osimage.lifecycle.attributes.no_diff_mode
 attributes:
   check_mode:
-    support: full
     details:
       - Check mode asks the server nothing. It returns the request it would send (RV(request)) and reports a change,
         since FleetLock cannot be asked whether the slot is held already.
-  diff_mode:
-    support: none
 options:
   state:
     description:

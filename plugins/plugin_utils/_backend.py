@@ -11,12 +11,11 @@ model (``_model.HostState``). Plugins never build command lines themselves.
 from __future__ import annotations
 
 import json
-import uuid
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _guard
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import NotImageBasedError, OsImageError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import iso_utc
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandResult
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandResult, new_marker
 
 BACKEND_CHOICES = ('auto', 'rpm-ostree', 'bootc', 'ostree')
 
@@ -104,11 +103,6 @@ case $tools in
 esac
 exit 0
 '''
-
-
-def new_marker():
-    """A line prefix that no output of the tools can start with by chance."""
-    return '@@osimage-lifecycle-%s' % uuid.uuid4().hex
 
 
 class Backend:

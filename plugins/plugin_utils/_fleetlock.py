@@ -122,8 +122,13 @@ def check_id(value):
 
 def check_url(value):
     """The error for a bad FleetLock base URL, or None."""
-    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in value):
+    # Unicode blanks and line separators too: what is sent must be what the user reads.
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
         return 'must not contain blanks or control characters, got %r' % (value,)
+    if '\\' in value:
+        # Python sends "http://a\.b/" to the host "a\.b", a browser to "a": where a request goes must not depend
+        # on who reads the URL.
+        return 'must not contain a backslash, got %r' % (value,)
     try:
         parts = urllib.parse.urlsplit(value)
         parts.port  # pylint: disable=pointless-statement  # raises ValueError for a bad port
@@ -133,6 +138,8 @@ def check_url(value):
         return 'must be an http:// or https:// URL, got %r' % (value,)
     if not parts.hostname:
         return 'has no host: %r' % (value,)
+    if parts.port == 0:
+        return 'port 0 is no port to connect to: %r' % (value,)
     if '@' in parts.netloc:
         return 'must not hold credentials (user:password@): FleetLock has no authentication of its own'
     if parts.query or parts.fragment or value.endswith(('?', '#')):

@@ -326,8 +326,19 @@ def parse_read(stdout):
                       fell_back, boot_id[0], tuple(sections.get('capabilities', ())))
 
 
-def read(runner, host_state=None):
-    result = runner.run_script(READ_SCRIPT)
+def read_next(runner):
+    """Read the guard in the round trip of the runner's next command (the host's status read): pass the
+    returned ``Prepended`` to ``read``."""
+    return runner.prepend_to_next(READ_SCRIPT)
+
+
+def read(runner, host_state=None, prepended=None):
+    """The guard as the host has it: from ``prepended`` (``read_next``) when it was read along, else read now."""
+    result = prepended.result if prepended is not None else None
+    if result is None:
+        if prepended is not None:
+            runner.withdraw(prepended)
+        result = runner.run_script(READ_SCRIPT)
     if result.rc != 0:
         raise OsImageError('reading the boot guard failed (rc=%s)' % result.rc, command=result, host_state=host_state)
     try:

@@ -14,11 +14,12 @@ src/ostree/ot-admin-functions.c), so each backend says how it knows that positio
 from __future__ import annotations
 
 import re
-import uuid
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import refuse_pinning_staged
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import ParseError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._parse import failure_context
+# _bootc and _ostree call it by this name.
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import new_marker  # pylint: disable=unused-import
 
 # The sysroot lock that ostree takes (flock, ``ostree_sysroot_lock``) while it changes deployments:
 # ``ostree admin`` commands, rpm-ostreed and bootc all hold it. The shell lines below print a
@@ -36,11 +37,6 @@ fi
 LOCK_SCRIPT = 'root=${1%/}\nmarker=$2\n' + LOCK_SNIPPET + 'exit 0\n'
 
 PROC_LOCKS_FILE_RE = re.compile(r'^([0-9a-f]+):([0-9a-f]+):(\d+)$')
-
-
-def new_marker():
-    """A line prefix that no output of the tools can start with by chance."""
-    return '@@osimage-lifecycle-%s' % uuid.uuid4().hex
 
 
 def admin_argv(verb, sysroot=None):

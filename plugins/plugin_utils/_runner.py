@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import uuid
 
 from ansible.module_utils.common.text.converters import to_text
 
@@ -27,6 +28,25 @@ def quote_argv(argv):
     if not argv:
         raise ValueError('empty command')
     return LOCALE_PREFIX + ' ' + ' '.join(shlex.quote(to_text(arg, errors='surrogate_or_strict')) for arg in argv)
+
+
+# Runs a fixed snippet of the collection ($2), then the command in "$@", in one round trip: the snippet's
+# stdout, then after lines of their own that start with the marker $1 (unique to the call) its stderr and
+# its exit code, then the command's output exactly as the command prints it. The command's exit code is
+# the script's. The snippet's stderr is captured apart, so that the command's stderr is its own.
+PREPENDED_SCRIPT = r'''
+marker=$1
+snippet=$2
+shift 2
+{ err=$( { /bin/sh -c "$snippet" 3>&-; } 2>&1 1>&3 ); rc=$?; } 3>&1
+printf '\n%s stderr\n%s\n%s rc %s\n' "$marker" "$err" "$marker" "$rc"
+exec "$@"
+'''
+
+
+def new_marker():
+    """A line prefix that no output of the tools can start with by chance."""
+    return '@@osimage-lifecycle-%s' % uuid.uuid4().hex
 
 
 class CommandResult:
@@ -67,6 +87,7 @@ class TargetRunner:
         self._execute = execute
         self.host = host
         self.history = []
+        self._prepended = None
 
     @classmethod
     def for_action(cls, action, host):
@@ -75,20 +96,25 @@ class TargetRunner:
 
         return cls(execute, host=host)
 
+    def prepend_to_next(self, snippet):
+        """Run the fixed shell snippet ``snippet`` (part of this collection) in the round trip of the next
+        command, before it: its ``CommandResult`` is the returned ``Prepended``'s ``result`` once that
+        command ran (None until then, or when the output lacked the snippet's end)."""
+        self._prepended = Prepended(snippet)
+        return self._prepended
+
+    def withdraw(self, prepended):
+        """Take ``prepended`` back before a command carries it: the caller runs it on its own."""
+        if self._prepended is prepended:
+            self._prepended = None
+
     def run(self, argv, ok_rcs=(0,), what=None):
         """Run ``argv``; raise ``CommandFailed`` unless the exit code is in ``ok_rcs``.
 
         ``ok_rcs=None`` accepts any exit code. ``what`` says in words what the command was for,
         for the error message.
         """
-        res = self._execute(quote_argv(argv))
-        result = CommandResult(
-            argv,
-            res.get('rc'),
-            to_text(res.get('stdout', ''), errors='surrogate_or_replace'),
-            to_text(res.get('stderr', ''), errors='surrogate_or_replace'),
-        )
-        self.history.append(result)
+        result = self._send(argv)
         if ok_rcs is not None and result.rc not in ok_rcs:
             raise CommandFailed(
                 '%s failed (rc=%s): %s' % (what or result.cmd, result.rc, tool_message(result)),
@@ -98,15 +124,58 @@ class TargetRunner:
 
     def run_script(self, script):
         """Run a fixed shell snippet that is part of this collection (never user input)."""
-        res = self._execute(LOCALE_PREFIX + ' /bin/sh -c ' + shlex.quote(script))
+        return self._send(['/bin/sh', '-c', script])
+
+    def _send(self, argv):
+        """One round trip: ``argv``, after the snippet of ``prepend_to_next`` when there is one."""
+        prepended, self._prepended = self._prepended, None
+        sent = argv
+        if prepended is not None:
+            marker = new_marker()
+            sent = ['/bin/sh', '-c', PREPENDED_SCRIPT, 'osimage-lifecycle', marker, prepended.snippet] + list(argv)
+        res = self._execute(quote_argv(sent))
         result = CommandResult(
-            ['/bin/sh', '-c', script],
+            argv,
             res.get('rc'),
             to_text(res.get('stdout', ''), errors='surrogate_or_replace'),
             to_text(res.get('stderr', ''), errors='surrogate_or_replace'),
         )
+        if prepended is not None:
+            prepended.result, result.stdout = split_prepended(result.stdout, marker, prepended.snippet)
         self.history.append(result)
         return result
+
+
+class Prepended:
+    """A snippet run in the round trip of a runner's next command (``TargetRunner.prepend_to_next``)."""
+
+    def __init__(self, snippet):
+        self.snippet = snippet
+        self.result = None
+
+
+def split_prepended(stdout, marker, snippet):
+    """``(snippet's CommandResult, the command's stdout)`` from what ``PREPENDED_SCRIPT`` printed.
+
+    Without the snippet's end (the round trip failed before the command ran), ``(None, stdout)``.
+    """
+    lines = stdout.splitlines(True)
+    ends = [i for i, line in enumerate(lines) if line.rstrip('\r\n') == marker + ' stderr']
+    if not ends:
+        return None, stdout
+    start = ends[0]
+    for end in range(start + 1, len(lines)):
+        words = lines[end][len(marker) + 1:].split() if lines[end].startswith(marker + ' ') else None
+        if words and words[0] == 'rc' and len(words) == 2 and words[1].isdigit():
+            break
+    else:
+        return None, stdout
+    # printf put a line ending before the first marker line and after the snippet's stderr.
+    out = ''.join(lines[:start])
+    out = out[:-2] if out.endswith('\r\n') else out[:-1] if out.endswith('\n') else out
+    err = ''.join(lines[start + 1:end])
+    err = '' if err in ('\n', '\r\n') else err
+    return CommandResult(['/bin/sh', '-c', snippet], int(words[1]), out, err), ''.join(lines[end + 1:])
 
 
 # What ssh itself prints as it closes a connection: never the tool's message.

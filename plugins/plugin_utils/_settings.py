@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
+import math
 import os
 import re
 
@@ -69,18 +70,22 @@ SCOPES = {
 # Variables with the scope's prefix that are not settings: facts the roles set, read by playbooks.
 OUTPUTS = ('upgrade_result', 'rollback_result')
 
-# Numbers: (least, most); None is unbounded.
+# Numbers: (least, most).
+MOST = _validate.MAX_WHOLE_NUMBER
 RANGES = {
-    'lock_timeout': (0, None),
-    'min_free_mb': (0, None),
-    'reboot_timeout': (1, None),
-    'confirm_timeout': (0, None),
-    'fleetlock_wait': (0, None),
-    'health_timeout': (0, None),
-    'health_interval': (0, None),
+    'lock_timeout': (0, MOST),
+    'min_free_mb': (0, MOST),
+    'reboot_timeout': (1, MOST),
+    'confirm_timeout': (0, MOST),
+    'fleetlock_wait': (0, MOST),
+    'health_timeout': (0, MOST),
+    'health_interval': (0, MOST),
     'max_fail_percentage': (0, 100),
-    'reboot_gate_timeout': (0, None),
+    'reboot_gate_timeout': (0, MOST),
 }
+# The text of a whole number (a survey answer): ASCII digits, not "1e9", "inf" or other scripts' digits, and not
+# so many that converting them takes long (ansible turns "1e1000000" into an int for minutes).
+WHOLE_NUMBER_RE = re.compile(r'^\s*[-+]?[0-9]{1,20}\s*$')
 # The upgrade role's targets and the checks of their syntax.
 TARGETS = {
     'upgrade_version': _validate.version,
@@ -164,6 +169,8 @@ def survey_list(value, name, entries=False):
         return re.findall(r'[^,\s]+', value)
     try:
         parsed = yaml.safe_load(value)
+    except RecursionError:
+        raise SettingError(name, 'not a list in YAML or JSON: nested too deeply') from None
     except yaml.YAMLError as err:
         mark = getattr(err, 'problem_mark', None)
         where = ' (line %d, column %d)' % (mark.line + 1, mark.column + 1) if mark else ''
@@ -210,9 +217,25 @@ def batches(value, name='upgrade_serial'):
 
 def check_text(name, value):
     """No NUL or control character anywhere in a value (tab and newline are text)."""
-    bad = _validate.control_character_path(value, name)
+    try:
+        bad = _validate.control_character_path(value, name)
+    except RecursionError:
+        raise SettingError(name, 'nested too deeply') from None
     if bad is not None:
         raise SettingError(bad, 'must not contain NUL or control characters')
+
+
+def check_type(name, value, kind):
+    """What ansible's conversion would turn silently into something else: true/false or a fraction for a whole
+    number (True is 1, "1e9" and "inf" are no answers a person types), a number, true/false, a list or a
+    mapping for text (YAML's 1.10 is the text "1.1")."""
+    if kind == 'int':
+        fraction = isinstance(value, float) and not (math.isfinite(value) and value.is_integer())
+        text = isinstance(value, str) and value.strip() and not WHOLE_NUMBER_RE.fullmatch(value)
+        if isinstance(value, bool) or fraction or text:
+            raise SettingError(name, 'must be a whole number in digits, got %.80r' % (value,))
+    elif kind == 'str' and isinstance(value, (bool, float, list, tuple, dict)):
+        raise SettingError(name, 'must be text (quote it in YAML), got %r' % (value,))
 
 
 def check_range(name, value, least, most):
@@ -349,9 +372,13 @@ def check_settings(scope, values, names_set, playbook=False, allowed_hook_dirs=(
     values = dict(values)
     for name, value in values.items():
         check_text(name, value)
+        check_type(name, value, spec[name].get('type'))
         # Survey text of a list, read before the spec's own conversion (which would split "a, b" into "a", " b").
         if isinstance(value, str) and name.endswith(COMMAND_LISTS):
-            values[name] = _windows.survey_commands(value, name)
+            try:
+                values[name] = _windows.survey_commands(value, name)
+            except _windows.WindowError as err:
+                raise SettingError(err.path, err.message) from None
         elif isinstance(value, str) and (spec[name].get('type') == 'list' or name.endswith(ENTRY_LISTS)):
             values[name] = survey_list(value, name, entries=name.endswith(ENTRY_LISTS))
     result = ArgumentSpecValidator(spec).validate(values)

@@ -173,8 +173,12 @@ def karg(value):
     return value
 
 
-# NUL and the C0 control characters but tab and newline, and DEL: never part of a value a host is given.
-CONTROL_CHARACTER_RE = re.compile(r'[\x00-\x08\x0b-\x1f\x7f]')
+# NUL, the C0 control characters but tab and newline, DEL and the C1 control characters (NEL among them, a
+# line break to some readers): never part of a value a host is given.
+CONTROL_CHARACTER_RE = re.compile(r'[\x00-\x08\x0b-\x1f\x7f-\x9f]')
+# The largest whole number a setting or option may hold: every consumer takes it (systemd's timer of the boot
+# guard, Python's sleep and datetime, the shell's arithmetic). A larger one is a mistake.
+MAX_WHOLE_NUMBER = 2 ** 31 - 1
 
 
 def control_character_path(value, path):

@@ -352,6 +352,8 @@ def survey_entries(value, name):
         return []
     try:
         parsed = yaml.safe_load(value)
+    except RecursionError:
+        raise WindowError(name, 'not a list in YAML or JSON: nested too deeply') from None
     except yaml.YAMLError as err:
         raise WindowError(name, 'not a list in YAML or JSON: %s' % (getattr(err, 'problem', None) or err)) from None
     if isinstance(parsed, dict):
@@ -365,7 +367,8 @@ def survey_commands(value, name):
         return value
     if value.strip().startswith('['):
         return survey_entries(value, name)
-    return [line.strip() for line in value.splitlines() if line.strip()]
+    # Lines end at a newline only: str.splitlines() would also end them at U+2028 and NEL, which show as one line.
+    return [line.strip() for line in value.split('\n') if line.strip()]
 
 
 def gate_settings(values, prefix='upgrade_'):

@@ -104,7 +104,7 @@ VALID = {'image': 'quay.io/osimage/never:latest'}
 # must be listed, with (None, None) when the plugin takes any number.
 MODULE_INT_RANGES = {
     'lock_timeout': (0, None),
-    'boot_guard.timeout': (60, None),
+    'boot_guard.timeout': (60, 2 ** 31 - 1),
     'reboot.reboot_timeout': (1, None),
     'reboot.connect_timeout': (1, None),
     'reboot.post_reboot_delay': (0, None),

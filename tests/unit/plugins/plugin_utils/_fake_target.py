@@ -13,7 +13,7 @@ from __future__ import annotations
 import shlex
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import DETECT_SCRIPT
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import LOCALE_PREFIX, TargetRunner
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import LOCALE_PREFIX, PREPENDED_SCRIPT, TargetRunner
 
 
 def probe_output(tools=(), ostree_booted=False, fell_back='', sysroot=''):
@@ -37,7 +37,8 @@ class FakeTarget:
     need no answers; the backend then runs the read again on its own, which fails the test.
 
     ``command_lines`` are the commands sent through the connection, one per round trip; ``sent`` the
-    argv of every command run, the reads inside detection's script included, in order.
+    argv of every command run, the reads inside detection's script and the commands of
+    ``PREPENDED_SCRIPT`` (the wrapper itself, its snippet, then its command) included, in order.
     """
 
     def __init__(self, answers=None, tools=(), ostree_booted=False):
@@ -54,14 +55,27 @@ class FakeTarget:
         prefix = LOCALE_PREFIX + ' '
         if not command_line.startswith(prefix):
             raise AssertionError('command line without the fixed locale: %r' % command_line)
-        argv = shlex.split(command_line[len(prefix):])
+        return self.result_of(shlex.split(command_line[len(prefix):]))
+
+    def result_of(self, argv):
+        """The result dict of one command, as the host would run it."""
         self.sent.append(argv)
+        if argv[:3] == ['/bin/sh', '-c', PREPENDED_SCRIPT]:
+            return self.prepended(argv[4], argv[5], argv[6:])
         if argv[:3] == ['/bin/sh', '-c', DETECT_SCRIPT]:
             return {'rc': 0, 'stdout': self.detection(argv[4:]), 'stderr': ''}
         answer = self.respond(argv)
         if answer is None:
             raise AssertionError('unexpected command on the target: %r' % (argv,))
         return answer
+
+    def prepended(self, marker, snippet, argv):
+        """What ``PREPENDED_SCRIPT`` prints: the snippet's answer from the table, then the command's."""
+        first = self.result_of(['/bin/sh', '-c', snippet])
+        then = self.result_of(argv)
+        stdout = '%s\n%s stderr\n%s\n%s rc %d\n%s' % (
+            first['stdout'], marker, first.get('stderr', '').rstrip('\n'), marker, first['rc'], then['stdout'])
+        return {'rc': then['rc'], 'stdout': stdout, 'stderr': then.get('stderr', '')}
 
     def respond(self, argv):
         """The table's answer to ``argv`` as a result dict, or None when it has none."""

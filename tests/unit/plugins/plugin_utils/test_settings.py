@@ -253,3 +253,102 @@ def test_reboot_gate_variables_from_a_survey():
 ])
 def test_bad_reboot_gate_variables_name_the_variable(values, name):
     assert refused(values).name == name
+
+
+# Hostile input to the FleetLock, boot guard and reboot gate variables: every case is refused naming its variable.
+NUMBERS = [
+    ('negative', -1), ('huge', 2 ** 31), ('far too huge', 10 ** 30), ('a fraction', 1.5), ('true', True),
+    ('false', False), ('exponent text', '1e9'), ('inf text', 'inf'), ('inf', float('inf')), ('nan text', 'nan'),
+    ('an exponent ansible converts for minutes', '1e1000000'), ('25 digits', '9' * 25), ('huge float', 1e308),
+    ('other digits', '\u0663\u0660\u0660'), ('a list', [600]), ('a mapping', {'seconds': 600}), ('words', 'soon'),
+    ('NUL', '600\x00'), ('escape', '600\x1b[31m'), ('newline injection', '600\nrm -rf /'),
+]
+TEXT = [
+    ('NUL', 'x\x00'), ('escape', 'x\x1b[31m'), ('NEL', 'x\x85'), ('CSI', 'x\x9b31m'), ('a list', ['workers']),
+    ('a mapping', {'group': 'workers'}), ('true', True), ('a YAML number with a fraction', 1.10),
+]
+URLS = TEXT + [
+    ('newline', 'http://lock.example/\n'), ('header injection', 'http://lock.example/\r\nX-Evil: 1'),
+    ('line separator', 'http://lock.example/\u2028'), ('no-break space', 'http://lock\u00a0.example/'),
+    ('tab', 'http://lock.example/\t'), ('blank', 'http://lock.example/ x'), ('file', 'file:///etc/passwd'),
+    ('javascript', 'javascript:alert(1)'), ('data', 'data:text/plain,x'), ('ftp', 'ftp://lock.example/'),
+    ('gopher', 'gopher://lock.example/'), ('no scheme', 'lock.example'), ('no host', 'http:///v1'),
+    ('credentials', 'http://user:pw@lock.example/'), ('user', 'http://user@lock.example/'),
+    ('password', 'http://:pw@lock.example/'), ('backslash', 'http://evil.example\\.lock.example/'),
+    ('backslash credentials', 'http://lock.example\\@evil.example/'), ('port 0', 'http://lock.example:0/'),
+    ('port out of range', 'http://lock.example:99999/'), ('query', 'http://lock.example/?x=1'),
+    ('fragment', 'http://lock.example/#x'),
+]
+GROUPS = TEXT + [
+    ('newline', 'workers\n'), ('newline first', '\nworkers'), ('blank', 'a b'), ('slash', 'a/b'), ('semicolon', 'a;b'),
+    ('command', '$(id)'), ('letter with accent', 'caf\u00e9'), ('underscore', 'a_b'), ('line separator', 'a\u2028'),
+]
+IDS = TEXT + [
+    ('option', '-x'), ('dot first', '.x'), ('newline', 'node\n'), ('blank', 'a b'), ('slash', 'a/b'),
+    ('path', '../../etc'), ('command', '$(id)'), ('letter with accent', 'caf\u00e9'), ('too long', 'a' * 254),
+]
+WINDOW = {'days': ['Sat'], 'start_time': '23:30', 'length_minutes': 60}
+WINDOWS = [
+    ('NUL', [dict(WINDOW, start_time='23:30\x00')]), ('escape', [dict(WINDOW, days=['Sat\x1b'])]),
+    ('C1', [dict(WINDOW, time_zone='UTC\x85')]), ('newline in the time', [dict(WINDOW, start_time='23:30\n')]),
+    ('newline in the zone', [dict(WINDOW, time_zone='Europe/Berlin\nUTC')]),
+    ('zone path', [dict(WINDOW, time_zone='../../../etc/passwd')]), ('zone file', [dict(WINDOW, time_zone='/etc/localtime')]),
+    ('negative length', [dict(WINDOW, length_minutes=-1)]), ('huge length', [dict(WINDOW, length_minutes=10 ** 30)]),
+    ('length true', [dict(WINDOW, length_minutes=True)]), ('length fraction', [dict(WINDOW, length_minutes=1.5)]),
+    ('unknown key', [dict(WINDOW, command='reboot')]), ('no days', [dict(WINDOW, days=[])]),
+    ('a list of lists', [['Sat']]), ('true', True), ('a number', 5), ('words', 'just text'),
+    ('python tag', '!!python/object/apply:os.system ["id"]'), ('broken YAML', '[{days: [Sat]'),
+    ('nested too deeply', '[' * 1000), ('survey text with NUL', '- {days: [Sat], start_time: "2\x003:30"}'),
+]
+BLOCKERS = [
+    ('option', ['true', '-x']), ('option after blanks', ['true', ' -x']), ('NUL', ['true\x00']), ('escape', ['\x1b[2J']),
+    ('C1', ['true\x85']), ('empty', ['']), ('blank', ['  ']), ('null', [None]), ('a list', [['true']]),
+    ('a mapping', [{'cmd': 'true'}]), ('a number', 5), ('true', True), ('survey text with an option', 'true\n-x'),
+    ('survey text with NUL', 'true\n\x00'), ('broken YAML', '[true'), ('a list of numbers', '[1, 2]'),
+    ('nested too deeply', '[' * 1000),
+]
+FLAGS = [('words', 'perhaps'), ('a list', ['true']), ('a mapping', {'wait': True}), ('two', 2), ('NUL', 'true\x00'),
+         ('newline injection', 'true\nfalse')]
+
+
+def hostile(variables, cases, scope='upgrade'):
+    return [pytest.param(name, value, scope, id='%s: %s' % (name, what)) for name in variables for what, value in cases]
+
+
+HOSTILE = (
+    hostile(['upgrade_fleetlock_url'], URLS) + hostile(['rollback_fleetlock_url'], URLS, 'rollback')
+    + hostile(['upgrade_fleetlock_group'], GROUPS) + hostile(['rollback_fleetlock_group'], GROUPS, 'rollback')
+    + hostile(['upgrade_fleetlock_id'], IDS) + hostile(['rollback_fleetlock_id'], IDS, 'rollback')
+    + hostile(['upgrade_fleetlock_wait', 'upgrade_confirm_timeout', 'upgrade_reboot_gate_timeout'], NUMBERS)
+    + hostile(['rollback_fleetlock_wait', 'rollback_confirm_timeout'], NUMBERS, 'rollback')
+    + hostile(['upgrade_confirm_timeout'], [('below the minimum', 59)])
+    + hostile(['rollback_confirm_timeout'], [('below the minimum', 59)], 'rollback')
+    + hostile(['upgrade_reboot_windows'], WINDOWS) + hostile(['upgrade_reboot_blockers'], BLOCKERS)
+    + hostile(['upgrade_window_wait'], FLAGS)
+)
+
+
+@pytest.mark.parametrize('name, value, scope', HOSTILE)
+def test_hostile_input_fails_naming_its_variable(name, value, scope):
+    error = refused({name: value}, scope=scope)
+    assert error.name == name or error.name.startswith((name + '[', name + '.')), str(error)
+    assert str(error).startswith(error.name + ': ')
+
+
+@pytest.mark.parametrize('values, scope', [
+    ({'upgrade_fleetlock_url': 'https://lock.example:8443/base/', 'upgrade_fleetlock_group': 'workers.eu-1',
+      'upgrade_fleetlock_id': 'node-1@eu:a_b', 'upgrade_fleetlock_wait': '600'}, 'upgrade'),
+    ({'rollback_fleetlock_url': 'http://[fd00::1]:2379/', 'rollback_fleetlock_id': 42, 'rollback_fleetlock_wait': 0,
+      'rollback_confirm_timeout': ' 900 '}, 'rollback'),
+    ({'upgrade_confirm_timeout': 2 ** 31 - 1, 'upgrade_reboot_gate_timeout': 2.0, 'upgrade_window_wait': 'yes',
+      'upgrade_reboot_blockers': 'test ! -e /run/busy\n\nsystemctl is-active --quiet a'}, 'upgrade'),
+])
+def test_what_a_person_writes_passes_next_to_the_hostile_input(values, scope):
+    settings = check(values, scope=scope)
+    for name in values:
+        assert name in settings
+
+
+def test_survey_lines_end_at_a_newline_only():
+    # U+2028 and NEL show as one line (and NEL is refused as a control character): they never split a command.
+    assert check({'upgrade_reboot_blockers': 'a\u2028b\nc'})['upgrade_reboot_blockers'] == ['a\u2028b', 'c']
