@@ -49,7 +49,7 @@ class ActionModule(OsImageActionBase):
         backend = self.backend_for(args, runner)
         operation = Pin(backend, args)
         before, chosen, after, _applied, pinned_now = run_operation(operation, args['lock_timeout'], self.check_mode)
-        # Unchanged, the chosen deployment already has the pin asked for.
+        # Check mode predicts the pin asked for; with nothing to do the deployment has it already.
         deployment = pinned_now if after is not None else dict(chosen.as_dict(), pinned=args['pinned'])
         result = {'changed': operation.runs_tool(chosen), 'backend': backend.name, 'deployment': deployment}
         if self.diff_mode and after is not None:

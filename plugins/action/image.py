@@ -139,6 +139,7 @@ class ActionModule(OsImageActionBase):
             result.update(after=predicted, staged=predicted['staged'], reboot_required=bool(before.booted))
             diff_after = describe_deployment(predicted)
         else:
+            # What the real run left, or the host as it was when it already boots the target.
             shown = after if after is not None else before
             result.update(changed=[d.as_dict() for d in shown.deployments] != [d.as_dict() for d in before.deployments],
                           after=_entry(shown.next_boot), staged=shown.staged is not None,
