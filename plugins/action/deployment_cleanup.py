@@ -10,14 +10,12 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base imp
     OPERATION_ARGUMENT_SPEC,
     OsImageActionBase,
     argument_error,
-    backend_check,
     check_operation_arguments,
     deployments_diff,
-    state_after_failure,
-    wait_until_idle,
 )
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import HostState
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._operation import Operation, run_operation
 
 
 class ActionModule(OsImageActionBase):
@@ -38,27 +36,12 @@ class ActionModule(OsImageActionBase):
 
     def run_on_host(self, args, runner, task_vars):
         backend = self.backend_for(args, runner)
-        before = wait_until_idle(backend, args['lock_timeout'])
-        # Decided once, by the backend: check mode reports this plan, and the real run removes exactly it.
-        doomed = backend.cleanup_plan(before, args['pending'], args['rollback'])
+        before, doomed, after, cache_removed, removed = run_operation(Cleanup(backend, args), args['lock_timeout'],
+                                                                      self.check_mode)
         kept = [d.as_dict() for d in before.deployments if d.pinned and d not in doomed]
         result = {'changed': bool(doomed), 'backend': backend.name,
                   'removed': [d.as_dict() for d in doomed], 'kept_pinned': kept}
-        after = before
-        if doomed or args['cache']:
-            # A refusal of the backend fails the same in check mode, before anything changes.
-            backend_check(backend.check_cleanup, before, doomed, cache=args['cache'])
-        if not self.check_mode and (doomed or args['cache']):
-            try:
-                cache_removed = backend.cleanup(before, doomed, cache=args['cache'])
-            except OsImageError as err:
-                err.host_state = state_after_failure(backend, before)
-                raise
-            after = backend.status()
-            survivors = {(d.checksum, d.serial) for d in after.deployments}
-            _check_kept(before, after, survivors)
-            removed = [d for d in before.deployments if (d.checksum, d.serial) not in survivors]
-            _check_plan(doomed, removed, after)
+        if after is not None:
             result['changed'] = bool(cache_removed) or [d.as_dict() for d in after.deployments] != [
                 d.as_dict() for d in before.deployments]
             result['removed'] = [d.as_dict() for d in removed]
@@ -66,8 +49,34 @@ class ActionModule(OsImageActionBase):
             # Asked without removing anything: whether unused objects or cached metadata exist.
             result['changed'] = bool(backend.cache_to_clean(before))
         if self.diff_mode and result['changed']:
-            result['diff'] = deployments_diff(before, after if after is not before else _without(before, doomed))
+            result['diff'] = deployments_diff(before, after if after is not None else _without(before, doomed))
         return result
+
+
+class Cleanup(Operation):
+    """The plan is the deployments to remove, decided once by the backend (``cleanup_plan``): check mode
+    reports it, and the real run removes exactly it. The tool runs for them, and for the cache."""
+
+    def plan(self, before):
+        return self.backend.cleanup_plan(before, self.args['pending'], self.args['rollback'])
+
+    def runs_tool(self, plan):
+        return bool(plan) or self.args['cache']
+
+    def check(self, before, plan):
+        self.backend.check_cleanup(before, plan, cache=self.args['cache'])
+
+    def apply(self, before, plan):
+        """Whether cached data was removed."""
+        return self.backend.cleanup(before, plan, cache=self.args['cache'])
+
+    def verify(self, before, plan, after):
+        """The deployments gone (exactly the plan)."""
+        survivors = {(d.checksum, d.serial) for d in after.deployments}
+        _check_kept(before, after, survivors)
+        removed = [d for d in before.deployments if (d.checksum, d.serial) not in survivors]
+        _check_plan(plan, removed, after)
+        return removed
 
 
 def _check_kept(before, after, survivors):

@@ -7,14 +7,12 @@ from __future__ import annotations
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base import (
     OPERATION_ARGUMENT_SPEC,
     OsImageActionBase,
-    backend_check,
     check_operation_arguments,
     deployments_diff,
-    state_after_failure,
-    wait_until_idle,
 )
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import refuse_pinning_staged
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._operation import Operation, run_operation
 
 SELECTORS = ['booted', 'rollback', 'next_boot']
 
@@ -49,35 +47,44 @@ class ActionModule(OsImageActionBase):
 
     def run_on_host(self, args, runner, task_vars):
         backend = self.backend_for(args, runner)
-        before = wait_until_idle(backend, args['lock_timeout'])
-        chosen = select_deployment(before, args.get('checksum'), args.get('deployment'))
-        refuse_pinning_staged(before, chosen, args['pinned'])
-        result = {'changed': chosen.pinned != args['pinned'], 'backend': backend.name, 'deployment': chosen.as_dict()}
-        after = before
-        if result['changed']:
-            # A refusal of the backend fails the same in check mode, before anything changes.
-            backend_check(backend.check_set_pinned, before, chosen, args['pinned'])
-        if result['changed'] and not self.check_mode:
-            try:
-                backend.set_pinned(before, chosen, args['pinned'])
-            except OsImageError as err:
-                err.host_state = state_after_failure(backend, before)
-                raise
-            after = backend.status()
-            pinned_now = after.find(chosen.checksum, chosen.serial)
-            if pinned_now is None or pinned_now.pinned != args['pinned']:
-                raise OsImageError('the pin command succeeded but the deployment of %s is %s' % (
-                    chosen.checksum, 'pinned' if not args['pinned'] else 'not pinned'), host_state=after)
-            result['deployment'] = pinned_now.as_dict()
-        elif result['changed']:
-            result['deployment'] = dict(chosen.as_dict(), pinned=args['pinned'])
-        if self.diff_mode:
+        operation = Pin(backend, args)
+        before, chosen, after, _applied, pinned_now = run_operation(operation, args['lock_timeout'], self.check_mode)
+        # Check mode predicts the pin asked for; with nothing to do the deployment has it already.
+        deployment = pinned_now if after is not None else dict(chosen.as_dict(), pinned=args['pinned'])
+        result = {'changed': operation.runs_tool(chosen), 'backend': backend.name, 'deployment': deployment}
+        if self.diff_mode and after is not None:
+            result['diff'] = deployments_diff(before, after)
+        elif self.diff_mode:
             result['diff'] = {
                 'before': 'pinned: %s\n' % str(chosen.pinned).lower(),
-                'after': 'pinned: %s\n' % str(result['deployment']['pinned']).lower(),
+                'after': 'pinned: %s\n' % str(args['pinned']).lower(),
                 'before_header': 'deployment %d (%s)' % (chosen.index, chosen.checksum),
                 'after_header': 'deployment %d (%s)' % (chosen.index, chosen.checksum),
             }
-            if after is not before:
-                result['diff'] = deployments_diff(before, after)
         return result
+
+
+class Pin(Operation):
+    """The plan is the deployment the task selects; the tool runs when its pin is not the one asked for."""
+
+    def plan(self, before):
+        chosen = select_deployment(before, self.args.get('checksum'), self.args.get('deployment'))
+        refuse_pinning_staged(before, chosen, self.args['pinned'])
+        return chosen
+
+    def runs_tool(self, plan):
+        return plan.pinned != self.args['pinned']
+
+    def check(self, before, plan):
+        self.backend.check_set_pinned(before, plan, self.args['pinned'])
+
+    def apply(self, before, plan):
+        self.backend.set_pinned(before, plan, self.args['pinned'])
+
+    def verify(self, before, plan, after):
+        """The deployment as the host shows it now (``deployment`` of the result)."""
+        pinned_now = after.find(plan.checksum, plan.serial)
+        if pinned_now is None or pinned_now.pinned != self.args['pinned']:
+            raise OsImageError('the pin command succeeded but the deployment of %s is %s' % (
+                plan.checksum, 'pinned' if not self.args['pinned'] else 'not pinned'), host_state=after)
+        return pinned_now.as_dict()

@@ -8,12 +8,10 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base imp
     BACKEND_ARGUMENT_SPEC,
     OPERATION_ARGUMENT_SPEC,
     OsImageActionBase,
-    backend_check,
     check_operation_arguments,
-    state_after_failure,
-    wait_until_idle,
 )
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._operation import Operation, run_operation
 
 
 def describe(staged):
@@ -40,38 +38,52 @@ class ActionModule(OsImageActionBase):
 
     def run_on_host(self, args, runner, task_vars):
         backend = self.backend_for(args, runner)
-        before = wait_until_idle(backend, args['lock_timeout'])
-        staged = before.staged
-        wanted = args['locked']
+        operation = Finalization(backend, args)
+        before, staged, after, _applied, _found = run_operation(operation, args['lock_timeout'], self.check_mode)
         if staged is None:
-            if args.get('checksum') or not wanted:
-                raise OsImageError('there is no staged deployment to %s%s. Nothing was changed.' % (
-                    'lock' if wanted else 'unlock', ' (expected commit %s)' % args['checksum'] if args.get('checksum') else ''),
-                    host_state=before)
             return {'changed': False, 'backend': backend.name, 'staged': None, 'state': before.as_dict()}
-        if args.get('checksum') and staged.checksum != args['checksum']:
-            raise OsImageError('the staged deployment is commit %s, not %s (checksum): something else staged it. '
-                               'Nothing was changed.' % (staged.checksum, args['checksum']), host_state=before)
-        changed = staged.finalization_locked != wanted
-        after = before
-        if changed:
-            # A refusal of the backend fails the same in check mode, before anything changes.
-            backend_check(backend.check_set_finalization_locked, before, staged, wanted)
-        if changed and not self.check_mode:
-            try:
-                backend.set_finalization_locked(before, staged, wanted)
-            except OsImageError as err:
-                err.host_state = state_after_failure(backend, before)
-                raise
-            after = backend.status()
-            now = after.staged
-            if now is None or now.checksum != staged.checksum or now.finalization_locked != wanted:
-                raise OsImageError('the %s command succeeded, but the staged deployment is %s' % (
-                    'lock' if wanted else 'unlock', 'gone' if now is None else '%s and %slocked' % (
-                        now.checksum, '' if now.finalization_locked else 'not ')), host_state=after)
-        staged_after = after.staged.as_dict() if after is not before else dict(staged.as_dict(), finalization_locked=wanted)
-        result = {'changed': changed, 'backend': backend.name, 'staged': staged_after, 'state': after.as_dict()}
+        wanted = args['locked']
+        staged_after = after.staged.as_dict() if after is not None else dict(staged.as_dict(), finalization_locked=wanted)
+        result = {'changed': operation.runs_tool(staged), 'backend': backend.name, 'staged': staged_after,
+                  'state': (after if after is not None else before).as_dict()}
         if self.diff_mode:
             result['diff'] = {'before': describe(staged.as_dict()), 'after': describe(staged_after),
                               'before_header': 'staged deployment', 'after_header': 'staged deployment'}
         return result
+
+
+class Finalization(Operation):
+    """The plan is the staged deployment (None when there is none and the task locks: nothing to do);
+    the tool runs when its lock is not the one asked for."""
+
+    def plan(self, before):
+        staged = before.staged
+        wanted = self.args['locked']
+        checksum = self.args.get('checksum')
+        if staged is None:
+            if checksum or not wanted:
+                raise OsImageError('there is no staged deployment to %s%s. Nothing was changed.' % (
+                    'lock' if wanted else 'unlock', ' (expected commit %s)' % checksum if checksum else ''),
+                    host_state=before)
+            return None
+        if checksum and staged.checksum != checksum:
+            raise OsImageError('the staged deployment is commit %s, not %s (checksum): something else staged it. '
+                               'Nothing was changed.' % (staged.checksum, checksum), host_state=before)
+        return staged
+
+    def runs_tool(self, plan):
+        return plan is not None and plan.finalization_locked != self.args['locked']
+
+    def check(self, before, plan):
+        self.backend.check_set_finalization_locked(before, plan, self.args['locked'])
+
+    def apply(self, before, plan):
+        self.backend.set_finalization_locked(before, plan, self.args['locked'])
+
+    def verify(self, before, plan, after):
+        wanted = self.args['locked']
+        now = after.staged
+        if now is None or now.checksum != plan.checksum or now.finalization_locked != wanted:
+            raise OsImageError('the %s command succeeded, but the staged deployment is %s' % (
+                'lock' if wanted else 'unlock', 'gone' if now is None else '%s and %slocked' % (
+                    now.checksum, '' if now.finalization_locked else 'not ')), host_state=after)

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _validate
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base import (
     OPERATION_ARGUMENT_SPEC,
@@ -11,17 +13,19 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base imp
     argument_error,
     check_operation_arguments,
     describe_deployment,
-    state_after_failure,
-    wait_until_idle,
 )
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import DeployOptions, Target, follows_ref
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import DEPLOYMENT_FIELDS
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._operation import Operation, run_operation
 
 TRANSPORTS = list(_validate.CONTAINER_TRANSPORTS)
 # Transports whose image is a path on the host rather than a registry reference.
 PATH_TRANSPORTS = _validate.PATH_TRANSPORTS
 TARGET_OPTIONS = ('version', 'checksum', 'image', 'ref')
+
+# What the target stands for on the host (``Backend.resolve``), and whether the next boot already is it.
+DeployPlan = namedtuple('DeployPlan', 'resolved done')
 
 
 def target_from_args(args):
@@ -120,52 +124,65 @@ class ActionModule(OsImageActionBase):
         target_from_args(args)
 
     def run_on_host(self, args, runner, task_vars):
-        target = target_from_args(args)
-        options = DeployOptions(
-            download_only=args['download_only'], allow_downgrade=args['allow_downgrade'],
-            bypass_driver=args['bypass_driver'], enforce_signature_policy=args['enforce_signature_policy'])
         backend = self.backend_for(args, runner)
+        deploy = Deploy(backend, args)
         # An option this backend does not have fails at once, whatever the host's state.
-        backend.refuse_options(None, options)
-        before = wait_until_idle(backend, args['lock_timeout'])
-        resolved = backend.resolve(before, target)
+        backend.refuse_options(None, deploy.options)
+        before, (resolved, done), after, _applied, _found = run_operation(deploy, args['lock_timeout'], self.check_mode)
 
-        result = {'changed': False, 'backend': backend.name, 'target': resolved.as_dict(),
+        result = {'changed': True, 'backend': backend.name, 'target': resolved.as_dict(),
                   'before': _entry(before.next_boot), 'state_before': before.as_dict()}
-        if next_boot_is_target(before, target, resolved, options.download_only):
-            after = before
-        elif is_downgrade(before, resolved) and not options.allow_downgrade:
-            raise OsImageError(
-                '%s is a downgrade: it was built %s, the host runs a build of %s. Set allow_downgrade: true '
-                'to deploy it anyway. Nothing was changed.' % (
-                    target.describe(), resolved.timestamp, (before.booted or before.next_boot).timestamp),
-                host_state=before)
-        elif self.check_mode:
-            backend.check_deploy(before, target, options)
-            result['changed'] = True
-            after = None
-        else:
-            try:
-                backend.deploy(before, target, resolved, options)
-            except OsImageError as err:
-                err.host_state = state_after_failure(backend, before)
-                raise
-            after = backend.status()
-            result['changed'] = [d.as_dict() for d in after.deployments] != [d.as_dict() for d in before.deployments]
-            _check_deployed(after, target, resolved)
-
-        if after is None:
-            predicted = predicted_entry(before, target, resolved, options, backend.stateroot,
+        if after is None and not done:
+            # Check mode: the plan, as the real run would deploy it.
+            predicted = predicted_entry(before, deploy.target, resolved, deploy.options, backend.stateroot,
                                         staged=bool(before.booted) and not args.get('sysroot'))
             result.update(after=predicted, staged=predicted['staged'], reboot_required=bool(before.booted))
             diff_after = describe_deployment(predicted)
         else:
-            result.update(after=_entry(after.next_boot), staged=after.staged is not None,
-                          reboot_required=after.reboot_required)
-            diff_after = describe_deployment(after.next_boot)
+            # What the real run left, or the host as it was when it already boots the target.
+            shown = after if after is not None else before
+            result.update(changed=[d.as_dict() for d in shown.deployments] != [d.as_dict() for d in before.deployments],
+                          after=_entry(shown.next_boot), staged=shown.staged is not None,
+                          reboot_required=shown.reboot_required)
+            diff_after = describe_deployment(shown.next_boot)
         if self.diff_mode:
             result['diff'] = {'before': describe_deployment(before.next_boot), 'after': diff_after}
         return result
+
+
+class Deploy(Operation):
+    """The plan is a ``DeployPlan``; the tool runs when the next boot is not the target yet."""
+
+    def __init__(self, backend, args):
+        super().__init__(backend, args)
+        self.target = target_from_args(args)
+        self.options = DeployOptions(
+            download_only=args['download_only'], allow_downgrade=args['allow_downgrade'],
+            bypass_driver=args['bypass_driver'], enforce_signature_policy=args['enforce_signature_policy'])
+
+    def plan(self, before):
+        resolved = self.backend.resolve(before, self.target)
+        if next_boot_is_target(before, self.target, resolved, self.options.download_only):
+            return DeployPlan(resolved, True)
+        if is_downgrade(before, resolved) and not self.options.allow_downgrade:
+            raise OsImageError(
+                '%s is a downgrade: it was built %s, the host runs a build of %s. Set allow_downgrade: true '
+                'to deploy it anyway. Nothing was changed.' % (
+                    self.target.describe(), resolved.timestamp, (before.booted or before.next_boot).timestamp),
+                host_state=before)
+        return DeployPlan(resolved, False)
+
+    def runs_tool(self, plan):
+        return not plan.done
+
+    def check(self, before, plan):
+        self.backend.check_deploy(before, self.target, self.options)
+
+    def apply(self, before, plan):
+        self.backend.deploy(before, self.target, plan.resolved, self.options)
+
+    def verify(self, before, plan, after):
+        _check_deployed(after, self.target, plan.resolved)
 
 
 def predicted_entry(before, target, resolved, options, stateroot, staged):

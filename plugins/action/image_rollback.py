@@ -4,16 +4,19 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base import (
     OPERATION_ARGUMENT_SPEC,
     OsImageActionBase,
-    backend_check,
     check_operation_arguments,
     describe_deployment,
-    state_after_failure,
-    wait_until_idle,
 )
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._operation import Operation, run_operation
+
+# The deployment to boot next, and whether it already does (``rollback_target()``).
+RollbackPlan = namedtuple('RollbackPlan', 'target done')
 
 
 def rollback_target(state, checksum=None, stateroot=None):
@@ -83,8 +86,26 @@ class ActionModule(OsImageActionBase):
 
     def run_on_host(self, args, runner, task_vars):
         backend = self.backend_for(args, runner)
-        before = wait_until_idle(backend, args['lock_timeout'])
-        target, done = rollback_target(before, args.get('checksum'), args.get('os'))
+        operation = Rollback(backend, args)
+        before, plan, after, _applied, _found = run_operation(operation, args['lock_timeout'], self.check_mode)
+        result = {'changed': operation.runs_tool(plan), 'backend': backend.name, 'before': before.next_boot.as_dict(),
+                  'booted': before.booted.as_dict() if before.booted else None, 'rollback': plan.target.as_dict()}
+        if after is not None:
+            next_boot = after.next_boot
+        else:
+            # Check mode predicts the plan's target; with nothing to do the next boot stays.
+            next_boot = before.next_boot if plan.done else plan.target
+        result.update(after=next_boot.as_dict(), reboot_required=before.booted is not None and not next_boot.booted)
+        if self.diff_mode:
+            result['diff'] = {'before': describe_deployment(before.next_boot), 'after': describe_deployment(next_boot)}
+        return result
+
+
+class Rollback(Operation):
+    """The plan is a ``RollbackPlan``; the tool runs when the target does not boot next yet."""
+
+    def plan(self, before):
+        target, done = rollback_target(before, self.args.get('checksum'), self.args.get('os'))
         if target is None:
             booted = before.booted
             current = booted or before.next_boot
@@ -96,26 +117,18 @@ class ActionModule(OsImageActionBase):
                                    '; to drop the pending update and keep booting the booted deployment, give its '
                                    'checksum (%s) or use osimage.lifecycle.deployment_cleanup with pending: true'
                                    % booted.checksum), host_state=before)
-        result = {'changed': False, 'backend': backend.name, 'before': before.next_boot.as_dict(),
-                  'booted': before.booted.as_dict() if before.booted else None, 'rollback': target.as_dict()}
-        after = before
-        if not done:
-            result['changed'] = True
-            # A refusal of the backend fails the same in check mode, before anything changes.
-            backend_check(backend.check_rollback, before, target)
-            if not self.check_mode:
-                try:
-                    backend.rollback(before, target)
-                except OsImageError as err:
-                    err.host_state = state_after_failure(backend, before)
-                    raise
-                after = backend.status()
-                if after.next_boot is None or after.next_boot.checksum != target.checksum:
-                    raise OsImageError(
-                        'the rollback command succeeded but the next boot is not %s' % target.checksum,
-                        host_state=after)
-        next_boot = target if (self.check_mode and result['changed']) else after.next_boot
-        result.update(after=next_boot.as_dict(), reboot_required=before.booted is not None and not next_boot.booted)
-        if self.diff_mode:
-            result['diff'] = {'before': describe_deployment(before.next_boot), 'after': describe_deployment(next_boot)}
-        return result
+        return RollbackPlan(target, done)
+
+    def runs_tool(self, plan):
+        return not plan.done
+
+    def check(self, before, plan):
+        self.backend.check_rollback(before, plan.target)
+
+    def apply(self, before, plan):
+        self.backend.rollback(before, plan.target)
+
+    def verify(self, before, plan, after):
+        if after.next_boot is None or after.next_boot.checksum != plan.target.checksum:
+            raise OsImageError('the rollback command succeeded but the next boot is not %s' % plan.target.checksum,
+                               host_state=after)

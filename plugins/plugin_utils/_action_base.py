@@ -13,8 +13,6 @@ connection only. This base validates the task's arguments with ansible-core's ow
 
 from __future__ import annotations
 
-import time
-
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
@@ -35,9 +33,6 @@ OPERATION_ARGUMENT_SPEC = dict(
     os={'type': 'str', 'aliases': ['stateroot']},
     lock_timeout={'type': 'int', 'default': 300},
 )
-
-# How often a busy update tool is asked again.
-BUSY_POLL_SECONDS = 2
 
 
 class OsImageActionBase(ActionBase):
@@ -132,49 +127,6 @@ def check_operation_arguments(args):
             raise argument_error('os', str(err))
     if args.get('lock_timeout') is not None and args['lock_timeout'] < 0:
         raise argument_error('lock_timeout', 'must be 0 or more seconds, got %s' % args['lock_timeout'])
-
-
-def wait_until_idle(backend, lock_timeout, sleep=time.sleep, clock=time.monotonic):
-    """Read the host's state once the update tool is idle; fail after ``lock_timeout`` seconds.
-
-    Returns the ``HostState`` read when the tool was idle, so callers need no second read.
-    """
-    deadline = clock() + lock_timeout
-    while True:
-        state = backend.status()
-        holder = backend.busy(state)
-        if not holder:
-            return state
-        if clock() >= deadline:
-            raise OsImageError(
-                'the update tool is busy and stayed busy for %s seconds (lock_timeout): %s. '
-                'Nothing was changed.' % (lock_timeout, holder),
-                host_state=state)
-        sleep(min(BUSY_POLL_SECONDS, max(0.0, deadline - clock())))
-
-
-def backend_check(hook, before, *args, **kwargs):
-    """Run a backend's check hook (``check_rollback``, ``check_set_pinned``, ``check_cleanup``) on the
-    state ``before``, in check mode as in a real run, so that a refusal fails the same in both,
-    before anything changes. The failure carries the state read before.
-    """
-    try:
-        hook(before, *args, **kwargs)
-    except OsImageError as err:
-        if err.host_state is None:
-            err.host_state = before
-        raise
-
-
-def state_after_failure(backend, before):
-    """Read the state after a failed change, so the message says what the host boots now.
-
-    When that read fails too, the state from before stands, and the original error is kept.
-    """
-    try:
-        return backend.status()
-    except OsImageError:
-        return before
 
 
 def describe_deployment(deployment):

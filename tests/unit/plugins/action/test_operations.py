@@ -23,7 +23,7 @@ import pytest
 
 from ansible.errors import AnsibleActionFail
 
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _action_base
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _operation
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import Backend, Resolved, Unsupported
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import DEPLOYMENT_FIELDS, Deployment, HostState
@@ -71,7 +71,7 @@ class FakeBackend(Backend):
     def __init__(self, before, after=None, target=None, kargs=None, kargs_after=None, holders=None, fail=None,
                  cache_removed=None, status_fails_after_error=False, cache_to_clean=None, refuse=None):
         super().__init__(runner=None)
-        # Raised by the check hooks (check_rollback, check_set_pinned, check_cleanup): a backend refusal.
+        # Raised by the check hooks (check_deploy, check_rollback, check_set_pinned, check_cleanup): a backend refusal.
         self.refuse = refuse
         self.name = before.backend
         self.before = before
@@ -127,6 +127,9 @@ class FakeBackend(Backend):
         self.calls.append(call)
         if self.refuse is not None:
             raise self.refuse
+
+    def check_deploy(self, state, target, options):
+        self.check('check_deploy', target.kind, target.value)
 
     def check_rollback(self, state, deployment):
         self.check('check_rollback', deployment.checksum)
@@ -238,7 +241,7 @@ class Clock:
 def test_wait_until_idle_reads_once_when_idle():
     backend = FakeBackend(host(dep(FCOS_OLD, booted=True)))
     clock = Clock()
-    state = _action_base.wait_until_idle(backend, 300, sleep=clock.sleep, clock=clock)
+    state = _operation.wait_until_idle(backend, 300, sleep=clock.sleep, clock=clock)
     assert state.booted.checksum == FCOS_OLD[0]
     assert backend.calls == [('status',)]
     assert not clock.sleeps
@@ -247,9 +250,9 @@ def test_wait_until_idle_reads_once_when_idle():
 def test_wait_until_idle_waits_for_a_busy_tool_and_returns_the_idle_state():
     backend = FakeBackend(host(dep(FCOS_OLD, booted=True)), holders=['rpm-ostree transaction upgrade', 'rpm-ostree transaction upgrade'])
     clock = Clock()
-    _action_base.wait_until_idle(backend, 300, sleep=clock.sleep, clock=clock)
+    _operation.wait_until_idle(backend, 300, sleep=clock.sleep, clock=clock)
     assert backend.calls == [('status',)] * 3
-    assert clock.sleeps == [_action_base.BUSY_POLL_SECONDS] * 2
+    assert clock.sleeps == [_operation.BUSY_POLL_SECONDS] * 2
 
 
 def test_wait_until_idle_fails_after_lock_timeout_naming_the_holder():
@@ -257,21 +260,21 @@ def test_wait_until_idle_fails_after_lock_timeout_naming_the_holder():
     backend = FakeBackend(busy_state)
     clock = Clock()
     with pytest.raises(OsImageError) as caught:
-        _action_base.wait_until_idle(backend, 5, sleep=clock.sleep, clock=clock)
+        _operation.wait_until_idle(backend, 5, sleep=clock.sleep, clock=clock)
     err = caught.value
     assert 'busy' in err.msg and '5 seconds (lock_timeout)' in err.msg and 'Nothing was changed' in err.msg
     assert 'zincati.service' in err.msg
     assert err.host_state.booted.checksum == FCOS_OLD[0]
     # It polled until the deadline and never slept past it.
     assert sum(clock.sleeps) == pytest.approx(5)
-    assert max(clock.sleeps) <= _action_base.BUSY_POLL_SECONDS
+    assert max(clock.sleeps) <= _operation.BUSY_POLL_SECONDS
 
 
 def test_wait_until_idle_with_zero_timeout_fails_at_once():
     backend = FakeBackend(host(dep(FCOS_OLD, booted=True)), holders=['sysroot lock held by ostree admin deploy'])
     clock = Clock()
     with pytest.raises(OsImageError, match='sysroot lock held by ostree admin deploy'):
-        _action_base.wait_until_idle(backend, 0, sleep=clock.sleep, clock=clock)
+        _operation.wait_until_idle(backend, 0, sleep=clock.sleep, clock=clock)
     assert not clock.sleeps and backend.calls == [('status',)]
 
 
@@ -432,7 +435,7 @@ def test_image_check_mode_runs_nothing_that_changes_and_predicts_the_next_boot()
     result = run('image', {}, backend, check_mode=True, diff=True)
     assert result['changed'] is True
     assert backend.operations() == []
-    assert [call[0] for call in backend.calls] == ['status', 'resolve']
+    assert [call[0] for call in backend.calls] == ['status', 'resolve', 'check_deploy']
     # Every field of a real next boot entry, in the same order; what is not known before deploying is null.
     assert list(result['after']) == list(DEPLOYMENT_FIELDS)
     assert result['after'] == {'index': 0, 'stateroot': 'fedora-coreos', 'checksum': FCOS_NEW[0], 'version': FCOS_NEW[1],
@@ -1240,6 +1243,7 @@ REFUSAL = Unsupported('the tool cannot do that. Nothing was changed.')
 
 
 @pytest.mark.parametrize('name, args, before, check', [
+    ('image', {'checksum': FCOS_NEW[0]}, host(dep(FCOS_OLD, booted=True)), ('check_deploy', 'checksum', FCOS_NEW[0])),
     ('image_rollback', {}, host(dep(FCOS_NEW, booted=True), dep(FCOS_OLD)), ('check_rollback', FCOS_OLD[0])),
     ('image_rollback', {'checksum': FCOS_OLD[0]}, host(dep(FCOS_NEW, booted=True), dep(FCOS_OLD)),
      ('check_rollback', FCOS_OLD[0])),
@@ -1262,11 +1266,12 @@ def test_a_backend_refusal_fails_in_check_mode_as_for_real(name, args, before, c
 
 
 @pytest.mark.parametrize('name, args, before', [
-    # A rollback already queued, a pin already set, nothing to clean up: nothing to refuse.
+    # The target already boots next, a rollback already queued, a pin already set, nothing to clean up: nothing to refuse.
+    ('image', {'checksum': FCOS_NEW[0]}, host(dep(FCOS_NEW, booted=True))),
     ('image_rollback', {}, host(dep(FCOS_OLD), dep(FCOS_NEW, booted=True))),
     ('deployment_pin', {'deployment': 'booted'}, host(dep(FCOS_NEW, booted=True, pinned=True))),
     ('deployment_cleanup', {'rollback': True}, host(dep(FCOS_NEW, booted=True))),
-], ids=['rollback', 'pin', 'cleanup'])
+], ids=['image', 'rollback', 'pin', 'cleanup'])
 def test_nothing_to_do_asks_no_backend_check(name, args, before):
     backend = FakeBackend(before, refuse=REFUSAL)
     result = run(name, args, backend, check_mode=True)
