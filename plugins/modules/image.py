@@ -385,7 +385,7 @@ staged:
 reboot_required:
   description:
     - Whether the next boot differs from the running system, so that a reboot is needed to run the target.
-    - Always false with O(sysroot): nothing boots a sysroot that is not the running system.
+    - Always false with O(sysroot), since nothing boots a sysroot that is not the running system.
   returned: success
   type: bool
   sample: true

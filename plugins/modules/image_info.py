@@ -188,7 +188,7 @@ fell_back:
 reboot_required:
   description:
     - Whether the next boot is another deployment than the booted one.
-    - Always false where nothing is booted (a O(sysroot)): nothing reboots into it.
+    - Always false where nothing is booted (a O(sysroot)), since nothing reboots into it.
   returned: always
   type: bool
   sample: true

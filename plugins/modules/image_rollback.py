@@ -231,7 +231,7 @@ after:
 reboot_required:
   description:
     - Whether the next boot is another deployment than the running one, so that a reboot is needed to run it.
-    - Always false with O(sysroot): nothing boots a sysroot that is not the running system.
+    - Always false with O(sysroot), since nothing boots a sysroot that is not the running system.
   returned: success
   type: bool
   sample: true

@@ -201,7 +201,7 @@ reboot_required:
   description:
     - Whether a reboot is needed to run with the kernel arguments asked for, because they changed or because
       the next boot already was another deployment than the running one.
-    - Always false with O(sysroot): nothing boots a sysroot that is not the running system.
+    - Always false with O(sysroot), since nothing boots a sysroot that is not the running system.
   returned: success
   type: bool
   sample: true
