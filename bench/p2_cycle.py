@@ -87,7 +87,7 @@ def main():
                 stop([NAME])
             (bare_s, bare_steps), (role_s, result) = measured['bare'], measured['role']
             runs.append({'run': number, 'bare_s': bare_s, 'role_s': role_s, 'ratio': role_s / bare_s,
-                         'bare_steps': bare_steps,
+                         'bare_steps': bare_steps, 'load_average': os.getloadavg()[0],
                          'phases': {phase: seconds for phase, seconds in result['timings'].items() if phase != 'total'}})
             print('P2 run %d of %d: bare %.1f s, role %.1f s, ratio %.3f' % (number, RUNS, bare_s, role_s, role_s / bare_s),
                   flush=True)

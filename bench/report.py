@@ -86,8 +86,10 @@ def p2_section(p2):
     ]
     if p2.get('runs'):
         lines += ['Every run (the table above is the median one; ratios from %.3f to %.3f):' % tuple(p2['ratio_spread']), '',
-                  '| run | bare (s) | role (s) | ratio |', '|---|---|---|---|']
-        lines += ['| %d | %.1f | %.1f | %.3f |' % (run['run'], run['bare_s'], run['role_s'], run['ratio']) for run in p2['runs']]
+                  '| run | bare (s) | role (s) | ratio | load average after the run |', '|---|---|---|---|---|']
+        lines += ['| %d | %.1f | %.1f | %.3f | %s |' % (
+            run['run'], run['bare_s'], run['role_s'], run['ratio'],
+            '%.1f' % run['load_average'] if 'load_average' in run else 'not recorded') for run in p2['runs']]
         lines += ['']
     lines += [
         'The role\'s time by phase (from `upgrade_result.timings`):',
@@ -97,8 +99,25 @@ def p2_section(p2):
     ]
     for phase, seconds in p2['phases'].items():
         lines.append('| %s | %.1f |' % (phase, seconds))
-    lines += [''] + p2.get('notes', []) + ['']
+    lines += [''] + p2_losses(p2) + p2.get('notes', []) + ['']
     return lines
+
+
+def p2_losses(p2):
+    """Where the role's time goes against the bare sequence, phase by phase, in each run."""
+    runs = p2.get('runs')
+    if not runs:
+        return []
+    lines = ['Where the difference goes, run by run (role phase minus the bare step it stands for; preflight, health and',
+             'verify have no bare counterpart):', '',
+             '| run | role - bare (s) | stage | reboot | preflight | health | verify |', '|---|---|---|---|---|---|---|']
+    for run in runs:
+        phases, steps = run['phases'], run['bare_steps']
+        lines.append('| %d | %+.1f | %+.1f | %+.1f | %.1f | %.1f | %.1f |' % (
+            run['run'], run['role_s'] - run['bare_s'], phases.get('stage', 0) - steps.get('stage', 0),
+            phases.get('reboot', 0) - steps.get('reboot', 0), phases.get('preflight', 0), phases.get('health', 0),
+            phases.get('verify', 0)))
+    return lines + ['']
 
 
 def p3_section(p3):
@@ -320,8 +339,8 @@ def replace_sections(text, sections):
 def main():
     p1, p2, p3, p4, p5 = load('p1'), load('p2'), load('p3'), load('p4'), load('p5')
     if len(sys.argv) > 1:
-        # `report.py p4 p5`: only those sections are written again; the rest of the page stays as it is.
-        builders = {'p4': ('P4', p4_section, p4), 'p5': ('P5', p5_section, p5)}
+        # `report.py p2 p4 p5`: only those sections are written again; the rest of the page stays as it is.
+        builders = {'p2': ('P2', p2_section, p2), 'p4': ('P4', p4_section, p4), 'p5': ('P5', p5_section, p5)}
         sections = {builders[name][0]: builders[name][1](builders[name][2]) for name in sys.argv[1:]}
         with open(DOC) as handle:
             text = handle.read()
