@@ -24,8 +24,9 @@ gate_group() {
     local gate="$1"
     case "${gate}" in
         sanity-* | units-* | integration-*) printf 'ansible-%s\n' "${gate#*-}" ;;
-        # It runs make try with the 2.19 venv, which the 2.19 gates may be creating.
-        docs-commands) printf 'ansible-2.19\n' ;;
+        # docs-commands runs make try with the 2.19 venv, which the 2.19 gates may be creating, and builds
+        # build/dist, which the importer empties: neither runs beside a 2.19 gate or the other.
+        docs-commands | importer) printf 'ansible-2.19\n' ;;
         *) printf '%s\n' "${gate}" ;;
     esac
 }

@@ -19,7 +19,7 @@ description:
   - The collection's playbooks and roles run it as their first task, so that bad input from a playbook, an AWX
     survey or a hostile caller fails before any host is touched.
   - What ansible would convert silently fails instead. A whole number is a number or its digits (survey text), from
-    its least value to 2147483647, never V(true), a fraction, C(1e9) or C(inf); text is never a number with a
+    its least value to 2147483647, never V(true), a fraction, or text such as C(1e9) or C(inf); text is never a number with a
     fraction, V(true)/V(false), a list or a mapping (YAML reads C(1.10) as the number 1.1, so quote it). No value holds
     NUL or a control character (C0, DEL or C1; tab and newline are text).
 author:

@@ -38,19 +38,19 @@ COLLECTION_ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(
 # The variables of each playbook beyond those of its role.
 PLAYBOOK_SPECS = {
     'upgrade': {
-        'upgrade_hosts': {'type': 'str', 'default': 'all'},
+        'upgrade_hosts': {'type': 'raw', 'default': 'all'},
         'upgrade_serial': {'type': 'raw', 'default': [1, '10%', '100%']},
         'upgrade_max_fail_percentage': {'type': 'int', 'default': 0},
     },
     'rollback': {
-        'rollback_hosts': {'type': 'str', 'default': 'all'},
+        'rollback_hosts': {'type': 'raw', 'default': 'all'},
         'rollback_serial': {'type': 'raw', 'default': '100%'},
     },
     'health': {
-        'health_hosts': {'type': 'str', 'default': 'all'},
+        'health_hosts': {'type': 'raw', 'default': 'all'},
     },
     'status': {
-        'status_hosts': {'type': 'str', 'default': 'all'},
+        'status_hosts': {'type': 'raw', 'default': 'all'},
         'status_backend': {'type': 'str', 'default': 'auto', 'choices': ['auto', 'rpm-ostree', 'bootc', 'ostree']},
         'status_check_update': {'type': 'bool', 'default': False},
         'status_sysroot': {'type': 'str'},
@@ -238,6 +238,13 @@ def check_type(name, value, kind):
         raise SettingError(name, 'must be text (quote it in YAML), got %r' % (value,))
 
 
+def check_hosts(name, value):
+    """A play's hosts: a pattern (text), or a list of patterns, as a play's ``hosts:`` takes them."""
+    patterns = value if isinstance(value, list) else [value]
+    if not patterns or not all(isinstance(pattern, str) and pattern.strip() for pattern in patterns):
+        raise SettingError(name, 'must be a host pattern, or a list of them, got %.80r' % (value,))
+
+
 def check_range(name, value, least, most):
     if least is not None and value < least:
         raise SettingError(name, 'must be %s or more, got %s' % (least, value))
@@ -373,6 +380,8 @@ def check_settings(scope, values, names_set, playbook=False, allowed_hook_dirs=(
     for name, value in values.items():
         check_text(name, value)
         check_type(name, value, spec[name].get('type'))
+        if name.endswith('_hosts'):
+            check_hosts(name, value)
         # Survey text of a list, read before the spec's own conversion (which would split "a, b" into "a", " b").
         if isinstance(value, str) and name.endswith(COMMAND_LISTS):
             try:

@@ -168,6 +168,8 @@ SETTINGS_RAW = {
                         [{'days': ['Someday'], 'start_time': '01:00', 'length_minutes': 5}],
                         [{'days': ['Mon'], 'start_time': '01:00', 'length_minutes': 5, 'time_zone': NUL}]],
     '_reboot_blockers': ['-x', [NUL], ['true', '']],
+    # A play's hosts: a pattern or a list of patterns.
+    '_hosts': [NUL, [], ['all', ''], ['all', 3], {'all': None}, ['all', NUL]],
 }
 
 

@@ -133,13 +133,26 @@ for case in "${bad_answers[@]}"; do
         echo "upgrade.yml accepted $answer" >&2
         exit 1
     fi
-    # The check task, run once for the play, fails with the variable named and stops every host; nothing else ran.
-    [ "$(grep -cF "\"msg\": \"invalid variable ${name}: " "$work/bad.log")" -eq 1 ] || { cat "$work/bad.log"; exit 1; }
+    # Both hosts fail in the check task, with the variable named; nothing else ran.
+    [ "$(grep -cF "\"msg\": \"invalid variable ${name}: " "$work/bad.log")" -eq 2 ] || { cat "$work/bad.log"; exit 1; }
     if grep -q -e argument_spec_data -e Preflight "$work/bad.log"; then cat "$work/bad.log"; exit 1; fi
     status_after=$(for h in edge1 edge2; do ostree admin status "--sysroot=$work/$h/sysroot"; done)
     [ "$status_before" = "$status_after" ]
 done
 [ ! -e /tmp/pwned-osimage ]
+
+# A bad value in the variables of one host that is not the first (a group's, a host's) stops every host too,
+# before anything is staged: the check runs for each host, not once for the first.
+sed "s#^\( *\)upgrade_sysroot: $work/edge2/sysroot#&\\n\\1upgrade_reboot_timeout: 10m#" "$inventory" >"$work/inventory-bad-host.yml"
+grep -q 'upgrade_reboot_timeout: 10m' "$work/inventory-bad-host.yml"
+if ansible-playbook -i "$work/inventory-bad-host.yml" osimage.lifecycle.upgrade >"$work/bad.log" 2>&1; then
+    echo "upgrade.yml accepted upgrade_reboot_timeout: 10m on edge2" >&2
+    exit 1
+fi
+[ "$(grep -cF '"msg": "invalid variable upgrade_reboot_timeout: ' "$work/bad.log")" -eq 1 ] || { cat "$work/bad.log"; exit 1; }
+if grep -q -e argument_spec_data -e Preflight "$work/bad.log"; then cat "$work/bad.log"; exit 1; fi
+status_after=$(for h in edge1 edge2; do ostree admin status "--sysroot=$work/$h/sysroot"; done)
+[ "$status_before" = "$status_after" ]
 
 # upgrade.yml through ansible-runner, as AWX runs it.
 "$python" "$here/run_upgrade.py" "$work" "$inventory"

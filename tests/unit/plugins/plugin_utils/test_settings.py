@@ -352,3 +352,14 @@ def test_what_a_person_writes_passes_next_to_the_hostile_input(values, scope):
 def test_survey_lines_end_at_a_newline_only():
     # U+2028 and NEL show as one line (and NEL is refused as a control character): they never split a command.
     assert check({'upgrade_reboot_blockers': 'a\u2028b\nc'})['upgrade_reboot_blockers'] == ['a\u2028b', 'c']
+
+
+@pytest.mark.parametrize('scope', ['upgrade', 'rollback', 'health', 'status'])
+def test_a_playbooks_hosts_are_a_pattern_or_a_list_of_them(scope):
+    # -e '{"upgrade_hosts": ["web1", "web2"]}' is what a play's hosts takes too.
+    name = scope + '_hosts'
+    assert check({name: ['web1', 'web2']}, scope=scope)[name] == ['web1', 'web2']
+    assert check({name: 'edge:&canary'}, scope=scope)[name] == 'edge:&canary'
+    for bad in ([], [''], ['web1', 3], {'web1': None}, 3):
+        with pytest.raises(_settings.SettingError, match=name):
+            check({name: bad}, scope=scope)
