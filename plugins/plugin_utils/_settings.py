@@ -382,6 +382,9 @@ def check_settings(scope, values, names_set, playbook=False, allowed_hook_dirs=(
         check_type(name, value, spec[name].get('type'))
         if name.endswith('_hosts'):
             check_hosts(name, value)
+        # A whole number written as 2.0 (YAML, JSON): ansible-core 2.19 converts it, 2.16 refuses it; the same everywhere.
+        if spec[name].get('type') == 'int' and isinstance(value, float):
+            values[name] = int(value)
         # Survey text of a list, read before the spec's own conversion (which would split "a, b" into "a", " b").
         if isinstance(value, str) and name.endswith(COMMAND_LISTS):
             try:
