@@ -66,6 +66,8 @@ def median_run(runs):
 
 
 def main():
+    if RUNS < 1 or RUNS % 2 == 0:
+        raise SystemExit('P2_RUNS must be an odd number of runs (the median is one run), got %d' % RUNS)
     os.makedirs(RESULTS_DIR, exist_ok=True)
     build_image()
     vm(NAME, 'stop-repo', check=False)

@@ -135,8 +135,8 @@ class ActionModule(OsImageActionBase):
         if after is None and not done:
             # Check mode: the plan, as the real run would deploy it.
             predicted = predicted_entry(before, deploy.target, resolved, deploy.options, backend.stateroot,
-                                        staged=bool(before.booted) and not args.get('sysroot'))
-            result.update(after=predicted, staged=predicted['staged'], reboot_required=bool(before.booted))
+                                        staged=before.running and not args.get('sysroot'))
+            result.update(after=predicted, staged=predicted['staged'], reboot_required=before.running)
             diff_after = describe_deployment(predicted)
         else:
             # What the real run left, or the host as it was when it already boots the target.

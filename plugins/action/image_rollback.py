@@ -95,7 +95,7 @@ class ActionModule(OsImageActionBase):
         else:
             # Check mode predicts the plan's target; with nothing to do the next boot stays.
             next_boot = before.next_boot if plan.done else plan.target
-        result.update(after=next_boot.as_dict(), reboot_required=before.booted is not None and not next_boot.booted)
+        result.update(after=next_boot.as_dict(), reboot_required=before.running and not next_boot.booted)
         if self.diff_mode:
             result['diff'] = {'before': describe_deployment(before.next_boot), 'after': describe_deployment(next_boot)}
         return result

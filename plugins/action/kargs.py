@@ -64,9 +64,9 @@ class ActionModule(OsImageActionBase):
         result = {'changed': changed, 'backend': backend.name, 'appended': plan.append, 'deleted': plan.delete}
         if after is not None:
             # Changed kernel arguments take effect only at the next boot (a sysroot has none to wait for).
-            result['reboot_required'] = before.booted is not None
+            result['reboot_required'] = before.running
         else:
-            result['reboot_required'] = before.reboot_required or (changed and before.booted is not None)
+            result['reboot_required'] = before.reboot_required or (changed and before.running)
             after_args = plan.after
         result.update(kernel_arguments=after_args, kernel_arguments_before=plan.current)
         if self.diff_mode:

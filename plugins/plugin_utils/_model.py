@@ -217,10 +217,15 @@ class HostState:
         return next((d for d in self.deployments[:booted.index] if d.stateroot == booted.stateroot), None)
 
     @property
+    def running(self):
+        """Whether this is the running system (a deployment is booted), not a sysroot: only then can a reboot
+        be required, since nothing ever reboots into a sysroot."""
+        return self.booted is not None
+
+    @property
     def reboot_required(self):
-        # Nothing boots a sysroot that is not the running system: no reboot can be required there.
         next_boot = self.next_boot
-        return self.booted is not None and next_boot is not None and not next_boot.booted
+        return self.running and next_boot is not None and not next_boot.booted
 
     def find(self, checksum=None, serial=None):
         for deployment in self.deployments:
