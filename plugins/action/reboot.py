@@ -16,8 +16,11 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base imp
     OsImageActionBase,
     argument_error,
 )
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _soft_reboot
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import CHECKSUM_RE
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._progress import Progress
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._soft_reboot import BootIdentity, parse_identity
 
 display = Display()
 
@@ -32,6 +35,12 @@ REBOOT_SCRIPT = (
     '"systemctl reboot || /sbin/reboot || reboot" >/dev/null 2>&1; then exit 0; fi; '
     'nohup /bin/sh -c "sleep 1; systemctl reboot || /sbin/reboot || reboot" '
     '>/dev/null 2>&1 </dev/null & exit 0'
+)
+# A soft reboot, the same way; should systemd refuse it, a full reboot applies the staged deployment as always.
+# Only asked for on hosts with systemd 254 or later, which all have systemd-run.
+SOFT_REBOOT_SCRIPT = (
+    'systemd-run --quiet --on-active=1 --timer-property=AccuracySec=100ms /bin/sh -c '
+    '"systemctl soft-reboot || systemctl reboot" >/dev/null 2>&1'
 )
 # A boot id is a UUID on a line of its own (random/boot_id). Over a pseudo-terminal other text can come
 # first, such as the wall message of the reboot ("Broadcast message from root@host ...: The system will
@@ -67,6 +76,8 @@ class ActionModule(OsImageActionBase):
         connect_timeout={'type': 'int', 'default': 10},
         post_reboot_delay={'type': 'int', 'default': 0},
         read_state={'type': 'bool', 'default': True},
+        soft_reboot={'type': 'str', 'choices': list(_soft_reboot.MODES), 'default': 'never'},
+        checksum={'type': 'str'},
     )
 
     def check_arguments(self, args):
@@ -75,36 +86,80 @@ class ActionModule(OsImageActionBase):
                 raise argument_error(name, 'must be at least 1 second, got %s' % args[name])
         if args['post_reboot_delay'] < 0:
             raise argument_error('post_reboot_delay', 'must be 0 or more seconds, got %s' % args['post_reboot_delay'])
+        if args['checksum'] is not None and not CHECKSUM_RE.fullmatch(args['checksum']):
+            raise argument_error('checksum', 'must be an OSTree commit checksum (64 lowercase hex digits), got %r'
+                                 % args['checksum'])
 
     def run_on_host(self, args, runner, task_vars):
         if getattr(self._connection, 'transport', None) in ('local', 'ansible.builtin.local'):
             # As ansible.builtin.reboot: over the local connection the controller itself would go down.
             raise OsImageError('refusing to reboot over the local connection: that would reboot the controller. '
                                'Nothing was done.')
-        if self.check_mode:
-            return {'changed': True, 'rebooted': False, 'elapsed': 0}
-        started = time.monotonic()
-        read = runner.run(BOOT_ID_ARGV, what='reading the boot id')
-        boot_id_before = parse_boot_id(read.stdout)
-        if boot_id_before is None:
+        if args['soft_reboot'] == 'never':
+            if self.check_mode:
+                return {'changed': True, 'rebooted': False, 'elapsed': 0, 'reboot': 'full', 'reboot_reason': None}
+            started = time.monotonic()
+            read = runner.run(BOOT_ID_ARGV, what='reading the boot id')
+            boot_id = parse_boot_id(read.stdout)
+            before, kind, reason = BootIdentity(boot_id), 'full', None
+        else:
+            started = time.monotonic()
+            read = runner.run_script(_soft_reboot.IDENTITY_SCRIPT)
+            before = parse_identity(read.stdout)
+            boot_id = before.boot_id if before is not None else None
+        if boot_id is None:
             raise OsImageError('the boot id of the host could not be read (no UUID in the output of %s); the host was '
                                'not rebooted' % read.cmd, command=read)
+        if args['soft_reboot'] != 'never':
+            kind, reason = self._plan_soft_reboot(runner, args, before)
+            if self.check_mode:
+                return {'changed': True, 'rebooted': False, 'elapsed': 0, 'reboot': kind, 'reboot_reason': reason}
+        self._soft = kind == 'soft'
         self._request_reboot(runner)
 
         original_timeout = self._set_connect_timeout(args['connect_timeout'])
         try:
-            boot_id_after = self._wait_for_new_boot(runner, boot_id_before, args, started)
+            after = self._wait_for_new_boot(runner, before, args, started)
         finally:
             self._set_connect_timeout(original_timeout)
+        done = after.how_changed_from(before)
+        if kind == 'soft' and done == 'full':
+            reason = 'a soft reboot was asked for, but the host booted its kernel again (systemctl soft-reboot failed)'
         if args['post_reboot_delay']:
             time.sleep(args['post_reboot_delay'])
         result = {
-            'changed': True, 'rebooted': True, 'boot_id_before': boot_id_before, 'boot_id_after': boot_id_after,
+            'changed': True, 'rebooted': True, 'boot_id_before': before.boot_id, 'boot_id_after': after.boot_id,
             'elapsed': round(time.monotonic() - started, 1), 'reboot_requests': self.reboot_requests,
+            'reboot': done, 'reboot_reason': reason,
         }
         if args['read_state']:
             result['state'] = self._read_state(runner, args, started, result).as_dict()
         return result
+
+    _soft = False
+
+    def _plan_soft_reboot(self, runner, args, identity):
+        """``(kind, reason)``: the rule of ``_soft_reboot.plan``, then, for a soft reboot of a real run, the tool's
+        own preparation (which checks the kernel state); fails for ``required`` where the reboot would be full."""
+        backend = self.backend_for({'backend': args['backend']}, runner)
+        state = backend.status()
+        target = state.find(args['checksum']) if args['checksum'] else state.next_boot
+        if args['checksum'] and target is None:
+            raise OsImageError('checksum %s is none of the host\'s deployments (%s); the host was not rebooted'
+                               % (args['checksum'], state.summary()), host_state=state)
+        kind, reason = _soft_reboot.plan(args['soft_reboot'], identity, state, backend,
+                                         target if target is not None and not target.booted else None)
+        if kind == 'soft' and (target is None or target.booted):
+            kind, reason = 'full', 'nothing new is to be booted: the next boot is the booted deployment'
+        if kind == 'soft' and not self.check_mode:
+            reason = backend.prepare_soft_reboot(state, target)
+            kind = 'full' if reason else 'soft'
+        if kind == 'full' and args['soft_reboot'] == 'required':
+            raise OsImageError(_soft_reboot.refusal_message(reason), host_state=state,
+                               extra={'reboot': 'full', 'reboot_reason': reason})
+        if kind == 'full':
+            display.vv('osimage.lifecycle.reboot: %s: a full reboot: %s' % (runner.host, reason))
+        return kind, reason
 
     def _read_state(self, runner, args, started, result):
         """The deployments of the new boot, read again until the deadline while the fresh boot's ssh or
@@ -127,7 +182,7 @@ class ActionModule(OsImageActionBase):
         self.reboot_requests += 1
         self.reboot_requested = time.monotonic()
         try:
-            reboot = runner.run_script(REBOOT_SCRIPT)
+            reboot = runner.run_script(SOFT_REBOOT_SCRIPT if self._soft else REBOOT_SCRIPT)
             if reboot.rc != 0:
                 raise OsImageError('the reboot command failed; the host was not rebooted', command=reboot)
         except AnsibleConnectionFailure:
@@ -137,16 +192,19 @@ class ActionModule(OsImageActionBase):
     reboot_requests = 0
     reboot_requested = 0.0
 
-    def _wait_for_new_boot(self, runner, boot_id_before, args, started):
+    def _wait_for_new_boot(self, runner, before, args, started):
+        """The ``BootIdentity`` of the new boot: a new boot id, or, after a soft reboot, the same boot id with
+        systemd's count of soft reboots gone up."""
         deadline = started + args['reboot_timeout']
         last_error = 'the host did not answer'
         pause = 1.0
         progress = Progress(runner.host, started, args['reboot_timeout'])
         while time.monotonic() < deadline:
             outcome = self._bounded_read(runner, args['connect_timeout'] * 2)
-            if isinstance(outcome, str) and outcome != boot_id_before:
+            same = isinstance(outcome, BootIdentity) and outcome.how_changed_from(before) is None
+            if isinstance(outcome, BootIdentity) and not same:
                 return outcome
-            if outcome == boot_id_before and time.monotonic() - self.reboot_requested >= REBOOT_REQUEST_AGAIN_AFTER:
+            if same and time.monotonic() - self.reboot_requested >= REBOOT_REQUEST_AGAIN_AFTER:
                 display.warning('osimage.lifecycle.reboot: %s still runs the boot it had %d seconds after the reboot '
                                 'was asked for; asking again' % (runner.host, REBOOT_REQUEST_AGAIN_AFTER))
                 self._request_reboot(runner)
@@ -169,13 +227,14 @@ class ActionModule(OsImageActionBase):
         raise OsImageError(
             'the host did not come back within %s seconds (reboot_timeout) after the reboot; last: %s. '
             'It may be booting another deployment, hanging, or unreachable.' % (args['reboot_timeout'], last_error),
-            extra={'rebooted': True, 'unreachable_after_reboot': True, 'boot_id_before': boot_id_before,
+            extra={'rebooted': True, 'unreachable_after_reboot': True, 'boot_id_before': before.boot_id,
                    'elapsed': round(time.monotonic() - started, 1)})
 
     def _bounded_read(self, runner, limit):
-        """Read the boot id, giving up after ``limit`` seconds: a poll can hang while the host shuts down.
+        """Read which boot the host runs, giving up after ``limit`` seconds: a poll can hang while the host shuts
+        down. The boot id alone, or with systemd's count of soft reboots after a soft reboot was asked for.
 
-        Returns the boot id, an exception, ``NO_BOOT_ID`` when the answer held no boot id (the host is
+        Returns a ``BootIdentity``, an exception, ``NO_BOOT_ID`` when the answer held no boot id (the host is
         still going down), or None when the read hung.
         """
         if not self._settle_read(limit):
@@ -185,7 +244,7 @@ class ActionModule(OsImageActionBase):
 
         def read():
             try:
-                box['value'] = parse_boot_id(runner.run(BOOT_ID_ARGV, what='reading the boot id').stdout) or NO_BOOT_ID
+                box['value'] = self._read_identity(runner) or NO_BOOT_ID
             except (AnsibleError, OsImageError, OSError) as err:
                 box['value'] = err
 
@@ -196,6 +255,13 @@ class ActionModule(OsImageActionBase):
         return box.get('value')
 
     _read_worker = None
+
+    def _read_identity(self, runner):
+        """The host's ``BootIdentity``, or None when the answer held no boot id."""
+        if self._soft:
+            return parse_identity(runner.run_script(_soft_reboot.IDENTITY_SCRIPT).stdout)
+        boot_id = parse_boot_id(runner.run(BOOT_ID_ARGV, what='reading the boot id').stdout)
+        return BootIdentity(boot_id) if boot_id else None
 
     def _settle_read(self, limit):
         """Wait up to ``limit`` seconds for a read still running; True when none runs any more."""

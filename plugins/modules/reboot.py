@@ -54,6 +54,26 @@ options:
       - Read the host's deployments after the reboot and return them in RV(state).
     type: bool
     default: true
+  soft_reboot:
+    description:
+      - Whether to soft-reboot (C(systemctl soft-reboot), systemd 254 and later) instead of a full reboot. A soft
+        reboot starts userspace again from the new deployment without firmware, boot loader and kernel; it can only
+        boot a deployment with the same kernel, initramfs and kernel arguments as the booted one.
+      - V(never) always reboots fully. V(auto) soft-reboots where the host can (systemd 254+; ostree 2025.3+ with
+        C(ostree admin prepare-soft-reboot), which refuses another kernel state; bootc on OSTree where C(bootc status)
+        says the staged image is C(softRebootCapable)) and reboots fully otherwise, saying why in RV(reboot_reason).
+        V(required) fails where a soft reboot cannot be done, before the host is rebooted.
+      - rpm-ostree has no soft reboot.
+      - In check mode, V(auto) and V(required) read the host and predict the kind of reboot (RV(reboot)) by the same
+        rule; only the tool's own check of the kernel state is left to the real run.
+    type: str
+    choices: [never, auto, required]
+    default: never
+  checksum:
+    description:
+      - The commit checksum of the deployment to soft-reboot into. Default is the next boot.
+      - Only used with O(soft_reboot=auto) or O(soft_reboot=required).
+    type: str
 notes:
   - The reboot is handed to systemd as a transient timer (C(systemd-run --on-active=1)), so that it does not
     depend on the SSH session that asked for it; hosts without C(systemd-run) get a detached shell instead.
@@ -61,6 +81,8 @@ notes:
     with its old boot id 60 seconds after the request is asked again (RV(reboot_requests)).
   - After the reboot it reads the host's deployments (as M(osimage.lifecycle.image_info) does) and returns
     them in RV(state), so the caller can check which deployment came up.
+  - A soft reboot keeps the boot id; the host is back when systemd's C(SoftRebootsCount) went up. Should
+    C(systemctl soft-reboot) fail on the host, it reboots fully instead, and RV(reboot_reason) says so.
   - The boot id is read as a UUID (the last line of the answer that is one); any other answer, such as the wall
     message of the reboot that a pseudo-terminal can put in front of the old boot id, means the host is not back yet.
   - At C(-v) the wait says what it sees (the host going down, not answering, answering with its old boot) each
@@ -77,6 +99,11 @@ EXAMPLES = r'''
 - name: Reboot into the staged deployment
   osimage.lifecycle.reboot:
     reboot_timeout: 900
+  register: reboot
+
+- name: Soft-reboot where the new image keeps the kernel, else reboot fully
+  osimage.lifecycle.reboot:
+    soft_reboot: auto
   register: reboot
 
 - name: Check that the staged deployment came up
@@ -110,6 +137,19 @@ boot_id_after:
   returned: success
   type: str
   sample: 7d1c2b3a-4e5f-4a61-9a8e-2f0d1c3b4a60
+reboot:
+  description:
+    - How the host rebooted, as seen from its boot id and systemd's count of soft reboots (C(SoftRebootsCount)), or,
+      in check mode, how it would.
+    - V(full) (the kernel booted again, the boot id changed) or V(soft) (userspace started again, the boot id stayed).
+  returned: always
+  type: str
+  sample: soft
+reboot_reason:
+  description: Why the reboot is a full one although O(soft_reboot) allowed a soft one; null otherwise.
+  returned: always
+  type: str
+  sample: systemd 252 has no soft reboot (254 and later)
 unreachable_after_reboot:
   description: Set when the host did not answer within O(reboot_timeout).
   returned: failure

@@ -208,6 +208,17 @@ class Backend:
         """Raise what ``set_finalization_locked()`` would raise before running anything."""
         raise Unsupported('the %s backend cannot lock or unlock a staged deployment' % self.name, host_state=state)
 
+    def soft_reboot_refusal(self, state, target):
+        """Why this host cannot soft-reboot into ``target`` (a ``Deployment``; None before it is staged), as far as
+        can be known before the soft reboot is prepared; None when nothing known stands in the way. The rule of
+        ``_soft_reboot.plan``, which checks systemd first."""
+        return '%s has no soft reboot (only ostree 2025.3 and later, and bootc on it, have one)' % self.name
+
+    def prepare_soft_reboot(self, state, target):
+        """Make ``target`` the root of the next soft reboot. Returns None, or the tool's reason when it refuses
+        (then nothing changed: a full reboot applies the staged deployment as always)."""
+        raise Unsupported('the %s backend cannot prepare a soft reboot' % self.name, host_state=state)
+
     def cleanup_plan(self, state, pending=False, rollback=False):
         """The deployments a cleanup of ``state`` removes, in boot order: decided here only.
 

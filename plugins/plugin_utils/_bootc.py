@@ -224,6 +224,28 @@ class BootcBackend(Backend):
                 deployment.index, deployment.checksum),
             host_state=state)
 
+    def soft_reboot_refusal(self, state, target):
+        # bootc prints no ostree version; what it says of the target decides, once the target is staged.
+        reason = _ostree_common.soft_reboot_refusal(state, target, _ostree_common.PREPARE_SOFT_REBOOT_SINCE)
+        if reason or target is None:
+            return reason
+        capable = entry_for(state, target).get('softRebootCapable')
+        if capable is None:
+            return 'bootc status does not say whether it can soft-reboot into %s (softRebootCapable, bootc 1.8 and ' \
+                   'later)' % (target.image or target.checksum)
+        if capable is not True:
+            return 'bootc status says it cannot soft-reboot into %s (its kernel, initramfs or kernel arguments ' \
+                   'differ from the booted ones)' % (target.image or target.checksum)
+        return None
+
+    def prepare_soft_reboot(self, state, target):
+        """bootc on OSTree soft-reboots through ostree's own preparation (its deployments are ostree's)."""
+        try:
+            index = ostree_index(state, target)
+        except Unsupported as err:
+            return err.msg
+        return _ostree_common.prepare_soft_reboot(self.runner, index)
+
     def check_set_pinned(self, state, deployment, pinned):
         self.refuse_unsupported(state)
         ostree_index(state, deployment)
@@ -314,6 +336,11 @@ def ostree_index(state, deployment):
                 'several stateroots' if len(stateroots) > 1 else 'a queued rollback and older deployments'),
             host_state=state)
     return deployment.index
+
+
+def entry_for(state, deployment):
+    """The boot entry of ``bootc status`` (a dict) that ``deployment`` of ``state`` was read from."""
+    return boot_order(state.raw)[deployment.index][1]
 
 
 def parse_status(text_or_dict):

@@ -355,6 +355,13 @@ class OstreeBackend(Backend):
         self.write_deployment(state, staged.checksum, ('copy', self.origin_file(staged)), staged.stateroot,
                               self.deployment_kernel_arguments(state, staged), locked=locked)
 
+    def soft_reboot_refusal(self, state, target):
+        return _ostree_common.soft_reboot_refusal(state, target, self.tool_version)
+
+    def prepare_soft_reboot(self, state, target):
+        # ostree's list is the state's order (index).
+        return _ostree_common.prepare_soft_reboot(self.runner, target.index)
+
     def origin_file(self, deployment):
         return posixpath.join(self.root, 'ostree', 'deploy', deployment.stateroot, 'deploy',
                               '%s.%d.origin' % (deployment.checksum, deployment.serial))

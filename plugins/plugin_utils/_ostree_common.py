@@ -20,6 +20,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import P
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._parse import failure_context
 # _bootc and _ostree call it by this name.
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import new_marker  # pylint: disable=unused-import
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import tool_message
 
 # The sysroot lock that ostree takes (flock, ``ostree_sysroot_lock``) while it changes deployments:
 # ``ostree admin`` commands, rpm-ostreed and bootc all hold it. The shell lines below print a
@@ -233,3 +234,31 @@ def cache_to_clean(runner, state, repo, marker, cachedir=''):
             raise ParseError('ostree prune --no-prune printed neither "%s" nor "Would delete: N objects"' % PRUNE_NONE,
                              command=result)
     return found['prunable'] > 0 or found['before'][1] > 0
+
+
+# `ostree admin prepare-soft-reboot INDEX`, for staged deployments too (ostree PRs 3420 and 3460, release 2025.3).
+PREPARE_SOFT_REBOOT_SINCE = (2025, 3)
+
+
+def soft_reboot_refusal(state, target, tool_version):
+    """Why ostree cannot soft-reboot the running host into ``target`` (None: not staged yet), or None."""
+    booted = state.booted
+    if booted is None:
+        return 'nothing is booted (a sysroot)'
+    if tool_version < PREPARE_SOFT_REBOOT_SINCE:
+        return 'ostree %d.%d has no "admin prepare-soft-reboot" (%d.%d and later)' % (
+            tuple(tool_version[:2]) + PREPARE_SOFT_REBOOT_SINCE)
+    if target is not None and target.booted:
+        return 'the deployment to boot is the booted one'
+    if target is not None and target.stateroot != booted.stateroot:
+        return 'the deployment to boot is of stateroot %s, the booted one of %s' % (target.stateroot, booted.stateroot)
+    return None
+
+
+def prepare_soft_reboot(runner, ostree_index):
+    """``ostree admin prepare-soft-reboot INDEX``: None, or ostree's reason when it refuses (a kernel, initramfs
+    or kernel arguments that differ from the booted ones, no composefs), in which case nothing changed."""
+    result = runner.run(admin_argv('prepare-soft-reboot') + [str(ostree_index)], ok_rcs=None)
+    if result.rc == 0:
+        return None
+    return 'ostree admin prepare-soft-reboot %d refused (rc=%s): %s' % (ostree_index, result.rc, tool_message(result))

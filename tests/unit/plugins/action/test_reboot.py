@@ -264,3 +264,126 @@ def test_a_hung_read_ends_before_the_next_one_starts(monkeypatch):
     assert result['boot_id_after'] == NEW, result
     assert connection.reset.called
     assert most[0] == 1
+
+
+# Soft reboots -----------------------------------------------------------------------------------------
+
+TARGET = 'b' * 64
+STAGED = HostState('ostree', [Deployment(stateroot='debian', checksum=TARGET, version='3', staged=True, serial=0),
+                              Deployment(stateroot='debian', checksum='a' * 64, version='2', booted=True, serial=0)])
+
+
+class SoftHost:
+    """A host with systemd ``systemd_version``: its boot id and count of soft reboots change as it reboots."""
+
+    def __init__(self, systemd_version=262, soft_fails=False):
+        self.systemd_version = systemd_version
+        self.soft_fails = soft_fails
+        self.boot_id, self.soft_reboots = OLD, 0
+        self.commands = []
+
+    def __call__(self, cmd, sudoable=True):
+        self.commands.append(cmd)
+        if 'SoftRebootsCount' in cmd:
+            return {'rc': 0, 'stdout': 'boot_id=%s\nsoft_reboots=%s\nsystemd=systemd %d (%d-1)\n' % (
+                self.boot_id, self.soft_reboots if self.systemd_version >= 254 else '', self.systemd_version,
+                self.systemd_version), 'stderr': ''}
+        if cmd == BOOT_ID:
+            return {'rc': 0, 'stdout': self.boot_id + '\n', 'stderr': ''}
+        if 'systemctl soft-reboot' in cmd:
+            assert 'systemd-run' in cmd and '|| systemctl reboot' in cmd
+            if self.soft_fails:
+                self.boot_id = NEW
+            else:
+                self.soft_reboots += 1
+            return {'rc': 0, 'stdout': '', 'stderr': ''}
+        assert 'systemctl reboot' in cmd, cmd
+        self.boot_id = NEW
+        return {'rc': 0, 'stdout': '', 'stderr': ''}
+
+
+class SoftBackend(Backend):
+    def __init__(self, refusal=None, prepare_refusal=None, state=STAGED):
+        super().__init__()
+        self.refusal, self.prepare_refusal, self.state = refusal, prepare_refusal, state
+        self.prepared = []
+
+    def status(self):
+        self.reads += 1
+        return self.state
+
+    def soft_reboot_refusal(self, state, target):
+        return self.refusal
+
+    def prepare_soft_reboot(self, state, target):
+        self.prepared.append(target.checksum)
+        return self.prepare_refusal
+
+
+@pytest.mark.parametrize('mode', ['auto', 'required'])
+def test_a_soft_reboot_is_prepared_asked_of_systemd_and_seen_in_its_count(mode):
+    host, backend = SoftHost(), SoftBackend()
+    result = run(host, backend, soft_reboot=mode, checksum=TARGET)
+    assert (result['reboot'], result['reboot_reason']) == ('soft', None)
+    assert result['boot_id_before'] == result['boot_id_after'] == OLD
+    assert backend.prepared == [TARGET]
+    assert not any('systemctl reboot"' in cmd and 'soft-reboot' not in cmd for cmd in host.commands)
+
+
+def test_auto_reboots_fully_naming_the_reason_where_the_host_cannot_soft_reboot():
+    host, backend = SoftHost(systemd_version=252), SoftBackend()
+    result = run(host, backend, soft_reboot='auto', checksum=TARGET)
+    assert (result['reboot'], result['reboot_reason']) == ('full', 'systemd 252 has no soft reboot (254 and later)')
+    assert result['boot_id_after'] == NEW and backend.prepared == []
+
+
+def test_auto_reboots_fully_when_the_tool_refuses_to_prepare():
+    refusal = 'ostree admin prepare-soft-reboot 0 refused (rc=1): error: different kernel state'
+    host, backend = SoftHost(), SoftBackend(prepare_refusal=refusal)
+    result = run(host, backend, soft_reboot='auto')
+    assert (result['reboot'], result['reboot_reason']) == ('full', refusal)
+    assert not any('soft-reboot' in cmd for cmd in host.commands)
+
+
+@pytest.mark.parametrize('backend', [SoftBackend(refusal='rpm-ostree has no soft reboot'),
+                                     SoftBackend(prepare_refusal='ostree refused')])
+def test_required_fails_before_the_reboot_naming_the_reason(backend):
+    host = SoftHost()
+    result = run(host, backend, soft_reboot='required')
+    assert result['failed'] is True and result['msg'].startswith('testhost: soft_reboot is required, but the host cannot soft-reboot')
+    assert result['reboot'] == 'full' and result['reboot_reason'] in result['msg']
+    assert not any('reboot' in cmd and 'systemd-run' in cmd for cmd in host.commands)
+
+
+def test_a_soft_reboot_that_systemd_turns_into_a_full_one_says_so():
+    result = run(SoftHost(soft_fails=True), SoftBackend(), soft_reboot='auto')
+    assert result['reboot'] == 'full' and 'booted its kernel again' in result['reboot_reason']
+
+
+@pytest.mark.parametrize('mode, kind', [('auto', 'soft'), ('never', 'full')])
+def test_check_mode_predicts_the_kind_of_reboot_from_the_same_rule(mode, kind):
+    host, backend = SoftHost(), SoftBackend()
+    result = run(host, backend, check_mode=True, soft_reboot=mode)
+    assert (result['rebooted'], result['reboot']) == (False, kind)
+    assert backend.prepared == [] and not any('systemd-run' in cmd for cmd in host.commands)
+
+
+def test_check_mode_of_required_fails_where_the_host_cannot():
+    result = run(SoftHost(systemd_version=252), SoftBackend(), check_mode=True, soft_reboot='required')
+    assert result['failed'] is True and 'systemd 252 has no soft reboot' in result['msg']
+
+
+def test_nothing_new_to_boot_is_a_full_reboot():
+    result = run(SoftHost(), SoftBackend(state=STATE), soft_reboot='auto')
+    assert result['reboot'] == 'full' and result['reboot_reason'].startswith('nothing new is to be booted')
+
+
+@pytest.mark.parametrize('checksum, message', [('B' * 64, 'parameter checksum'), ('c' * 64, 'none of the host')])
+def test_a_checksum_is_checked(checksum, message):
+    host = SoftHost()
+    try:
+        result = run(host, SoftBackend(), soft_reboot='auto', checksum=checksum)
+    except AnsibleActionFail as err:
+        result = {'failed': True, 'msg': str(err)}
+    assert result['failed'] is True and message in result['msg']
+    assert not any('systemd-run' in cmd for cmd in host.commands)
