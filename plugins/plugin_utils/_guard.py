@@ -11,11 +11,14 @@ systemd and the ``ostree`` command (every ostree, rpm-ostree and bootc host has 
   stateroot, so the old and the new image read the same record);
 * ``guard.sh`` beside it, and three systemd units in ``/etc/systemd/system`` (``/etc`` is carried
   into the new deployment when it is finalized): a service that runs at every boot, and a timer
-  that runs the script again ``timeout`` seconds after the boot;
+  that runs the script again ``timeout`` seconds after its start in the new boot (full or soft);
 * on GRUB hosts whose ``grub.cfg`` honours ``saved_entry`` and ``next_entry``, the previous
   deployment as GRUB's saved entry and the new one as its next entry: GRUB boots the new image
   once, and any boot after that (a panic with ``panic=N``, a reset) boots the previous one, even
   when the new image never reaches userspace.
+
+A boot is the boot id with systemd's count of soft reboots: a soft reboot into the new image (same kernel) keeps
+the boot id, and never goes through GRUB, so the guard then drops GRUB's one boot of the new image.
 
 In the new boot, unless the controller renames ``armed`` to ``confirmed`` within the timeout, the
 script renames it to ``fired`` (whoever renames first wins), makes the previous deployment the next
@@ -100,7 +103,9 @@ loader=$(value boot_loader "$record")
 sum=$(value checksum "$record")
 prev=$(value previous "$record")
 this_boot=$(cat "$root/proc/sys/kernel/random/boot_id")
-if [ "$this_boot" = "$(value armed_boot_id "$record")" ]; then
+# A soft reboot keeps the boot id: systemd's count of soft reboots (254 and later) tells the boots apart.
+soft=$(systemctl show -P SoftRebootsCount 2>/dev/null)
+if [ "$this_boot" = "$(value armed_boot_id "$record")" ] && [ "$soft" = "$(value armed_soft_reboots "$record")" ]; then
   say "armed in this boot: waiting for the reboot into $sum"
   exit 0
 fi
@@ -110,6 +115,10 @@ if [ "$now" = "$sum" ]; then
     fire again
   fi
   if [ "$mode" = boot ]; then
+    if [ "$loader" = grub-once ] && [ "$this_boot" = "$(value armed_boot_id "$record")" ]; then
+      # Soft-rebooted into it: GRUB never took its one boot of the new image, and must not take it later.
+      grub-editenv "$root/boot/grub/grubenv" unset next_entry
+    fi
     echo "$this_boot" > "$dir/booted-new"
     say "booted $sum: returning to $prev unless the controller confirms within $(value timeout "$record") s"
     exit 0
@@ -189,7 +198,9 @@ EXPIRE_TIMER_TEXT = '''[Unit]
 Description=osimage.lifecycle commit-confirmed boot guard: the confirmation window
 
 [Timer]
-OnBootSec=%ds
+# From the timer's start in the new boot: at a soft reboot, which keeps the kernel's clock (OnBootSec= would
+# have expired already), every unit is stopped and started again.
+OnActiveSec=%ds
 AccuracySec=1s
 
 [Install]
@@ -273,6 +284,9 @@ def _record(name, lines):
     for key in ('armed_boot_id', 'boot_id'):
         if key in values and not _UUID.fullmatch(values[key]):
             raise ValueError('%s: %s=%r is not a boot id' % (name, key, values[key]))
+    # systemd's count of soft reboots when the guard was armed: empty before systemd 254.
+    if values.get('armed_soft_reboots', '') and not values['armed_soft_reboots'].isdigit():
+        raise ValueError('%s: armed_soft_reboots=%r is not a count' % (name, values['armed_soft_reboots']))
     if 'timeout' in values and not values['timeout'].isdigit():
         raise ValueError('%s: timeout=%r is not a number of seconds' % (name, values['timeout']))
     if 'how' in values and values['how'] not in FALLBACK_HOWS:
@@ -414,7 +428,8 @@ def arm_script(checksum, previous, timeout, boot_loader, grub_entry, armed_at, g
         lines.append('grub-editenv %s set saved_entry=%d next_entry=%d' % (GRUBENV, int(grub_entry), int(grub_next)))
     # The record last: until it is there, the units remove themselves at the next boot.
     lines += [
-        '{ printf %%s %s; echo "armed_boot_id=$(cat /proc/sys/kernel/random/boot_id)"; } > "$dir/armed.tmp"'
+        '{ printf %%s %s; echo "armed_boot_id=$(cat /proc/sys/kernel/random/boot_id)"; '
+        'echo "armed_soft_reboots=$(systemctl show -P SoftRebootsCount 2>/dev/null)"; } > "$dir/armed.tmp"'
         % shlex.quote(record),
         'mv -- "$dir/armed.tmp" "$dir/armed"',
     ]

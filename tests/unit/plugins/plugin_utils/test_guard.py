@@ -48,6 +48,7 @@ STUB = '''#!/bin/sh
 echo "$(basename "$0") $*" >> "$FAKE/calls"
 case "$(basename "$0") $*" in
   "ostree admin status") cat "$FAKE/status" ;;
+  "systemctl show -P SoftRebootsCount") cat "$FAKE/soft-reboots" 2>/dev/null ;;
   "grub-editenv "*" list") cat "$FAKE/grubenv" ;;
   "ostree admin set-default "*) [ -e "$FAKE/no-set-default" ] && exit 1 ; exit 0 ;;
 esac
@@ -84,9 +85,13 @@ class Host:
         self.fake = fake
         self.dir = root / 'var/lib/osimage-lifecycle'
 
-    def arm(self, loader='grub-once', boot_id=ARM_BOOT, name='armed'):
+    def arm(self, loader='grub-once', boot_id=ARM_BOOT, name='armed', soft_reboots=''):
         (self.dir / name).write_text('checksum=%s\nprevious=%s\ntimeout=120\nboot_loader=%s\narmed_at=2026-12-07T00:00:00Z\n'
-                                     'armed_boot_id=%s\n' % (NEW, OLD, loader, boot_id))
+                                     'armed_boot_id=%s\narmed_soft_reboots=%s\n' % (NEW, OLD, loader, boot_id, soft_reboots))
+
+    def soft_reboots(self, count):
+        """systemd's SoftRebootsCount on the host from now on."""
+        (self.fake / 'soft-reboots').write_text('%d\n' % count)
 
     def run(self, mode, status, grubenv=None):
         (self.fake / 'status').write_text(status)
@@ -101,7 +106,8 @@ class Host:
     @property
     def calls(self):
         path = self.fake / 'calls'
-        return [line for line in path.read_text().splitlines() if line != 'ostree admin status'] if path.exists() else []
+        reads = ('ostree admin status', 'systemctl show -P SoftRebootsCount')
+        return [line for line in path.read_text().splitlines() if line not in reads] if path.exists() else []
 
     def armed_units(self):
         return sorted(p.name for p in (self.root / 'etc/systemd/system').rglob('osimage-*'))
@@ -122,6 +128,27 @@ def test_the_boot_it_was_armed_in_does_nothing(host):
     assert proc.returncode == 0
     assert 'armed in this boot' in proc.stdout
     assert host.calls == [] and (host.dir / 'armed').exists()
+
+
+def test_a_soft_reboot_into_the_new_image_is_a_new_boot_and_grub_no_longer_boots_it_once(host):
+    host.arm('grub-once', boot_id=THIS_BOOT, soft_reboots='0')
+    host.soft_reboots(1)
+    proc = host.run('boot', STATUS_NEW_BOOTED)
+    assert proc.returncode == 0, proc.stderr
+    assert (host.dir / 'booted-new').read_text().strip() == THIS_BOOT
+    assert [call for call in host.calls if call.startswith('grub-editenv')] == [
+        'grub-editenv %s unset next_entry' % (host.root / 'boot/grub/grubenv')]
+    # Unconfirmed, it returns as after a full reboot: GRUB's saved entry is the previous image.
+    proc = host.run('expire', STATUS_NEW_BOOTED)
+    assert (host.dir / 'fired').exists() and host.calls[-1] == 'systemctl reboot'
+
+
+def test_the_boot_it_was_armed_in_is_also_its_count_of_soft_reboots(host):
+    host.arm(boot_id=THIS_BOOT, soft_reboots='2')
+    host.soft_reboots(2)
+    proc = host.run('expire', STATUS_OLD_FIRST)
+    assert 'armed in this boot' in proc.stdout
+    assert host.calls == []
 
 
 def test_unconfirmed_on_grub_the_saved_entry_returns_it(host):
@@ -228,7 +255,7 @@ def test_arm_script_writes_the_guard_byte_for_byte(tmp_path):
         expected = expected.replace(prefix, root + prefix)
     subprocess.run(['/bin/sh', '-c', script], check=True)
     assert open(root + '/var/lib/osimage-lifecycle/guard.sh').read() == expected
-    assert 'OnBootSec=300s' in open(root + '/etc/systemd/system/' + _guard.EXPIRE_TIMER).read()
+    assert 'OnActiveSec=300s' in open(root + '/etc/systemd/system/' + _guard.EXPIRE_TIMER).read()
     assert os.readlink(root + '/etc/systemd/system/timers.target.wants/' + _guard.EXPIRE_TIMER) == '../' + _guard.EXPIRE_TIMER
     read = '== armed\n%s== boot_id\n%s\n== capabilities\nset-default\nsystemd\n== end\n' % (
         open(root + '/var/lib/osimage-lifecycle/armed').read(), ARM_BOOT)
