@@ -101,10 +101,12 @@ BASELINES = {
 VALID = {'image': 'quay.io/osimage/never:latest'}
 
 # The ranges the plugins enforce on their int options, (least, most) with None for no bound; every int option
-# must be listed, with (None, None) when the plugin takes any number.
+# must be listed, with (None, None) when the plugin takes any number. MAX_WHOLE_NUMBER: the plugins' own bound
+# (_validate.MAX_WHOLE_NUMBER), read from the collection under test.
+MAX_WHOLE_NUMBER = 'MAX_WHOLE_NUMBER'
 MODULE_INT_RANGES = {
     'lock_timeout': (0, None),
-    'boot_guard.timeout': (60, 2 ** 31 - 1),
+    'boot_guard.timeout': (60, MAX_WHOLE_NUMBER),
     'reboot.reboot_timeout': (1, None),
     'reboot.connect_timeout': (1, None),
     'reboot.post_reboot_delay': (0, None),
@@ -210,6 +212,8 @@ def scalar_values(path, option, free_text):
         if bounds is None:
             raise Unknown('%s: an int option whose range is not in MODULE_INT_RANGES' % path)
         least, most = bounds
+        if most == MAX_WHOLE_NUMBER:
+            most = collection_module('plugins.plugin_utils._validate').MAX_WHOLE_NUMBER
         if least is not None:
             values.append(('below %s' % least, least - 1))
         if most is not None:
