@@ -144,12 +144,14 @@ class ActionModule(OsImageActionBase):
         backend = self.backend_for({'backend': args['backend']}, runner)
         state = backend.status()
         target = state.find(args['checksum']) if args['checksum'] else state.next_boot
-        if args['checksum'] and target is None:
+        # In check mode the target may not be staged yet (a run that stages first, the role's preflight): then what
+        # the host can do decides.
+        if args['checksum'] and target is None and not self.check_mode:
             raise OsImageError('checksum %s is none of the host\'s deployments (%s); the host was not rebooted'
                                % (args['checksum'], state.summary()), host_state=state)
-        kind, reason = _soft_reboot.plan(args['soft_reboot'], identity, state, backend,
-                                         target if target is not None and not target.booted else None)
-        if kind == 'soft' and (target is None or target.booted):
+        known = target if target is not None and not target.booted else None
+        kind, reason = _soft_reboot.plan(args['soft_reboot'], identity, state, backend, known)
+        if kind == 'soft' and known is None and not self.check_mode:
             kind, reason = 'full', 'nothing new is to be booted: the next boot is the booted deployment'
         if kind == 'soft' and not self.check_mode:
             reason = backend.prepare_soft_reboot(state, target)

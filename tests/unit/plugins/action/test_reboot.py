@@ -387,3 +387,13 @@ def test_a_checksum_is_checked(checksum, message):
         result = {'failed': True, 'msg': str(err)}
     assert result['failed'] is True and message in result['msg']
     assert not any('systemd-run' in cmd for cmd in host.commands)
+
+
+@pytest.mark.parametrize('checksum', [None, 'c' * 64])
+def test_check_mode_before_staging_predicts_from_what_the_host_can_do(checksum):
+    # The role's preflight (no checksum) and the check mode of a whole run (the target is not staged yet).
+    args = {'checksum': checksum} if checksum else {}
+    result = run(SoftHost(), SoftBackend(state=STATE), check_mode=True, soft_reboot='required', **args)
+    assert result.get('failed') is not True and result['reboot'] == 'soft'
+    result = run(SoftHost(systemd_version=252), SoftBackend(state=STATE), check_mode=True, soft_reboot='required', **args)
+    assert result['failed'] is True and 'systemd 252' in result['msg']
