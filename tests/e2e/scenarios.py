@@ -15,6 +15,7 @@ starts from what the one before left:
   v1  killed after staging, before the reboot         v2 staged; boot id unchanged
   v2  the re-run                                      no download again, rebooted, verified, healthy
   v1  the rollback playbook                           the previous image booted again, healthy
+  v2  a soft reboot (sid), then the rollback playbook  same boot id, SoftRebootsCount + 1, confirmed; v1 again
   v1  unhealthy v3                                    health fails, automatic rollback, v1 again
   v1  v5 panics before userspace                      GRUB boots it once; back on v1 by itself (reverted)
   v1  v2 outside every maintenance window             deferred: v2 staged locked, not rebooted; a reboot boots v1
@@ -104,7 +105,10 @@ def guest(name, command, check=True):
 
 
 def boot_id(name):
-    return guest(name, 'cat /proc/sys/kernel/random/boot_id').strip()
+    """Which boot the guest runs: its boot id, then systemd's count of soft reboots (a soft reboot keeps the boot id;
+    empty before systemd 254)."""
+    return guest(name, 'echo "$(cat /proc/sys/kernel/random/boot_id)/$(systemctl show -P SoftRebootsCount 2>/dev/null)"'
+                 ).strip()
 
 
 def ostree_status(name):
@@ -363,6 +367,9 @@ class Suite:
             ({'upgrade_image': 'evil:quay.io/x'}, 'upgrade_image'),
             ({'upgrade_version': '2\u0000'}, 'upgrade_version'),
         ]
+        if GUEST == 'bookworm':
+            # systemd 252 and ostree 2022.7 cannot soft-reboot: required fails before anything changes.
+            cases.append(({'upgrade_soft_reboot': 'required'}, 'upgrade_soft_reboot is required'))
         for extra, named in cases:
             proc = self.upgrade('hostile-%s' % '-'.join(extra), extra)
             expect(proc.returncode != 0, 'the upgrade play accepted %s' % extra)
@@ -471,6 +478,28 @@ class Suite:
         proc = self.ansible.playbook('rollback', self.inventory, os.path.join(PLAYBOOKS, 'rollback.yml'), ROLLBACK_VARS)
         expect(proc.returncode == 0, 'the rollback playbook failed:\n%s' % proc.stdout[-3000:])
         self.assert_boots(VM_A, self.inventory, '1')
+
+    def soft_reboot(self):
+        """v1 -> v2, which keeps the kernel, with upgrade_soft_reboot required: a soft reboot (same boot id, one more
+        in systemd's SoftRebootsCount), verified, healthy and confirmed; then the rollback playbook returns to v1."""
+        kernel_boot, soft_before = boot_id(VM_A).split('/')
+        proc = self.upgrade('soft-reboot', {'upgrade_soft_reboot': 'required'})
+        expect(proc.returncode == 0, 'the upgrade with a soft reboot failed:\n%s' % proc.stdout[-3000:])
+        result = upgrade_results(proc.stdout).get(VM_A, {})
+        log('  upgrade_result: %s' % json.dumps(result, sort_keys=True))
+        expect(result.get('status') == 'upgraded' and result.get('reboot') == 'soft',
+               'upgrade_result status %s, reboot %s (%s)' % (result.get('status'), result.get('reboot'),
+                                                            result.get('reboot_reason')))
+        after = boot_id(VM_A)
+        log('  boot id/SoftRebootsCount: %s/%s -> %s' % (kernel_boot, soft_before, after))
+        expect(after == '%s/%d' % (kernel_boot, int(soft_before) + 1), 'not one soft reboot: %s/%s -> %s'
+               % (kernel_boot, soft_before, after))
+        self.assert_boots(VM_A, self.inventory, '2')
+        expect(result.get('guarded') is True, 'the soft reboot was not guarded: %s' % result.get('unguarded_reason'))
+        self.assert_no_guard(VM_A)
+        expect(guest(VM_A, 'touch /var/lib/osimage-lifecycle/.e2e && rm /var/lib/osimage-lifecycle/.e2e && echo ok')
+               .strip() == 'ok', '/var is not writable after the soft reboot')
+        self.rollback_playbook()
 
     def unhealthy_image(self):
         vm(VM_A, 'publish', '3')
@@ -613,11 +642,13 @@ class Suite:
         log('  %s took the slot after %s gave it back; %d requests refused while it was held' % (second, first, refused))
 
     SCENARIOS = ['check_mode', 'hostile_input', 'repo_outage', 'killed_after_staging', 'rollback_playbook',
-                 'unhealthy_image', 'panic_before_userspace', 'deferred_outside_window', 'unreachable_after_reboot',
+                 'soft_reboot', 'unhealthy_image', 'panic_before_userspace', 'deferred_outside_window', 'unreachable_after_reboot',
                  'fleetlock_two_jobs']
 
     # Scenarios that do not apply to a guest, and why (the report lists them as skipped).
-    GUEST_SKIPS = {'bookworm': {}, 'sid': {
+    GUEST_SKIPS = {'bookworm': {
+        'soft_reboot': 'systemd 252 and ostree 2022.7 have no soft reboot (hostile_input checks that upgrade_soft_reboot '
+                       'required fails there before anything changes)'}, 'sid': {
         'panic_before_userspace': 'its GRUB boots the BLS entries of ostree (blscfg): no one-shot boot, so the boot guard '
                                   'returns with "ostree admin set-default" from the booted image, which a kernel that '
                                   'panics before userspace never runs, and GRUB does no BLS boot counting'}}
@@ -628,7 +659,7 @@ class Suite:
     # controller alone decides (hostile input, the health check's verdict, FleetLock); deferred_outside_window's
     # "a locked staged image is not applied by a reboot" is also the second half of unreachable_after_reboot.
     GUEST_DEFAULT_SCENARIOS = {'sid': ['check_mode', 'repo_outage', 'killed_after_staging', 'rollback_playbook',
-                                       'unreachable_after_reboot']}
+                                       'soft_reboot', 'unreachable_after_reboot']}
 
     def main(self):
         wanted = [name for name in os.environ.get('E2E_SCENARIOS', '').split(',') if name]
