@@ -15,6 +15,7 @@
 #   make e2e                       end-to-end tests (tests/e2e/run.sh)
 #   make bench                     benchmarks (bench/), written to docs/benchmarks.md and docs/benchmarks.png
 #   make bench-noop, bench-scale   a no-op upgrade against a status read (P4); status and upgrade over 1000 hosts (P5)
+#   make bench-p2-unguarded, bench-p2-soft   P2 without the boot guard; P2 with a soft reboot on the sid guest
 #   make clean                     remove build/ (keeps the cached venvs); make clean-venvs removes those
 #
 # Variables: ANSIBLE_VERSIONS="2.16 2.19 2.21"; JOBS=2 (gates run at once by `make test`);
@@ -34,7 +35,7 @@ UNITS_ARGS ?=
 INTEGRATION_ARGS ?=
 export JOBS
 
-.PHONY: help test gates sanity units integration lint importer try docs-commands demo e2e bench bench-p1 bench-p2 bench-p3 bench-noop bench-scale deps clean clean-venvs
+.PHONY: help test gates sanity units integration lint importer try docs-commands demo e2e bench bench-p1 bench-p2 bench-p2-unguarded bench-p2-soft bench-p3 bench-noop bench-scale deps clean clean-venvs
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -94,6 +95,13 @@ bench-p1: $(BENCH_PYTHON)
 # P2 and P3 boot the qemu guests of tests/e2e (root; the image is built or reused).
 bench-p2: $(BENCH_PYTHON)
 	ANSIBLE_BIN_DIR=.venv/bench/bin $(BENCH_PYTHON) bench/p2_cycle.py
+# P2 without the boot guard (what the guard costs), and with a soft reboot on the sid guest.
+bench-p2-unguarded: $(BENCH_PYTHON)
+	P2_VARIANT=unguarded ANSIBLE_BIN_DIR=.venv/bench/bin $(BENCH_PYTHON) bench/p2_cycle.py
+	$(BENCH_PYTHON) bench/report.py p2-unguarded
+bench-p2-soft: $(BENCH_PYTHON)
+	E2E_GUEST=sid P2_VARIANT=soft ANSIBLE_BIN_DIR=.venv/bench/bin $(BENCH_PYTHON) bench/p2_cycle.py
+	$(BENCH_PYTHON) bench/report.py p2-soft
 bench-p3: $(BENCH_PYTHON)
 	ANSIBLE_BIN_DIR=.venv/bench/bin $(BENCH_PYTHON) bench/p3_fleet.py
 # Scratch sysroots as local hosts, as P1: a no-op upgrade.yml against image_info (P4), and status.yml and a
@@ -107,7 +115,7 @@ bench-scale: $(BENCH_PYTHON)
 	hack/ensure-apt-packages.sh ostree
 	ANSIBLE_BIN_DIR=.venv/bench/bin $(BENCH_PYTHON) bench/p5_scale.py
 	$(BENCH_PYTHON) bench/report.py p5
-bench: bench-p1 bench-p2 bench-p3 bench-noop bench-scale
+bench: bench-p1 bench-p2 bench-p2-unguarded bench-p2-soft bench-p3 bench-noop bench-scale
 	$(BENCH_PYTHON) bench/report.py
 
 # Debian packages the gates need (integration targets: ostree, gnupg; sanity: shellcheck). The gates install them on demand too.

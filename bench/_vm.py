@@ -28,9 +28,9 @@ all_upgrade_results = scenarios.all_upgrade_results
 UPGRADE_VARS = {'upgrade_reboot_timeout': 900, 'upgrade_health_timeout': 300, 'upgrade_min_free_mb': 100}
 
 
-def build_image():
-    done = subprocess.run([os.path.join(ROOT, 'tests', 'e2e', 'image', 'build.sh')], capture_output=True, text=True,
-                          check=False)
+def build_image(guest='bookworm'):
+    done = subprocess.run([os.path.join(ROOT, 'tests', 'e2e', 'image', 'build.sh'), '--guest', guest],
+                          capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit('image build failed:\n%s' % done.stderr[-4000:])
 

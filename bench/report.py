@@ -68,12 +68,24 @@ def p1_section(p1):
     return lines
 
 
-def p2_section(p2):
+# The P2 variants (bench/p2_cycle.py, P2_VARIANT): section key, result name, title, make target.
+P2_VARIANTS = {
+    'P2': ('p2', 'one-host cycle on the real VM: the `upgrade` role against the bare sequence', 'bench-p2'),
+    'P2-unguarded': ('p2-unguarded', 'the same cycle without the boot guard (`upgrade_confirm_timeout: 0`): what the '
+                     'commit-confirmed boot costs', 'bench-p2-unguarded'),
+    'P2-soft': ('p2-soft', 'the cycle with a soft reboot (`upgrade_soft_reboot: required`) on the sid guest, against '
+                'the bare full-reboot sequence on the same guest', 'bench-p2-soft'),
+}
+
+
+def p2_section(p2, key='P2'):
+    dummy, title, target = P2_VARIANTS[key]
     if not p2:
-        return ['## P2 one-host cycle on the real VM', '',
-                'Not measured in this run: it needs the qemu VM of tests/e2e (`make bench-p2`).', '']
+        return ['## %s %s' % (key, title), '',
+                'Not measured in this run: it needs the qemu VM of tests/e2e (`make %s`).' % target, '']
+    goal = p2['goal_ratio']
     lines = [
-        '## P2 one-host cycle on the real VM: the `upgrade` role against the bare sequence',
+        '## %s %s' % (key, title),
         '',
         p2['description'],
         '',
@@ -81,7 +93,8 @@ def p2_section(p2):
         '|---|---|',
         '| bare sequence (%s) | %.1f |' % (p2['bare_sequence'], p2['bare_s']),
         '| `osimage.lifecycle.upgrade` role | %.1f |' % p2['role_s'],
-        '| **ratio** | **%.3f** (goal <= %.2f: %s) |' % (p2['ratio'], p2['goal_ratio'], verdict(p2['ratio'], p2['goal_ratio'])),
+        '| **ratio** | **%.3f** (%s) |' % (p2['ratio'], 'goal <= %.2f: %s' % (goal, verdict(p2['ratio'], goal))
+                                       if goal is not None else 'no goal of its own: compared with P2 below'),
         '',
     ]
     if p2.get('runs'):
@@ -100,7 +113,22 @@ def p2_section(p2):
     for phase, seconds in p2['phases'].items():
         lines.append('| %s | %.1f |' % (phase, seconds))
     lines += [''] + p2_losses(p2) + p2.get('notes', []) + ['']
+    if key == 'P2-unguarded':
+        lines += guard_cost(p2, load('p2'))
     return lines
+
+
+def guard_cost(unguarded, guarded):
+    """The guard's cost: P2 with it against P2 without it, beside the spread of each."""
+    if not guarded or not guarded.get('runs') or not unguarded.get('runs'):
+        return ['Not compared: P2 (with the guard) is not in this run\'s results (`make bench-p2`).', '']
+    spread = max(guarded['ratio_spread'][1] - guarded['ratio_spread'][0],
+                 unguarded['ratio_spread'][1] - unguarded['ratio_spread'][0])
+    moved = guarded['ratio'] - unguarded['ratio']
+    return ['With the guard (P2) the median ratio is %.3f, without it %.3f: the guard moves it by %+.3f, against a '
+            'spread of up to %.3f between runs of one variant: %s.' % (
+                guarded['ratio'], unguarded['ratio'], moved, spread,
+                'within the noise' if abs(moved) <= spread else 'more than the noise'), '']
 
 
 def p2_losses(p2):
@@ -338,9 +366,12 @@ def replace_sections(text, sections):
 
 def main():
     p1, p2, p3, p4, p5 = load('p1'), load('p2'), load('p3'), load('p4'), load('p5')
+    p2_more = [p2_section(load(P2_VARIANTS[key][0]), key) for key in ('P2-unguarded', 'P2-soft')]
     if len(sys.argv) > 1:
         # `report.py p2 p4 p5`: only those sections are written again; the rest of the page stays as it is.
         builders = {'p2': ('P2', p2_section, p2), 'p4': ('P4', p4_section, p4), 'p5': ('P5', p5_section, p5)}
+        builders.update({name: (key, lambda data, key=key: p2_section(data, key), load(name))
+                         for key, (name, dummy, dummy_target) in P2_VARIANTS.items() if key != 'P2'})
         sections = {builders[name][0]: builders[name][1](builders[name][2]) for name in sys.argv[1:]}
         with open(DOC) as handle:
             text = handle.read()
@@ -360,7 +391,7 @@ def main():
         'are not comparable across runs, ratios are. A ratio above its goal is reported as a miss, not hidden.',
         '',
     ]
-    lines += p1_section(p1) + p2_section(p2) + p3_section(p3) + p4_section(p4) + p5_section(p5)
+    lines += p1_section(p1) + p2_section(p2) + p2_more[0] + p2_more[1] + p3_section(p3) + p4_section(p4) + p5_section(p5)
     if plot(p1, p2, p3):
         lines += ['![benchmark figures](benchmarks.png)', '']
     if plot_scale(p4, p5):
