@@ -84,6 +84,8 @@ def p2_section(p2, key='P2'):
         return ['## %s %s' % (key, title), '',
                 'Not measured in this run: it needs the qemu VM of tests/e2e (`make %s`).' % target, '']
     goal = p2['goal_ratio']
+    goal_text = ('goal <= %.2f: %s' % (goal, verdict(p2['ratio'], goal)) if goal is not None
+                 else 'no goal of its own: compared with P2 below')
     lines = [
         '## %s %s' % (key, title),
         '',
@@ -93,8 +95,7 @@ def p2_section(p2, key='P2'):
         '|---|---|',
         '| bare sequence (%s) | %.1f |' % (p2['bare_sequence'], p2['bare_s']),
         '| `osimage.lifecycle.upgrade` role | %.1f |' % p2['role_s'],
-        '| **ratio** | **%.3f** (%s) |' % (p2['ratio'], 'goal <= %.2f: %s' % (goal, verdict(p2['ratio'], goal))
-                                       if goal is not None else 'no goal of its own: compared with P2 below'),
+        '| **ratio** | **%.3f** (%s) |' % (p2['ratio'], goal_text),
         '',
     ]
     if p2.get('runs'):

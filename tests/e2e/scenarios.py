@@ -488,8 +488,8 @@ class Suite:
         result = upgrade_results(proc.stdout).get(VM_A, {})
         log('  upgrade_result: %s' % json.dumps(result, sort_keys=True))
         expect(result.get('status') == 'upgraded' and result.get('reboot') == 'soft',
-               'upgrade_result status %s, reboot %s (%s)' % (result.get('status'), result.get('reboot'),
-                                                            result.get('reboot_reason')))
+               'upgrade_result status %s, reboot %s (%s)' % (
+                   result.get('status'), result.get('reboot'), result.get('reboot_reason')))
         after = boot_id(VM_A)
         log('  boot id/SoftRebootsCount: %s/%s -> %s' % (kernel_boot, soft_before, after))
         expect(after == '%s/%d' % (kernel_boot, int(soft_before) + 1), 'not one soft reboot: %s/%s -> %s'
