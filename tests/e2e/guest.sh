@@ -9,7 +9,7 @@
 # Each guest has its own image cache, VM state, repo port and ssh port range, so both can run at once.
 #
 # e2e_guest_config GUEST sets: E2E_GUEST SUITE BRANCH GUEST_PACKAGES GUEST_DRACUT_CONF
-#   DEFAULT_REPO_PORT CACHE STATE_ROOT SSH_PORT_BASE BOOT_MENU
+#   DEFAULT_REPO_PORT CACHE STATE_ROOT SSH_PORT_BASE BOOT_MENU COMPOSEFS
 # BOOT_MENU (both GRUB, BIOS):
 #   grub-mkconfig  ostree's grub2 backend runs grub-mkconfig (/etc/grub.d/15_ostree) on every
 #                  deployment change; GRUB_DEFAULT=saved, so the boot guard can boot an image once
@@ -17,6 +17,12 @@
 #   grub-bls       ostree only writes Boot Loader Spec entries (sysroot.bootloader=none), a static
 #                  grub.cfg reads them with GRUB's `blscfg` (GRUB 2.14's blsuki module), as on
 #                  Fedora-like hosts: no one-shot boot, the boot guard uses `ostree admin set-default`
+# COMPOSEFS:
+#   no             the root is the deployment's hard-link checkout (ostree 2022.7 has no composefs)
+#   yes            every boot mounts the deployment's composefs image as / and /sysroot read-only
+#                  (karg ostree.prepare-root.composefs=1 + /usr/lib/ostree/prepare-root.conf):
+#                  `ostree admin prepare-soft-reboot` (2025.3+) refuses without it ("soft reboot not
+#                  supported without composefs"), and a soft reboot then leaves the mounts a full boot makes
 # The variables it sets are read by the scripts that source this file.
 # shellcheck disable=SC2034
 e2e_guest_config() {
@@ -35,7 +41,8 @@ e2e_guest_config() {
       CACHE=$cache_root
       STATE_ROOT=$state_root
       SSH_PORT_BASE=2222
-      BOOT_MENU=grub-mkconfig ;;
+      BOOT_MENU=grub-mkconfig
+      COMPOSEFS=no ;;
     sid)
       SUITE=sid
       GUEST_PACKAGES=$image_dir/packages-sid.txt
@@ -46,7 +53,8 @@ e2e_guest_config() {
       STATE_ROOT=$state_root/sid
       # bookworm's VMs prefer 2222..3221 (by name); sid's 3222..4221
       SSH_PORT_BASE=3222
-      BOOT_MENU=grub-bls ;;
+      BOOT_MENU=grub-bls
+      COMPOSEFS=yes ;;
     *) echo "unknown e2e guest '$E2E_GUEST' (bookworm or sid)" >&2; return 2 ;;
   esac
   BRANCH=debian/$SUITE/x86_64/e2e

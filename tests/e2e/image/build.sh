@@ -139,7 +139,7 @@ mkdir -p "$ROOT"
 tar -C "$ROOT" --numeric-owner --xattrs --xattrs-include='*' -xf "$ROOTFS_TAR"
 
 log "fixing up tree for ostree"
-"$HERE/tree-fixup.sh" "$ROOT" "$WORK/id_ed25519.pub" >&2
+E2E_COMPOSEFS=$COMPOSEFS "$HERE/tree-fixup.sh" "$ROOT" "$WORK/id_ed25519.pub" >&2
 
 # no Python in the guest, ever
 if compgen -G "$ROOT/usr/bin/python3*" >/dev/null || compgen -G "$ROOT/usr/bin/python" >/dev/null; then
@@ -267,12 +267,34 @@ fi
 # panic=10: a kernel panic reboots after 10 s (into what GRUB boots next) instead of hanging.
 KARGS=(root=LABEL=e2e-root rw console=ttyS0,115200 fsck.mode=skip panic=10
        "modprobe.blacklist=ahci,sr_mod,crc32_pclmul,crct10dif_pclmul,crc32c_intel,sha256_ssse3,kvm,kvm_amd,kvm_intel")
-OSTREE_GRUB2_EXEC="$HERE/grub-gen.sh" ostree admin deploy --sysroot="$MNT" --os="$OSNAME" \
-  "${KARGS[@]/#/--karg=}" "$REMOTE:$BRANCH" >&2
+if [ "$COMPOSEFS" = yes ]; then
+  # The initramfs has no prepare-root.conf (dracut ran before tree-fixup.sh wrote it): this karg makes
+  # ostree-prepare-root mount the composefs image (and /sysroot read-only) on every boot; ostree admin
+  # prepare-soft-reboot reads it from /proc/cmdline too.  ostree carries kargs over to new deployments.
+  KARGS+=(ostree.prepare-root.composefs=1)
+  # v1 must have its composefs image (.ostree.cfs) like every deployment the guest's ostree makes, or
+  # the initramfs refuses to boot it; the host's ostree (2022.7 on bookworm) cannot write one, so the
+  # tree's own ostree deploys, chrooted into the tree with the disk bind-mounted on its /sysroot (in a
+  # private mount namespace: the mounts go when it exits).
+  # shellcheck disable=SC2016
+  unshare --mount --propagation private sh -ec '
+    root=$1 mnt=$2; shift 2
+    mount --rbind "$mnt" "$root/sysroot"
+    mount -t proc proc "$root/proc"
+    mount --rbind /dev "$root/dev"
+    exec chroot "$root" /usr/bin/ostree admin deploy --sysroot=/sysroot "$@"' \
+    sh "$ROOT" "$MNT" --os="$OSNAME" "${KARGS[@]/#/--karg=}" "$REMOTE:$BRANCH" >&2
+else
+  OSTREE_GRUB2_EXEC="$HERE/grub-gen.sh" ostree admin deploy --sysroot="$MNT" --os="$OSNAME" \
+    "${KARGS[@]/#/--karg=}" "$REMOTE:$BRANCH" >&2
+fi
 ostree admin status --sysroot="$MNT" >&2
 DEPLOY=$(ls -d "$MNT/ostree/deploy/$OSNAME/deploy/"*.0)
 [ -e "$DEPLOY/usr/lib/e2e-version" ] || die "deployment incomplete"
 if compgen -G "$DEPLOY/usr/bin/python3*" >/dev/null; then die "python in deployed tree"; fi
+if [ "$COMPOSEFS" = yes ] && [ ! -s "$DEPLOY/.ostree.cfs" ]; then
+  die "no composefs image (.ostree.cfs) in the v1 deployment"
+fi
 if [ "$BOOT_MENU" = grub-bls ]; then
   grep -qs "ostree=" "$MNT"/boot/loader/entries/*.conf || die "no BLS entry with ostree= in /boot/loader/entries"
 else

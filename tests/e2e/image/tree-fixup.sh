@@ -2,7 +2,7 @@
 # Turn an mmdebstrap'ed Debian bookworm root directory into an OSTree-compatible
 # tree (the "v1" content).  Runs on the build host, never inside the guest.
 #
-# usage: tree-fixup.sh ROOTDIR AUTHORIZED_PUBKEY_FILE
+# usage: [E2E_COMPOSEFS=yes] tree-fixup.sh ROOTDIR AUTHORIZED_PUBKEY_FILE
 #
 # Expects the kernel+initramfs to already be in ROOTDIR/usr/lib/modules/$kver/
 # (build.sh runs dracut in an mmdebstrap customize hook).
@@ -94,6 +94,22 @@ done
 # ---------------------------------------------------------------- OSTree layout
 # version marker read by the tests
 echo 1 > "$R/usr/lib/e2e-version"
+
+# E2E_COMPOSEFS=yes (the sid guest, tests/e2e/guest.sh): the deployment's composefs image is the root and
+# /sysroot is read-only.  ostree reads this file from the deployment when it deploys and when it prepares
+# a soft reboot into it (`ostree admin prepare-soft-reboot` refuses unless composefs is `yes`); the
+# initramfs is built before this file exists, so the karg ostree.prepare-root.composefs=1 (build.sh)
+# says the same to ostree-prepare-root at boot.
+if [ "${E2E_COMPOSEFS:-no}" = yes ]; then
+  mkdir -p "$R/usr/lib/ostree"
+  cat > "$R/usr/lib/ostree/prepare-root.conf" <<'EOF'
+[composefs]
+enabled = yes
+
+[sysroot]
+readonly = true
+EOF
+fi
 
 # /var is per-OS state owned by the deployment, populated at boot by tmpfiles.
 cat > "$R/usr/lib/tmpfiles.d/e2e-ostree.conf" <<'EOF'
