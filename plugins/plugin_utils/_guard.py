@@ -11,7 +11,7 @@ systemd and the ``ostree`` command (every ostree, rpm-ostree and bootc host has 
   stateroot, so the old and the new image read the same record);
 * ``guard.sh`` beside it, and three systemd units in ``/etc/systemd/system`` (``/etc`` is carried
   into the new deployment when it is finalized): a service that runs at every boot, and a timer
-  that runs the script again ``timeout`` seconds after its start in the new boot (full or soft);
+  that runs the script again ``timeout`` seconds after systemd started in the new boot (full or soft);
 * on GRUB hosts whose ``grub.cfg`` honours ``saved_entry`` and ``next_entry``, the previous
   deployment as GRUB's saved entry and the new one as its next entry: GRUB boots the new image
   once, and any boot after that (a panic with ``panic=N``, a reset) boots the previous one, even
@@ -198,9 +198,9 @@ EXPIRE_TIMER_TEXT = '''[Unit]
 Description=osimage.lifecycle commit-confirmed boot guard: the confirmation window
 
 [Timer]
-# From the timer's start in the new boot: at a soft reboot, which keeps the kernel's clock (OnBootSec= would
-# have expired already), every unit is stopped and started again.
-OnActiveSec=%ds
+# From the start of the new boot's service manager, after a soft reboot too (systemd 262 on the sid guest), where
+# OnBootSec= counts from the kernel's boot, which a soft reboot keeps, and may have expired already.
+OnStartupSec=%ds
 AccuracySec=1s
 
 [Install]

@@ -241,7 +241,12 @@ PREPARE_SOFT_REBOOT_SINCE = (2025, 3)
 
 
 def soft_reboot_refusal(state, target, tool_version):
-    """Why ostree cannot soft-reboot the running host into ``target`` (None: not staged yet), or None."""
+    """Why ostree cannot soft-reboot the running host into ``target`` (None: not staged yet), or None.
+
+    A staged deployment locked for finalization is refused: a soft reboot into it is not finalized, starts the
+    previous deployment's tree, and leaves ostree unable to load the sysroot until a full reboot (seen on ostree
+    2026.4: "bootloader entry not found").
+    """
     booted = state.booted
     if booted is None:
         return 'nothing is booted (a sysroot)'
@@ -250,15 +255,23 @@ def soft_reboot_refusal(state, target, tool_version):
             tuple(tool_version[:2]) + PREPARE_SOFT_REBOOT_SINCE)
     if target is not None and target.booted:
         return 'the deployment to boot is the booted one'
+    if target is not None and target.finalization_locked:
+        return 'the deployment to boot is locked for finalization (unlock it first)'
     if target is not None and target.stateroot != booted.stateroot:
         return 'the deployment to boot is of stateroot %s, the booted one of %s' % (target.stateroot, booted.stateroot)
     return None
 
 
+# A second preparation stacks another set of mounts on /run/nextroot (ostree 2026.4): what an earlier run prepared is
+# reset first (which succeeds when nothing is prepared), in the same round trip. INDEX is the script's $1.
+PREPARE_SOFT_REBOOT_SCRIPT = 'ostree admin prepare-soft-reboot --reset && exec ostree admin prepare-soft-reboot "$1"'
+
+
 def prepare_soft_reboot(runner, ostree_index):
     """``ostree admin prepare-soft-reboot INDEX``: None, or ostree's reason when it refuses (a kernel, initramfs
     or kernel arguments that differ from the booted ones, no composefs), in which case nothing changed."""
-    result = runner.run(admin_argv('prepare-soft-reboot') + [str(ostree_index)], ok_rcs=None)
+    result = runner.run(['/bin/sh', '-c', PREPARE_SOFT_REBOOT_SCRIPT, 'osimage-lifecycle', str(int(ostree_index))],
+                        ok_rcs=None)
     if result.rc == 0:
         return None
     return 'ostree admin prepare-soft-reboot %d refused (rc=%s): %s' % (ostree_index, result.rc, tool_message(result))

@@ -255,7 +255,7 @@ def test_arm_script_writes_the_guard_byte_for_byte(tmp_path):
         expected = expected.replace(prefix, root + prefix)
     subprocess.run(['/bin/sh', '-c', script], check=True)
     assert open(root + '/var/lib/osimage-lifecycle/guard.sh').read() == expected
-    assert 'OnActiveSec=300s' in open(root + '/etc/systemd/system/' + _guard.EXPIRE_TIMER).read()
+    assert 'OnStartupSec=300s' in open(root + '/etc/systemd/system/' + _guard.EXPIRE_TIMER).read()
     assert os.readlink(root + '/etc/systemd/system/timers.target.wants/' + _guard.EXPIRE_TIMER) == '../' + _guard.EXPIRE_TIMER
     read = '== armed\n%s== boot_id\n%s\n== capabilities\nset-default\nsystemd\n== end\n' % (
         open(root + '/var/lib/osimage-lifecycle/armed').read(), ARM_BOOT)

@@ -66,8 +66,9 @@ def test_a_new_boot_is_a_new_boot_id_or_one_more_soft_reboot(after, how):
     assert after.how_changed_from(BootIdentity(OLD, 0)) == how
 
 
-def ostree_state(staged=True, stateroot='debian', booted=True):
-    deployments = [Deployment(stateroot=stateroot, checksum='b' * 64, version='3', staged=staged, serial=0),
+def ostree_state(staged=True, stateroot='debian', booted=True, locked=False):
+    deployments = [Deployment(stateroot=stateroot, checksum='b' * 64, version='3', staged=staged, serial=0,
+                              finalization_locked=locked),
                    Deployment(stateroot='debian', checksum='a' * 64, version='2', booted=booted, serial=0)]
     return HostState('ostree', deployments)
 
@@ -115,6 +116,7 @@ def test_never_is_always_a_full_reboot():
     (ostree_state(booted=False), 0, 'nothing is booted (a sysroot)'),
     (ostree_state(stateroot='fedora'), 0, 'the deployment to boot is of stateroot fedora, the booted one of debian'),
     (ostree_state(), 1, 'the deployment to boot is the booted one'),
+    (ostree_state(locked=True), 0, 'the deployment to boot is locked for finalization (unlock it first)'),
     # Before staging: only what the host can do counts.
     (ostree_state(), None, None),
 ])
@@ -124,15 +126,16 @@ def test_what_ostree_cannot_soft_reboot_into(state, target, reason):
 
 
 def test_ostree_prepares_the_soft_reboot_by_its_index_and_passes_its_refusal_on():
-    # The message ostree prints for a deployment of another kernel state (tests/kolainst/destructive/soft-reboot.sh).
-    refusal = 'error: Cannot soft-reboot to deployment with different kernel state'
-    backend = OstreeBackend(FakeTarget({('ostree', 'admin', 'prepare-soft-reboot', '0'): (1, '', refusal + '\n')}).runner())
+    # What ostree 2026.4 printed on the sid guest for a staged deployment with another kernel argument.
+    refusal = 'error: Preparing /run/nextroot for a soft-reboot: Cannot soft-reboot to deployment with different kernel state'
+    prepare = ('/bin/sh', '-c', _ostree_common.PREPARE_SOFT_REBOOT_SCRIPT, 'osimage-lifecycle', '0')
+    backend = OstreeBackend(FakeTarget({prepare: (1, '', refusal + '\n')}).runner())
     state = ostree_state()
     assert backend.prepare_soft_reboot(state, state.deployments[0]) == (
         'ostree admin prepare-soft-reboot 0 refused (rc=1): ' + refusal)
-    runner = FakeTarget({('ostree', 'admin', 'prepare-soft-reboot', '0'): (0, '', '')}).runner()
+    runner = FakeTarget({prepare: (0, '', '')}).runner()
     assert OstreeBackend(runner).prepare_soft_reboot(state, state.deployments[0]) is None
-    assert argvs(runner) == [['ostree', 'admin', 'prepare-soft-reboot', '0']]
+    assert argvs(runner) == [list(prepare)]
 
 
 def test_rpm_ostree_has_no_soft_reboot():
@@ -174,9 +177,10 @@ def test_bootc_soft_reboots_where_its_status_says_the_staged_image_can(capable, 
 
 def test_bootc_prepares_through_ostree_at_the_staged_index():
     state = bootc_staged(True)
-    runner = FakeTarget({('ostree', 'admin', 'prepare-soft-reboot', '0'): (0, '', '')}).runner()
+    prepare = ('/bin/sh', '-c', _ostree_common.PREPARE_SOFT_REBOOT_SCRIPT, 'osimage-lifecycle', '0')
+    runner = FakeTarget({prepare: (0, '', '')}).runner()
     assert BootcBackend(runner).prepare_soft_reboot(state, state.staged) is None
-    assert argvs(runner) == [['ostree', 'admin', 'prepare-soft-reboot', '0']]
+    assert argvs(runner) == [list(prepare)]
 
 
 def test_the_refusal_of_required_names_the_reason():
