@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 import time
@@ -150,6 +151,11 @@ class ActionModule(OsImageActionBase):
             raise OsImageError('checksum %s is none of the host\'s deployments (%s); the host was not rebooted'
                                % (args['checksum'], state.summary()), host_state=state)
         known = target if target is not None and not target.booted else None
+        if known is not None and known.finalization_locked and self.check_mode:
+            # A caller unlocks a staged deployment right before its reboot (the upgrade role does): check mode
+            # predicts that reboot. A real run refuses to soft-reboot into a locked one.
+            known = copy.copy(known)
+            known.finalization_locked = False
         kind, reason = _soft_reboot.plan(args['soft_reboot'], identity, state, backend, known)
         if kind == 'soft' and known is None and not self.check_mode:
             kind, reason = 'full', 'nothing new is to be booted: the next boot is the booted deployment'

@@ -65,7 +65,9 @@ options:
         V(required) fails where a soft reboot cannot be done, before the host is rebooted.
       - rpm-ostree has no soft reboot.
       - In check mode, V(auto) and V(required) read the host and predict the kind of reboot (RV(reboot)) by the same
-        rule; only the tool's own check of the kernel state is left to the real run.
+        rule; only the tool's own check of the kernel state is left to the real run. A deployment that is not staged
+        yet is predicted from what the host can do, and one staged locked for finalization as once it is unlocked
+        (a real run refuses to soft-reboot into a locked one, which would start it unfinalized).
     type: str
     choices: [never, auto, required]
     default: never

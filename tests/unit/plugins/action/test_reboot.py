@@ -397,3 +397,24 @@ def test_check_mode_before_staging_predicts_from_what_the_host_can_do(checksum):
     assert result.get('failed') is not True and result['reboot'] == 'soft'
     result = run(SoftHost(systemd_version=252), SoftBackend(state=STATE), check_mode=True, soft_reboot='required', **args)
     assert result['failed'] is True and 'systemd 252' in result['msg']
+
+
+LOCKED = HostState('ostree', [Deployment(stateroot='debian', checksum=TARGET, version='3', staged=True, serial=0,
+                                         finalization_locked=True),
+                              Deployment(stateroot='debian', checksum='a' * 64, version='2', booted=True, serial=0)])
+
+
+class LockRefusingBackend(SoftBackend):
+    """The ostree backend's rule for a locked target."""
+
+    def soft_reboot_refusal(self, state, target):
+        return 'locked' if target is not None and target.finalization_locked else None
+
+
+def test_a_locked_target_is_predicted_as_unlocked_in_check_mode_and_refused_for_real():
+    # The upgrade role's preflight in its reboot play sees the image staged locked; it unlocks it right before the reboot.
+    result = run(SoftHost(), LockRefusingBackend(state=LOCKED), check_mode=True, soft_reboot='required', checksum=TARGET)
+    assert result.get('failed') is not True and result['reboot'] == 'soft'
+    assert LOCKED.staged.finalization_locked is True
+    result = run(SoftHost(), LockRefusingBackend(state=LOCKED), soft_reboot='auto', checksum=TARGET)
+    assert (result['reboot'], result['reboot_reason']) == ('full', 'locked')
