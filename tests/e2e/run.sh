@@ -28,7 +28,7 @@ for guest in "${guests[@]}"; do
     rm -rf "${E2E_LOG_DIR}"
     log "e2e on the ${guest} guest: image (tests/e2e/image/build.sh --guest ${guest})"
     "${E2E_DIR}/image/build.sh" --guest "${guest}" >/dev/null
-    log "e2e on the ${guest} guest: $(ansible --version | head -1), scenarios in ${E2E_DIR}/scenarios.py"
+    log "e2e on the ${guest} guest: $(ansible --version | sed -n 1p), scenarios in ${E2E_DIR}/scenarios.py"
     "${E2E_VENV}/bin/python" "${E2E_DIR}/scenarios.py" || rc=1
 done
 exit "${rc}"
