@@ -142,6 +142,10 @@ class ActionModule(OsImageActionBase):
     def _plan_soft_reboot(self, runner, args, identity):
         """``(kind, reason)``: the rule of ``_soft_reboot.plan``, then, for a soft reboot of a real run, the tool's
         own preparation (which checks the kernel state); fails for ``required`` where the reboot would be full."""
+        # A systemd without soft reboots decides alone: no read of the deployments (a round trip) for it.
+        reason = _soft_reboot.systemd_refusal(identity)
+        if reason is not None:
+            return self._full_reboot(args, runner, reason, None)
         backend = self.backend_for({'backend': args['backend']}, runner)
         state = backend.status()
         target = state.find(args['checksum']) if args['checksum'] else state.next_boot
@@ -162,12 +166,18 @@ class ActionModule(OsImageActionBase):
         if kind == 'soft' and not self.check_mode:
             reason = backend.prepare_soft_reboot(state, target)
             kind = 'full' if reason else 'soft'
-        if kind == 'full' and args['soft_reboot'] == 'required':
+        if kind == 'full':
+            return self._full_reboot(args, runner, reason, state)
+        return kind, reason
+
+    @staticmethod
+    def _full_reboot(args, runner, reason, state):
+        """``('full', reason)``, or the failure of ``required``."""
+        if args['soft_reboot'] == 'required':
             raise OsImageError(_soft_reboot.refusal_message(reason), host_state=state,
                                extra={'reboot': 'full', 'reboot_reason': reason})
-        if kind == 'full':
-            display.vv('osimage.lifecycle.reboot: %s: a full reboot: %s' % (runner.host, reason))
-        return kind, reason
+        display.vv('osimage.lifecycle.reboot: %s: a full reboot: %s' % (runner.host, reason))
+        return 'full', reason
 
     def _read_state(self, runner, args, started, result):
         """The deployments of the new boot, read again until the deadline while the fresh boot's ssh or

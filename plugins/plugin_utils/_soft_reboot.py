@@ -102,13 +102,18 @@ def plan(mode, identity, state, backend, target):
     """
     if mode == 'never':
         return 'full', 'soft_reboot is never'
-    if identity.systemd_version is None:
-        reason = 'the version of systemd cannot be read (systemctl --version)'
-    elif identity.systemd_version < SYSTEMD_SOFT_REBOOT_SINCE or identity.soft_reboots is None:
-        reason = 'systemd %s has no soft reboot (%d and later)' % (identity.systemd_version, SYSTEMD_SOFT_REBOOT_SINCE)
-    else:
-        reason = backend.soft_reboot_refusal(state, target)
+    reason = systemd_refusal(identity) or backend.soft_reboot_refusal(state, target)
     return ('full', reason) if reason else ('soft', None)
+
+
+def systemd_refusal(identity):
+    """Why the host's systemd cannot soft-reboot (the first part of ``plan``, known from ``IDENTITY_SCRIPT`` alone,
+    before the deployments are read), or None."""
+    if identity.systemd_version is None:
+        return 'the version of systemd cannot be read (systemctl --version)'
+    if identity.systemd_version < SYSTEMD_SOFT_REBOOT_SINCE or identity.soft_reboots is None:
+        return 'systemd %s has no soft reboot (%d and later)' % (identity.systemd_version, SYSTEMD_SOFT_REBOOT_SINCE)
+    return None
 
 
 def refusal_message(reason):

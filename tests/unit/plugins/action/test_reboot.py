@@ -418,3 +418,9 @@ def test_a_locked_target_is_predicted_as_unlocked_in_check_mode_and_refused_for_
     assert LOCKED.staged.finalization_locked is True
     result = run(SoftHost(), LockRefusingBackend(state=LOCKED), soft_reboot='auto', checksum=TARGET)
     assert (result['reboot'], result['reboot_reason']) == ('full', 'locked')
+
+
+def test_an_old_systemd_decides_without_a_read_of_the_deployments():
+    backend = SoftBackend()
+    result = run(SoftHost(systemd_version=252), backend, soft_reboot='auto')
+    assert result['reboot'] == 'full' and backend.reads == 1  # the read after the reboot only
