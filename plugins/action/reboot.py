@@ -125,7 +125,8 @@ class ActionModule(OsImageActionBase):
             self._set_connect_timeout(original_timeout)
         done = after.how_changed_from(before)
         if kind == 'soft' and done == 'full':
-            reason = 'a soft reboot was asked for, but the host booted its kernel again (systemctl soft-reboot failed)'
+            reason = ('a soft reboot was asked for, but the host came back from a full boot (systemctl soft-reboot '
+                      'failed, or the host rebooted again before it answered, as its boot guard does)')
         if args['post_reboot_delay']:
             time.sleep(args['post_reboot_delay'])
         result = {

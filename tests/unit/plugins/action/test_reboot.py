@@ -357,7 +357,7 @@ def test_required_fails_before_the_reboot_naming_the_reason(backend):
 
 def test_a_soft_reboot_that_systemd_turns_into_a_full_one_says_so():
     result = run(SoftHost(soft_fails=True), SoftBackend(), soft_reboot='auto')
-    assert result['reboot'] == 'full' and 'booted its kernel again' in result['reboot_reason']
+    assert result['reboot'] == 'full' and 'came back from a full boot' in result['reboot_reason']
 
 
 @pytest.mark.parametrize('mode, kind', [('auto', 'soft'), ('never', 'full')])
