@@ -53,9 +53,10 @@ notes:
     newer, right before the reboot that should apply it. C(playbooks/upgrade.yml) stages every host locked and
     unlocks each batch just before its reboot.
   - C(ostree) 2023.8 and later, C(rpm-ostree) use C(ostree admin lock-finalization [--unlock]). Older C(ostree)
-    (2022.2 and later) keeps the lock in a file that only staging sets or clears, so the same commit is staged
-    again, locked or not, with the staged deployment's origin and kernel arguments. C(bootc) unlocks with
-    C(bootc upgrade --from-downloaded).
+    (2022.2 and later) keeps the lock in the file C(/run/ostree/staged-deployment-locked), which
+    C(ostree admin finalize-staged) looks for at shutdown: the unlock removes it (as C(rpm-ostree finalize-deployment)
+    does there), the lock stages the same commit again, locked, with the staged deployment's origin and kernel
+    arguments. C(bootc) unlocks with C(bootc upgrade --from-downloaded).
   - Only a booted host stages deployments; on a O(sysroot) the task fails.
   - The ostree lock (before 2023.8, the file C(/run/ostree/staged-deployment-locked)) lives in C(/run), so a staged
     deployment stays locked until the next boot, which discards it.

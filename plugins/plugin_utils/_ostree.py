@@ -55,6 +55,8 @@ SET_DEFAULT_SINCE = (2023, 6)
 # (28cc7618). Before it, the lock is the file /run/ostree/staged-deployment-locked only, which
 # 2023.7 removes when a deployment is staged again (ac69c707) and earlier releases leave in place.
 LOCK_FINALIZATION_SINCE = (2023, 8)
+# The lock before it (_OSTREE_SYSROOT_RUNSTATE_STAGED_LOCKED in ostree's and rpm-ostree's sources).
+STAGED_LOCK_FILE = '/run/ostree/staged-deployment-locked'
 
 
 class OstreeBackend(Backend):
@@ -344,13 +346,20 @@ class OstreeBackend(Backend):
                               host_state=state)
 
     def set_finalization_locked(self, state, staged, locked):
-        """``ostree admin lock-finalization [--unlock]`` (2023.8+). Before it, the lock is a file that only
-        staging can set or clear: the same commit is staged again, with the staged deployment's origin and
-        kernel arguments, locked or not (``write_deployment`` removes the old one and its lock first). The
-        commit is in the repository already: nothing is downloaded."""
+        """``ostree admin lock-finalization [--unlock]`` (2023.8+). Before it, the lock is the file
+        ``STAGED_LOCK_FILE``, which ``ostree admin finalize-staged`` looks for at shutdown: the unlock removes it,
+        as rpm-ostree's ``finalize-deployment`` does on those releases (a second deploy took 17 s on a TCG guest);
+        the lock stages the same commit again, with the staged deployment's origin and kernel arguments
+        (``write_deployment`` removes the old one first). The commit is in the repository already: nothing is
+        downloaded."""
         self.check_set_finalization_locked(state, staged, locked)
         if self.tool_version >= LOCK_FINALIZATION_SINCE:
             _ostree_common.set_finalization_locked(self.runner, state, locked)
+            return
+        if not locked:
+            with failure_context(host_state=state):
+                self.runner.run(['rm', '-f', '--', STAGED_LOCK_FILE],
+                                what='unlocking the staged deployment (removing %s)' % STAGED_LOCK_FILE)
             return
         self.write_deployment(state, staged.checksum, ('copy', self.origin_file(staged)), staged.stateroot,
                               self.deployment_kernel_arguments(state, staged), locked=locked)

@@ -789,7 +789,18 @@ def test_finalization_lock_from_2023_8_is_one_command(locked, command):
     assert argvs(runner) == [command]
 
 
-@pytest.mark.parametrize('locked', [True, False])
+@pytest.mark.parametrize('version', [(2022, 2), OLD, (2023, 7)])
+def test_unlock_before_2023_8_removes_the_lock_file(version):
+    # What ostree admin finalize-staged looks for at shutdown on those releases, and what rpm-ostree's
+    # finalize-deployment removes: the staged deployment stays as it is, nothing is deployed again.
+    state = booted_host(staged_v3(locked=True))
+    command = ['rm', '-f', '--', '/run/ostree/staged-deployment-locked']
+    backend, runner = backend_on({tuple(command): (0, '')}, version=version, sysroot=None)
+    backend.set_finalization_locked(state, state.staged, False)
+    assert argvs(runner) == [command]
+
+
+@pytest.mark.parametrize('locked', [True])
 def test_finalization_lock_before_2023_8_stages_the_same_commit_again_without_downloading(locked):
     # The staged deployment's own origin and kernel arguments, its commit, no pull: what the reboot
     # play unlocks is exactly what the staging play staged.
