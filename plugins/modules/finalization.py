@@ -54,7 +54,7 @@ notes:
     unlocks each batch just before its reboot.
   - C(ostree) 2023.8 and later, C(rpm-ostree) use C(ostree admin lock-finalization [--unlock]). Older C(ostree)
     (2022.2 and later) keeps the lock in the file C(/run/ostree/staged-deployment-locked), which
-    C(ostree admin finalize-staged) looks for at shutdown: the unlock removes it (as C(rpm-ostree finalize-deployment)
+    C(ostree admin finalize-staged) looks for at shutdown; the unlock removes it (as C(rpm-ostree finalize-deployment)
     does there), the lock stages the same commit again, locked, with the staged deployment's origin and kernel
     arguments. C(bootc) unlocks with C(bootc upgrade --from-downloaded).
   - Only a booted host stages deployments; on a O(sysroot) the task fails.
