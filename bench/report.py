@@ -151,9 +151,15 @@ def guard_cost(unguarded, guarded):
     spread = max(guarded['ratio_spread'][1] - guarded['ratio_spread'][0],
                  unguarded['ratio_spread'][1] - unguarded['ratio_spread'][0])
     moved = guarded['ratio'] - unguarded['ratio']
+    loads = [sorted(run.get('load_average', 0) for run in data['runs']) for data in (guarded, unguarded)]
+    load_guarded, load_unguarded = (values[len(values) // 2] for values in loads)
+    if abs(load_guarded - load_unguarded) > 1.0:
+        return ['Not compared: P2 ran at a load average of %.1f and this variant at %.1f; run both in one go '
+                '(`make bench-p2 bench-p2-unguarded`) for a figure of what the guard costs.' % (
+                    load_guarded, load_unguarded), '']
     return ['With the guard (P2) the median ratio is %.3f, without it %.3f: the guard moves it by %+.3f, against a '
-            'spread of up to %.3f between runs of one variant: %s.' % (
-                guarded['ratio'], unguarded['ratio'], moved, spread,
+            'spread of up to %.3f between runs of one variant (load averages %.1f and %.1f): %s.' % (
+                guarded['ratio'], unguarded['ratio'], moved, spread, load_guarded, load_unguarded,
                 'within the noise' if abs(moved) <= spread else 'more than the noise'), '']
 
 
