@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import copy
-import re
 import threading
 import time
 
@@ -21,7 +20,11 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _soft_reb
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import CHECKSUM_RE
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._progress import Progress
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._soft_reboot import BootIdentity, parse_identity
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._soft_reboot import (
+    BootIdentity,
+    parse_boot_id,
+    parse_identity,
+)
 
 display = Display()
 
@@ -43,21 +46,6 @@ SOFT_REBOOT_SCRIPT = (
     'systemd-run --quiet --on-active=1 --timer-property=AccuracySec=100ms /bin/sh -c '
     '"systemctl soft-reboot || systemctl reboot" >/dev/null 2>&1'
 )
-# A boot id is a UUID on a line of its own (random/boot_id). Over a pseudo-terminal other text can come
-# first, such as the wall message of the reboot ("Broadcast message from root@host ...: The system will
-# reboot now!"): the last UUID line is the boot id, and an answer without one is "not back yet".
-BOOT_ID_LINE_RE = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
-
-
-def parse_boot_id(text):
-    """The boot id in a read of ``/proc/sys/kernel/random/boot_id``, lowercase; None without one."""
-    for line in reversed((text or '').splitlines()):
-        line = line.strip().lower()
-        if BOOT_ID_LINE_RE.match(line):
-            return line
-    return None
-
-
 # What a read that answered without a boot id returns: not back yet.
 NO_BOOT_ID = object()
 

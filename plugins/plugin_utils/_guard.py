@@ -34,6 +34,7 @@ import re
 import shlex
 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import OsImageError
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._soft_reboot import BOOT_ID_RE
 
 STATE_DIR = '/var/lib/osimage-lifecycle'
 UNIT_DIR = '/etc/systemd/system'
@@ -230,7 +231,6 @@ echo "== end"
 _SECTION_RE = re.compile(r'^== (armed|fired|fell-back|boot_id|capabilities|end)$')
 _KEY_RE = re.compile(r'^([a-z_]+)=(.*)$')
 _HEX64 = re.compile(r'[0-9a-f]{64}')
-_UUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}')
 RECORD_KEYS = {
     'armed': ('checksum', 'previous', 'timeout', 'armed_boot_id', 'boot_loader', 'armed_at'),
     'fell-back': ('told', 'booted', 'how', 'at', 'boot_id'),
@@ -282,7 +282,7 @@ def _record(name, lines):
         if key in values and not _HEX64.fullmatch(values[key]):
             raise ValueError('%s: %s=%r is not a commit checksum' % (name, key, values[key]))
     for key in ('armed_boot_id', 'boot_id'):
-        if key in values and not _UUID.fullmatch(values[key]):
+        if key in values and not BOOT_ID_RE.fullmatch(values[key]):
             raise ValueError('%s: %s=%r is not a boot id' % (name, key, values[key]))
     # systemd's count of soft reboots when the guard was armed: empty before systemd 254.
     if values.get('armed_soft_reboots', '') and not values['armed_soft_reboots'].isdigit():
@@ -333,7 +333,7 @@ def parse_read(stdout):
     if 'end' not in sections:
         raise ValueError('the output ends before its end marker')
     boot_id = sections.get('boot_id', [])
-    if len(boot_id) != 1 or not _UUID.fullmatch(boot_id[0]):
+    if len(boot_id) != 1 or not BOOT_ID_RE.fullmatch(boot_id[0]):
         raise ValueError('boot id %r' % boot_id)
     fell_back = _fell_back(_record('fell-back', sections.get('fell-back')))
     return GuardState(_record('armed', sections.get('armed')), _record('fired', sections.get('fired')),

@@ -37,7 +37,8 @@ if command -v systemctl >/dev/null 2>&1; then
 fi
 '''
 
-_UUID_RE = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}')
+# A boot id (random/boot_id) is a UUID, lowercase; the guard's records keep them too.
+BOOT_ID_RE = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}')
 # `systemctl --version`'s first line: "systemd 257 (257.9-1)" (older: "systemd 252").
 _SYSTEMD_RE = re.compile(r'systemd (\d+)(?: \(.*\))?')
 
@@ -53,17 +54,6 @@ class BootIdentity:
         self.soft_reboots = soft_reboots
         self.systemd_version = systemd_version
 
-    def key(self):
-        return (self.boot_id, self.soft_reboots)
-
-    def __eq__(self, other):
-        return isinstance(other, BootIdentity) and self.key() == other.key()
-
-    def __ne__(self, other):
-        return not self == other
-
-    __hash__ = None
-
     def __repr__(self):
         return 'BootIdentity(%r, %r, %r)' % (self.boot_id, self.soft_reboots, self.systemd_version)
 
@@ -77,6 +67,20 @@ class BootIdentity:
         return None
 
 
+def parse_boot_id(text):
+    """The boot id in a read of ``/proc/sys/kernel/random/boot_id``, lowercase; None without one.
+
+    A UUID on a line of its own. Over a pseudo-terminal other text can come first, such as the wall message of
+    the reboot ("Broadcast message from root@host ...: The system will reboot now!"): the last UUID line is the
+    boot id, and an answer without one is "not back yet".
+    """
+    for line in reversed((text or '').splitlines()):
+        line = line.strip().lower()
+        if BOOT_ID_RE.fullmatch(line):
+            return line
+    return None
+
+
 def parse_identity(text):
     """``IDENTITY_SCRIPT``'s output as a ``BootIdentity``; None when it holds no boot id (the host is going
     down). The last line of each key counts; a value that is not what its key promises is ignored."""
@@ -86,7 +90,7 @@ def parse_identity(text):
         if sep and key in ('boot_id', 'soft_reboots', 'systemd'):
             values[key] = value.strip()
     boot_id = values.get('boot_id', '').lower()
-    if not _UUID_RE.fullmatch(boot_id):
+    if not BOOT_ID_RE.fullmatch(boot_id):
         return None
     soft = values.get('soft_reboots', '')
     version = _SYSTEMD_RE.fullmatch(values.get('systemd', ''))
