@@ -104,6 +104,7 @@ bench-p2-soft: $(BENCH_PYTHON)
 	$(BENCH_PYTHON) bench/report.py p2-soft
 bench-p3: $(BENCH_PYTHON)
 	ANSIBLE_BIN_DIR=.venv/bench/bin $(BENCH_PYTHON) bench/p3_fleet.py
+	$(BENCH_PYTHON) bench/report.py p3
 # Scratch sysroots as local hosts, as P1: a no-op upgrade.yml against image_info (P4), and status.yml and a
 # no-op upgrade.yml over 100, 500 and 1000 hosts (P5; P5_SIZES, P5_FORKS). Each rewrites its own section of
 # docs/benchmarks.md and the plot, and leaves the others as they are.

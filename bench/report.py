@@ -184,20 +184,43 @@ def p3_section(p3):
     if not p3:
         return ['## P3 fleet', '', 'Not measured in this run: it needs the qemu VMs of tests/e2e (`make bench-p3`).', '']
     lines = [
-        '## P3 fleet: `upgrade.yml` with batches of 1 against the physical limit',
+        '## P3 fleet: `upgrade.yml` with batches of 1 against the bare fleet sequence',
         '',
         p3['description'],
         '',
         '| figure | seconds |',
         '|---|---|',
         '| wall time of upgrade.yml | %.1f |' % p3['wall_s'],
-        '| physical limit max(stage) + batches x (reboot + health) | %.1f |' % p3['limit_s'],
+    ]
+    if 'bare_s' in p3:
+        lines.append('| wall time of the bare sequence | %.1f |' % p3['bare_s'])
+    lines += [
+        '| physical limit max(stage) + batches x (reboot + %s) | %.1f |' % (
+            'read' if 'bare_s' in p3 else 'health', p3['limit_s']),
         '| **ratio** | **%.3f** (goal <= %.2f: %s) |' % (p3['ratio'], p3['goal_ratio'], verdict(p3['ratio'], p3['goal_ratio'])),
         '| second, no-op run: wall time | %.1f |' % p3['noop_wall_s'],
         '| second, no-op run: objects fetched | %d |' % p3['noop_objects_fetched'],
         '',
-    ] + p3.get('notes', []) + ['']
-    return lines
+    ]
+    if p3.get('runs'):
+        lines += ['Every run (the table above is the median one; ratios from %.3f to %.3f):' % tuple(p3['ratio_spread']),
+                  '', '| run | bare (s) | limit (s) | upgrade.yml (s) | ratio | load average after the run |',
+                  '|---|---|---|---|---|---|']
+        lines += ['| %d | %.1f | %.1f | %.1f | %.3f | %.1f |' % (
+            run['run'], run['bare_s'], run['limit_s'], run['role_s'], run['ratio'], run['load_average'])
+            for run in p3['runs']]
+        lines += ['', 'The role\'s phases per host in the median run (staging play, then the host\'s batch of the reboot '
+                  'play; from `upgrade_result.timings`) against its bare steps:', '',
+                  '| host | bare stage | role stage | bare reboot | role reboot | bare read | role verify + health |',
+                  '|---|---|---|---|---|---|---|']
+        steps = p3['runs'][[run['ratio'] for run in p3['runs']].index(p3['ratio'])]['bare_steps']
+        for host, phases in sorted(p3['phases'].items()):
+            play = phases['reboot_play']
+            lines.append('| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |' % (
+                host, steps[host]['stage'], phases['staging'].get('stage', 0), steps[host]['reboot'],
+                play.get('reboot', 0), steps[host]['read'], play.get('verify', 0) + play.get('health', 0)))
+        lines.append('')
+    return lines + p3.get('notes', []) + ['']
 
 
 def p4_section(p4):

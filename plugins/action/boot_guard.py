@@ -55,17 +55,19 @@ class ActionModule(OsImageActionBase):
         state = backend.status()
         guard = _guard.read(runner, host_state=state, prepended=along)
         wanted = args['state']
-        if wanted == 'armed':
-            changed = self._arm(args, runner, state, guard)
-        elif wanted == 'confirmed':
-            changed = self._confirm(args, runner, state, guard)
-        else:
-            changed = guard.record is not None
-            if changed and not self.check_mode:
-                self._run(runner, _guard.DISARM_SCRIPT, 'removing the boot guard', state)
         before = guard.as_dict()
-        if changed and not self.check_mode:
-            guard = _guard.read(runner, host_state=state)
+        # Whether it changes, and the output of the change made (one script that ends with the read after it, one
+        # round trip), None in check mode.
+        if wanted == 'armed':
+            changed, done = self._arm(args, runner, state, guard)
+        elif wanted == 'confirmed':
+            changed, done = self._confirm(args, runner, state, guard)
+        else:
+            changed, done = guard.record is not None, None
+            if changed and not self.check_mode:
+                done = self._run(runner, _guard.DISARM_SCRIPT, 'removing the boot guard', state)
+        if done is not None:
+            guard = _guard.read_from(done, host_state=state)
             after = guard.as_dict()
         elif changed:
             after = self._predicted(args, state, guard)
@@ -89,13 +91,13 @@ class ActionModule(OsImageActionBase):
         if (armed is not None and armed['checksum'] == checksum and armed['previous'] == state.booted.checksum
                 and int(armed['timeout']) == args['timeout'] and armed['armed_boot_id'] == guard.boot_id
                 and armed['boot_loader'] == boot_loader):
-            return False
+            return False, None
         if not self.check_mode:
             armed_at = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
             script = _guard.arm_script(checksum, state.booted.checksum, args['timeout'], boot_loader, grub_entry,
                                        armed_at, grub_next)
-            self._run(runner, script, 'arming the boot guard', state)
-        return True
+            return True, self._run(runner, script, 'arming the boot guard', state)
+        return True, None
 
     def _confirm(self, args, runner, state, guard):
         if guard.fired is not None:
@@ -103,7 +105,7 @@ class ActionModule(OsImageActionBase):
                                'itself' % (guard.fired['checksum'], guard.fired['previous']), host_state=state)
         armed = guard.armed
         if armed is None:
-            return False
+            return False, None
         if args.get('checksum') and armed['checksum'] != args['checksum']:
             raise OsImageError('the boot guard protects %s, not %s (checksum): not confirmed' % (
                 armed['checksum'], args['checksum']), host_state=state)
@@ -112,7 +114,10 @@ class ActionModule(OsImageActionBase):
             raise OsImageError('the host booted %s, not %s, which the boot guard protects: not confirmed' % (
                 booted or 'nothing', armed['checksum']), host_state=state)
         if not self.check_mode:
-            result = runner.run_script(_guard.CONFIRM_SCRIPT)
+            # The confirmation, the removal and the read after them in one round trip; the removal runs only once the
+            # rename has won.
+            result = runner.run_script(_guard.CONFIRM_SCRIPT + _guard.DISARM_SCRIPT + _guard.FORGET_FALLBACK_SCRIPT
+                                       + _guard.READ_SCRIPT)
             if result.rc == 3:
                 raise OsImageError('the boot guard for %s fired while it was being confirmed: the host returns to '
                                    '%s by itself' % (armed['checksum'], armed['previous']), command=result,
@@ -120,9 +125,8 @@ class ActionModule(OsImageActionBase):
             if result.rc != 0:
                 raise OsImageError('confirming the boot guard failed (rc=%s)' % result.rc, command=result,
                                    host_state=state)
-            self._run(runner, _guard.DISARM_SCRIPT + _guard.FORGET_FALLBACK_SCRIPT, 'removing the confirmed boot guard',
-                      state)
-        return True
+            return True, result
+        return True, None
 
     def _predicted(self, args, state, guard):
         if args['state'] != 'armed':
@@ -134,7 +138,8 @@ class ActionModule(OsImageActionBase):
 
     @staticmethod
     def _run(runner, script, what, state):
-        result = runner.run_script(script)
+        """Run ``script`` and read the guard after it in the same round trip."""
+        result = runner.run_script(script + _guard.READ_SCRIPT)
         if result.rc != 0:
             raise OsImageError('%s failed (rc=%s)' % (what, result.rc), command=result, host_state=state)
         return result

@@ -24,8 +24,9 @@ ARM_BOOT = '11111111-1111-4111-8111-111111111111'
 THIS_BOOT = '22222222-2222-4222-8222-222222222222'
 STATUS = ('/bin/sh', '-c', STATUS_SCRIPT, 'osimage-lifecycle', '', MARKER)
 READ = ('/bin/sh', '-c', _guard.READ_SCRIPT)
-CONFIRM = ('/bin/sh', '-c', _guard.CONFIRM_SCRIPT)
-DISARM_AND_FORGET = ('/bin/sh', '-c', _guard.DISARM_SCRIPT + _guard.FORGET_FALLBACK_SCRIPT)
+CONFIRM_REMOVE_READ = ('/bin/sh', '-c', _guard.CONFIRM_SCRIPT + _guard.DISARM_SCRIPT + _guard.FORGET_FALLBACK_SCRIPT
+                       + _guard.READ_SCRIPT)
+REMOVE_READ = ('/bin/sh', '-c', _guard.DISARM_SCRIPT + _guard.READ_SCRIPT)
 HOST_STATE = 'booted 2 (484d99b62d01), next boot 3 (030f7d9ac559).'
 FELL_BACK = 'told=%s\nbooted=%s\nhow=guard\nat=2026-12-07T10:17:03Z\nboot_id=%s\n' % ('c' * 64, BOOTED, ARM_BOOT)
 
@@ -85,14 +86,15 @@ def test_check_mode_predicts_the_armed_guard_from_one_round_trip():
     assert len(target.command_lines) == 1
 
 
-def test_arming_is_the_read_the_arm_script_and_the_read_after_it(monkeypatch):
+def test_arming_is_the_read_then_the_arm_script_with_the_read_after_it(monkeypatch):
     monkeypatch.setattr(_guard, 'arm_script', lambda *args: 'arm\n')
-    target = debian_host([guard_read(), guard_read(armed(boot_id=THIS_BOOT))], {('/bin/sh', '-c', 'arm\n'): (0, '')})
+    target = debian_host([guard_read()],
+                         {('/bin/sh', '-c', 'arm\n' + _guard.READ_SCRIPT): (0, guard_read(armed(boot_id=THIS_BOOT)))})
     result = run_action('boot_guard', target, state='armed', checksum=STAGED)
     assert result['changed'] is True, result
     assert result['guard']['state'] == 'armed' and result['guard']['armed_at'] == '2026-12-07T10:00:00Z'
     # Was four: the status, the guard, the arm script, the guard again.
-    assert len(target.command_lines) == 3
+    assert len(target.command_lines) == 2
 
 
 def test_an_armed_guard_that_is_as_asked_is_one_round_trip():
@@ -101,12 +103,29 @@ def test_an_armed_guard_that_is_as_asked_is_one_round_trip():
     assert len(target.command_lines) == 1
 
 
-def test_confirming_is_the_read_the_confirmation_the_removal_and_the_read_after_it():
+def test_confirming_is_the_read_then_the_confirmation_the_removal_and_the_read_after_them():
     # The guard protects the booted image (booted in another boot than the one it was armed in).
-    target = debian_host([guard_read(armed(checksum=BOOTED)), guard_read()], {CONFIRM: (0, ''), DISARM_AND_FORGET: (0, '')})
+    target = debian_host([guard_read(armed(checksum=BOOTED))], {CONFIRM_REMOVE_READ: (0, guard_read())})
     result = run_action('boot_guard', target, state='confirmed', checksum=BOOTED)
     assert result['changed'] is True and result['guard']['state'] == 'absent', result
-    assert len(target.command_lines) == 4
+    # Was four: the status with the guard, the confirmation, the removal, the guard again.
+    assert len(target.command_lines) == 2
+
+
+def test_a_confirmation_the_guard_beat_removes_nothing_and_says_so():
+    target = debian_host([guard_read(armed(checksum=BOOTED))], {CONFIRM_REMOVE_READ: (3, 'fired\n')})
+    result = run_action('boot_guard', target, state='confirmed', checksum=BOOTED)
+    assert result['failed'] is True
+    assert 'fired while it was being confirmed' in result['msg'], result['msg']
+    assert len(target.command_lines) == 2
+
+
+def test_removing_a_guard_is_the_read_then_the_removal_with_the_read_after_it():
+    target = debian_host([guard_read(armed(checksum=STAGED))], {REMOVE_READ: (0, guard_read())})
+    result = run_action('boot_guard', target, state='absent')
+    assert result['changed'] is True and result['guard']['state'] == 'absent', result
+    assert len(target.command_lines) == 2
+
 
 
 def test_a_guard_that_fired_fails_the_confirmation_with_the_same_message():
