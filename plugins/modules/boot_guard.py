@@ -21,6 +21,9 @@ description:
   - On GRUB hosts whose C(grub.cfg) honours C(saved_entry) and C(next_entry) (C(GRUB_DEFAULT=saved)), GRUB boots
     the new image B(once); any later boot before the confirmation boots the previous one. An image that never
     reaches userspace (a kernel panic, with C(panic=N) on the kernel command line) comes back too.
+  - Where greenboot (its shell implementation, C(greenboot-grub2-set-counter.service) enabled) has armed GRUB's boot
+    counter for the staged image, that counter does the same after the image failed to come up that many times;
+    the guard records it and leaves greenboot's variables to greenboot (the guard's V(boot_loader) is V(greenboot)).
   - Back on the previous image, the guard records what the host was told to boot and what it booted (returned as
     RV(fell_back)), removes the image that failed, and removes itself. It never acts on an ordinary boot.
   - The guard needs a POSIX shell, systemd and the C(ostree) command, which every ostree, rpm-ostree and bootc
@@ -123,7 +126,8 @@ guard:
       description: Seconds after the boot to confirm within.
       type: int
     boot_loader:
-      description: V(grub-once) when GRUB boots the new image once, else V(none).
+      description: V(grub-once) when GRUB boots the new image once, V(greenboot) when greenboot's counter in GRUB
+        returns a staged image that never comes up, else V(none).
       type: str
   sample: {"state": "armed", "checksum": "51d4311f398c91e24e47f9e6451750cd6db9c37964f4b45a19e2bee660cb459e",
            "previous": "3b8c0a46b2e1e7a0d6f0b4a51f3c8f2a5e9d1c7b6a4f3e2d1c0b9a8f7e6d5c4b", "timeout": 900,
@@ -131,8 +135,8 @@ guard:
 fell_back:
   description:
     - The last return to a previous image by the guard, or none. C(how) is V(guard) (not confirmed in time),
-      V(rebooted) (rebooted before the confirmation) or V(boot-loader) (GRUB booted the new image once and then the
-      previous one, so it never reached userspace).
+      V(rebooted) (rebooted before the confirmation) or V(boot-loader) (GRUB booted the new image once, or
+      greenboot's count of its boots ran out, and then the previous one, so it never reached userspace).
   returned: success
   type: dict
   sample: {"told": "51d4311f398c91e24e47f9e6451750cd6db9c37964f4b45a19e2bee660cb459e",

@@ -15,7 +15,11 @@ systemd and the ``ostree`` command (every ostree, rpm-ostree and bootc host has 
 * on GRUB hosts whose ``grub.cfg`` honours ``saved_entry`` and ``next_entry``, the previous
   deployment as GRUB's saved entry and the new one as its next entry: GRUB boots the new image
   once, and any boot after that (a panic with ``panic=N``, a reset) boots the previous one, even
-  when the new image never reaches userspace.
+  when the new image never reaches userspace;
+* on hosts where greenboot (its shell implementation) counts the boots of a staged image in GRUB (Fedora's
+  ``boot_counter``, armed by ``greenboot-grub2-set-counter.service`` when an image is staged), that counter: GRUB
+  falls back to the previous deployment after the new one failed to come up that many times; the guard only
+  records it (it leaves greenboot's variables to greenboot).
 
 A boot is the boot id with systemd's count of soft reboots: a soft reboot into the new image (same kernel) keeps
 the boot id, and never goes through GRUB, so the guard then drops GRUB's one boot of the new image.
@@ -143,6 +147,9 @@ if [ "$now" = "$prev" ]; then
     how=rebooted
   elif [ "$loader" = grub-once ] && ! grub-editenv "$root/boot/grub/grubenv" list | grep -q '^next_entry=.'; then
     how=boot-loader
+  elif [ "$loader" = greenboot ]; then
+    # Deployed and never up in userspace: greenboot's counter ran out in GRUB, which booted the previous one.
+    how=boot-loader
   fi
   if [ -n "$how" ]; then
     printf 'told=%s\nbooted=%s\nhow=%s\nat=%s\nboot_id=%s\n' "$sum" "$prev" "$how" \
@@ -167,7 +174,8 @@ disarm
 BOOT_UNIT_TEXT = '''[Unit]
 Description=osimage.lifecycle commit-confirmed boot guard
 Documentation=https://github.com/osimage/lifecycle
-After=local-fs.target ostree-remount.service
+# After greenboot's check of a fallback boot, which may change ostree's order (rpm-ostree or bootc rollback).
+After=local-fs.target ostree-remount.service greenboot-rpm-ostree-grub2-check-fallback.service
 # The controller reads the record once it reaches the host: it must be written by then.
 Before=ssh.service sshd.service
 RequiresMountsFor=/var/lib/osimage-lifecycle /boot
@@ -224,6 +232,12 @@ if command -v grub-editenv >/dev/null 2>&1 && [ -f /boot/grub/grub.cfg ] \
   echo grub-once
 fi
 if ostree admin set-default --help >/dev/null 2>&1; then echo set-default; fi
+# greenboot's GRUB counter, armed for the next boot (greenboot-grub2-set-counter when an image was staged).
+if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled --quiet greenboot-grub2-set-counter.service 2>/dev/null \
+    && grub2-editenv - list 2>/dev/null | grep -q '^boot_counter=[1-9][0-9]*$' \
+    && grub2-editenv - list 2>/dev/null | grep -q '^boot_success=0$'; then
+  echo greenboot-counter
+fi
 if command -v systemctl >/dev/null 2>&1; then echo systemd; fi
 echo "== end"
 '''
@@ -236,6 +250,8 @@ RECORD_KEYS = {
     'fell-back': ('told', 'booted', 'how', 'at', 'boot_id'),
 }
 FALLBACK_HOWS = ('guard', 'rebooted', 'boot-loader')
+# What brings back an image that never reaches userspace: GRUB's one boot, greenboot's counter in GRUB, or nothing.
+BOOT_LOADERS = ('grub-once', 'greenboot', 'none')
 
 
 class GuardState:
@@ -291,7 +307,7 @@ def _record(name, lines):
         raise ValueError('%s: timeout=%r is not a number of seconds' % (name, values['timeout']))
     if 'how' in values and values['how'] not in FALLBACK_HOWS:
         raise ValueError('%s: how=%r is none of %s' % (name, values['how'], ', '.join(FALLBACK_HOWS)))
-    if 'boot_loader' in values and values['boot_loader'] not in ('grub-once', 'none'):
+    if 'boot_loader' in values and values['boot_loader'] not in BOOT_LOADERS:
         raise ValueError('%s: boot_loader=%r' % (name, values['boot_loader']))
     return values
 
@@ -404,6 +420,11 @@ def plan_arm(state, guard, checksum):
         # Finalized already (a rollback): GRUB's menu is ostree's order as it is.
         return 'grub-once', booted.index, target.index
     if 'set-default' in guard.capabilities:
+        # greenboot armed its counter for this staged image, and GRUB's fallback (menu entry 1) is the booted
+        # deployment once the staged one is finalized; the guard itself returns the host with set-default.
+        if ('greenboot-counter' in guard.capabilities and target.staged
+                and previous_entry_after_finalization(state) == 1):
+            return 'greenboot', None, None
         return 'none', None, None
     raise ValueError('it boots with neither a GRUB that honours saved_entry and next_entry (GRUB_DEFAULT=saved) '
                      'nor an ostree with "admin set-default" (2023.6 and later), so the guard could not return it')
@@ -470,7 +491,8 @@ rm -f -- "$dir/armed" "$dir/fired" "$dir/confirmed" "$dir/booted-new" "$dir/guar
 if [ "$loader" = grub-once ]; then grub-editenv /boot/grub/grubenv unset saved_entry next_entry; fi
 # systemd forgets the removed units at its next reload. The reload runs every generator again (2.5 s on an idle TCG
 # guest, where handing it to systemd-run takes 0.25 s): it is not waited for; nothing of the guard is left to act.
-forget='systemctl daemon-reload; systemctl reset-failed osimage-lifecycle-guard-expire.timer osimage-lifecycle-guard-expire.service osimage-lifecycle-guard.service'
+forget='systemctl daemon-reload; systemctl reset-failed osimage-lifecycle-guard-expire.timer'
+forget="$forget osimage-lifecycle-guard-expire.service osimage-lifecycle-guard.service"
 systemd-run --no-block --quiet --collect -- /bin/sh -c "$forget" >/dev/null 2>&1 || sh -c "$forget" >/dev/null 2>&1 || true
 '''
 

@@ -127,7 +127,6 @@ def test_removing_a_guard_is_the_read_then_the_removal_with_the_read_after_it():
     assert len(target.command_lines) == 2
 
 
-
 def test_a_guard_that_fired_fails_the_confirmation_with_the_same_message():
     target = debian_host([guard_read(armed(checksum=BOOTED), name='fired')])
     result = run_action('boot_guard', target, state='confirmed')

@@ -65,7 +65,7 @@ def host(tmp_path):
               root / 'etc/systemd/system/timers.target.wants', root / 'proc/sys/kernel/random', root / 'boot/grub',
               bindir):
         d.mkdir(parents=True)
-    for name in ('ostree', 'systemctl', 'grub-editenv'):
+    for name in ('ostree', 'systemctl', 'grub-editenv', 'grub2-editenv'):
         path = bindir / name
         path.write_text(STUB)
         path.chmod(path.stat().st_mode | stat.S_IEXEC)
@@ -326,3 +326,72 @@ def test_without_grub_ostree_set_default_returns_the_host():
 def test_what_cannot_be_guarded_says_why(state, caps, reason):
     with pytest.raises(ValueError, match=reason):
         _guard.plan_arm(_state(*state), _caps(*caps), NEW)
+
+
+@pytest.mark.parametrize('state, expected', [
+    # greenboot armed its counter for the staged image; GRUB's fallback, entry 1, is the booted deployment.
+    (((NEW, {'staged': True}), (OLD, {'booted': True}), (OTHER, {})), 'greenboot'),
+    # A pinned deployment ahead of the booted one: GRUB's fallback would boot it, not the previous image.
+    (((NEW, {'staged': True}), (OTHER, {'pinned': True}), (OLD, {'booted': True})), 'none'),
+    # Made the default by a rollback, not staged: greenboot armed nothing for it.
+    (((NEW, {}), (OLD, {'booted': True})), 'none'),
+])
+def test_greenboots_counter_brings_back_only_a_staged_image_to_the_previous_one(state, expected):
+    caps = _caps('greenboot-counter', 'set-default', 'systemd')
+    assert _guard.plan_arm(_state(*state), caps, NEW) == (expected, None, None)
+
+
+def test_unconfirmed_with_greenboots_counter_ostree_set_default_returns_it(host):
+    host.arm('greenboot')
+    proc = host.run('expire', STATUS_NEW_BOOTED)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # greenboot's variables are greenboot's: the guard changes ostree's order and reboots.
+    assert host.calls == ['ostree admin set-default 1', 'systemctl reboot']
+
+
+def test_an_image_that_never_reached_userspace_is_noticed_after_greenboots_fallback(host):
+    host.arm('greenboot')
+    # GRUB counted the boots of the new image down and booted entry 1; greenboot rolled the order back.
+    proc = host.run('boot', STATUS_OLD_FIRST)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    record = dict(line.split('=', 1) for line in (host.dir / 'fell-back').read_text().splitlines())
+    assert record['how'] == 'boot-loader' and record['told'] == NEW and record['booted'] == OLD
+    assert 'ostree admin undeploy 1' in host.calls
+    assert not any('editenv' in call for call in host.calls) and host.armed_units() == []
+
+
+def test_the_guard_runs_after_greenboots_check_of_a_fallback_boot():
+    after = [line for line in _guard.BOOT_UNIT_TEXT.splitlines() if line.startswith('After=')]
+    assert after and 'greenboot-rpm-ostree-grub2-check-fallback.service' in after[0].split('=', 1)[1].split()
+
+
+def _read_capabilities(tmp_path, enabled, grubenv):
+    """READ_SCRIPT's capabilities with stand-ins for systemctl and grub2-editenv (greenboot's shell implementation
+    enabled or not, its grubenv as grub2-editenv lists it)."""
+    bindir = tmp_path / 'bin'
+    bindir.mkdir()
+    (tmp_path / 'grubenv').write_text(grubenv)
+    stubs = {
+        'systemctl': '#!/bin/sh\n[ "$*" = "is-enabled --quiet greenboot-grub2-set-counter.service" ] && exit %d\nexit 0\n'
+                     % (0 if enabled else 1),
+        'grub2-editenv': '#!/bin/sh\n[ "$*" = "- list" ] && cat %s\n' % (tmp_path / 'grubenv'),
+        'ostree': '#!/bin/sh\nexit 0\n',
+    }
+    for name, text in stubs.items():
+        (bindir / name).write_text(text)
+        (bindir / name).chmod(0o755)
+    env = dict(os.environ, PATH='%s:%s' % (bindir, os.environ['PATH']))
+    done = subprocess.run(['/bin/sh', '-c', _guard.READ_SCRIPT], env=env, capture_output=True, text=True, check=True)
+    return _guard.parse_read(done.stdout).capabilities
+
+
+@pytest.mark.parametrize('enabled, grubenv, expected', [
+    (True, '# GRUB Environment Block\nboot_success=0\nboot_counter=3\n', True),
+    # Not armed for the next boot: none staged, or the last boot was a success.
+    (True, '# GRUB Environment Block\nboot_success=1\n', False),
+    (True, '# GRUB Environment Block\nboot_success=0\nboot_counter=-1\n', False),
+    # greenboot's units not enabled (or greenboot-rs, which counts only after a failed check in the new image).
+    (False, '# GRUB Environment Block\nboot_success=0\nboot_counter=3\n', False),
+])
+def test_greenboots_counter_is_read_as_armed_only_when_it_is(tmp_path, enabled, grubenv, expected):
+    assert ('greenboot-counter' in _read_capabilities(tmp_path, enabled, grubenv)) is expected
