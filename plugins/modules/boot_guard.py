@@ -75,6 +75,10 @@ notes:
     later). A host that has neither cannot be guarded; the task then fails with C(unsupported=true) and changes
     nothing.
   - An image that hangs without panicking is only returned by a hardware watchdog, which this module does not set.
+  - ostree's boot counting (C(sysroot.boot-counting-tries), ostree 2025.3 and later) is not used. It only names new
+    Boot Loader Spec entries with a number of tries, which systemd-boot acts on, and upstream ostree has no
+    systemd-boot backend (it keeps its entries under the C(/boot/loader) symlink, which systemd-boot cannot read on
+    a FAT partition), so on a stock host setting it would change nothing.
   - The module runs on the controller and sends only shell command lines to the target, which needs no Python.
 seealso:
   - module: osimage.lifecycle.reboot
