@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from _common import RESULTS_DIR, ROOT
+from _common import RESULTS_DIR, ROOT, median
 
 DOC = os.path.join(ROOT, 'docs', 'benchmarks.md')
 PLOT = os.path.join(ROOT, 'docs', 'benchmarks.png')
@@ -157,10 +157,20 @@ def guard_cost(unguarded, guarded):
         return ['Not compared: P2 ran at a load average of %.1f and this variant at %.1f; run both in one go '
                 '(`make bench-p2 bench-p2-unguarded`) for a figure of what the guard costs.' % (
                     load_guarded, load_unguarded), '']
-    return ['With the guard (P2) the median ratio is %.3f, without it %.3f: the guard moves it by %+.3f, against a '
-            'spread of up to %.3f between runs of one variant (load averages %.1f and %.1f): %s.' % (
-                guarded['ratio'], unguarded['ratio'], moved, spread, load_guarded, load_unguarded,
-                'within the noise' if abs(moved) <= spread else 'more than the noise'), '']
+    lines = ['With the guard (P2) the median ratio is %.3f, without it %.3f: the guard moves it by %+.3f, against a '
+             'spread of up to %.3f between runs of one variant (load averages %.1f and %.1f): %s.' % (
+                 guarded['ratio'], unguarded['ratio'], moved, spread, load_guarded, load_unguarded,
+                 'within the noise' if abs(moved) <= spread else 'more than the noise')]
+    # The ratio carries the bare sequence's own spread (its boots); the role's own times show the guard's cost.
+    role = [median([run['role_s'] for run in data['runs']]) for data in (guarded, unguarded)]
+    phases = sorted(set(guarded['phases']) & set(unguarded['phases']))
+    per_phase = [(phase, median([run['phases'][phase] for run in guarded['runs']]),
+                  median([run['phases'][phase] for run in unguarded['runs']])) for phase in phases]
+    lines[0] += (' The role itself took %.1f s with the guard and %.1f s without it (medians of the runs, %+.1f s); by '
+                 'phase (medians, with against without): %s.' % (
+                     role[0], role[1], role[0] - role[1],
+                     ', '.join('%s %.1f against %.1f s' % item for item in per_phase)))
+    return lines + ['']
 
 
 def p2_losses(p2):
