@@ -21,9 +21,6 @@ description:
   - On GRUB hosts whose C(grub.cfg) honours C(saved_entry) and C(next_entry) (C(GRUB_DEFAULT=saved)), GRUB boots
     the new image B(once); any later boot before the confirmation boots the previous one. An image that never
     reaches userspace (a kernel panic, with C(panic=N) on the kernel command line) comes back too.
-  - Where greenboot (its shell implementation, C(greenboot-grub2-set-counter.service) enabled) has armed GRUB's boot
-    counter for the staged image, that counter does the same after the image failed to come up that many times;
-    the guard records it and leaves greenboot's variables to greenboot (the guard's V(boot_loader) is V(greenboot)).
   - Back on the previous image, the guard records what the host was told to boot and what it booted (returned as
     RV(fell_back)), removes the image that failed, and removes itself. It never acts on an ordinary boot.
   - The guard needs a POSIX shell, systemd and the C(ostree) command, which every ostree, rpm-ostree and bootc
@@ -74,6 +71,10 @@ notes:
   - Without GRUB's C(saved_entry), the guard returns the host with C(ostree admin set-default) (ostree 2023.6 and
     later). A host that has neither cannot be guarded; the task then fails with C(unsupported=true) and changes
     nothing.
+  - Where greenboot (its shell implementation, C(greenboot-grub2-set-counter.service) enabled) has armed GRUB's boot
+    counter for the staged image, GRUB boots the previous deployment once the new one failed to come up that many
+    times, even when it never reaches userspace; the guard records such a return and leaves greenboot's variables
+    to greenboot (its V(boot_loader) is then V(greenboot)).
   - An image that hangs without panicking is only returned by a hardware watchdog, which this module does not set.
   - ostree's boot counting (C(sysroot.boot-counting-tries), ostree 2025.3 and later) is not used. It only names new
     Boot Loader Spec entries with a number of tries, which systemd-boot acts on, and upstream ostree has no
