@@ -343,7 +343,6 @@ def test_greenboots_counter_brings_back_only_a_staged_image_to_the_previous_one(
     assert _guard.plan_arm(_state(*state), caps, NEW) == (expected, None, None)
 
 
-
 def test_an_image_that_never_reached_userspace_is_noticed_after_greenboots_fallback(host):
     host.arm('greenboot')
     # GRUB counted the boots of the new image down and booted entry 1; greenboot rolled the order back.
