@@ -41,10 +41,15 @@ def bare_fleet():
 
     def stage(name):
         mark = time.monotonic()
-        done = vm(name, 'ssh', 'ostree admin upgrade --stage', check=False)
+        try:
+            # vm() gives stderr within stdout.
+            done = vm(name, 'ssh', 'ostree admin upgrade --stage', check=False)
+        except Exception as err:  # pylint: disable=broad-exception-caught
+            failures.append('%s: ostree admin upgrade --stage: %s' % (name, err))
+            return
         steps[name]['stage'] = time.monotonic() - mark
         if done.returncode != 0:
-            failures.append('%s: ostree admin upgrade --stage failed:\n%s' % (name, done.stderr[-2000:]))
+            failures.append('%s: ostree admin upgrade --stage failed:\n%s' % (name, (done.stdout or '')[-2000:]))
 
     started = time.monotonic()
     threads = [threading.Thread(target=stage, args=(name,)) for name in NAMES]

@@ -71,10 +71,12 @@ notes:
   - Without GRUB's C(saved_entry), the guard returns the host with C(ostree admin set-default) (ostree 2023.6 and
     later). A host that has neither cannot be guarded; the task then fails with C(unsupported=true) and changes
     nothing.
-  - Where greenboot (its shell implementation, C(greenboot-grub2-set-counter.service) enabled) has armed GRUB's boot
-    counter for the staged image, GRUB boots the previous deployment once the new one failed to come up that many
-    times, even when it never reaches userspace; the guard records such a return and leaves greenboot's variables
-    to greenboot (its V(boot_loader) is then V(greenboot)).
+  - Where greenboot (its shell implementation, with C(greenboot-grub2-set-counter.service) and
+    C(greenboot-rpm-ostree-grub2-check-fallback.service) enabled) has armed GRUB's boot counter for the staged image,
+    GRUB boots the previous deployment once the new one failed to come up that many times (each failed boot must
+    end, with C(panic=N) for a panic), even when it never reaches userspace; the guard records such a return (its
+    V(boot_loader) is then V(greenboot)). When the guard returns the host itself it ends greenboot's count, since
+    GRUB's fallback entry would then be the image that failed.
   - An image that hangs without panicking is only returned by a hardware watchdog, which this module does not set.
   - ostree's boot counting (C(sysroot.boot-counting-tries), ostree 2025.3 and later) is not used. It only names new
     Boot Loader Spec entries with a number of tries, which systemd-boot acts on, and upstream ostree has no

@@ -18,8 +18,9 @@ systemd and the ``ostree`` command (every ostree, rpm-ostree and bootc host has 
   when the new image never reaches userspace;
 * on hosts where greenboot (its shell implementation) counts the boots of a staged image in GRUB (Fedora's
   ``boot_counter``, armed by ``greenboot-grub2-set-counter.service`` when an image is staged), that counter: GRUB
-  falls back to the previous deployment after the new one failed to come up that many times; the guard only
-  records it (it leaves greenboot's variables to greenboot).
+  falls back to the previous deployment after the new one failed to come up that many times; the guard records
+  such a return, and ends greenboot's count when it returns the host itself (where GRUB's fallback entry would then
+  be the image that failed).
 
 A boot is the boot id with systemd's count of soft reboots: a soft reboot into the new image (same kernel) keeps
 the boot id, and never goes through GRUB, so the guard then drops GRUB's one boot of the new image.
@@ -83,6 +84,11 @@ disarm() {
 }
 fire() {
   say "$sum was not confirmed within $(value timeout "$record") s of its boot: returning to $prev"
+  if [ "$loader" = greenboot ]; then
+    # Once the previous deployment is the default again, GRUB's fallback entry (1) is the image that failed: greenboot's
+    # count of boots ends here, as greenboot ends it after its own return (its check of a fallback boot).
+    grub2-editenv - unset boot_counter || say "cannot end greenboot's count of boots (boot_counter)"
+  fi
   # GRUB's saved entry is the previous deployment; should GRUB boot the new one again all the same,
   # ostree's order is changed instead (where it can), never a second reboot into the same state.
   if [ "$loader" != grub-once ] || [ "${1:-}" = again ]; then
@@ -232,8 +238,10 @@ if command -v grub-editenv >/dev/null 2>&1 && [ -f /boot/grub/grub.cfg ] \
   echo grub-once
 fi
 if ostree admin set-default --help >/dev/null 2>&1; then echo set-default; fi
-# greenboot's GRUB counter, armed for the next boot (greenboot-grub2-set-counter when an image was staged).
+# greenboot's GRUB counter, armed for the next boot (greenboot-grub2-set-counter when an image was staged), and
+# greenboot's check of a fallback boot, which ends the count after GRUB fell back (else GRUB keeps falling back).
 if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled --quiet greenboot-grub2-set-counter.service 2>/dev/null \
+    && systemctl is-enabled --quiet greenboot-rpm-ostree-grub2-check-fallback.service 2>/dev/null \
     && grub2-editenv - list 2>/dev/null | grep -q '^boot_counter=[1-9][0-9]*$' \
     && grub2-editenv - list 2>/dev/null | grep -q '^boot_success=0$'; then
   echo greenboot-counter

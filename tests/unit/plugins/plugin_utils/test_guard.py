@@ -160,13 +160,17 @@ def test_unconfirmed_on_grub_the_saved_entry_returns_it(host):
     assert host.calls == ['systemctl reboot']
 
 
-# greenboot's variables are greenboot's: with its counter too the guard changes ostree's order and reboots.
-@pytest.mark.parametrize('loader', ['none', 'greenboot'])
-def test_unconfirmed_without_grub_ostree_set_default_returns_it(host, loader):
+@pytest.mark.parametrize('loader, first', [
+    ('none', []),
+    # Once the previous image is the default again, GRUB's fallback entry (1) is the one that failed: greenboot's
+    # count of boots ends first, or GRUB would fall back to the failed image when the count runs out.
+    ('greenboot', ['grub2-editenv - unset boot_counter']),
+])
+def test_unconfirmed_without_grub_ostree_set_default_returns_it(host, loader, first):
     host.arm(loader)
     proc = host.run('expire', STATUS_NEW_BOOTED)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert host.calls == ['ostree admin set-default 1', 'systemctl reboot']
+    assert host.calls == first + ['ostree admin set-default 1', 'systemctl reboot']
 
 
 def test_when_set_default_fails_the_host_stays_and_says_so(host):
@@ -360,14 +364,14 @@ def test_the_guard_runs_after_greenboots_check_of_a_fallback_boot():
 
 
 def _read_capabilities(tmp_path, enabled, grubenv):
-    """READ_SCRIPT's capabilities with stand-ins for systemctl and grub2-editenv (greenboot's shell implementation
-    enabled or not, its grubenv as grub2-editenv lists it)."""
+    """READ_SCRIPT's capabilities with stand-ins for systemctl and grub2-editenv (which of greenboot's units are
+    enabled, its grubenv as grub2-editenv lists it)."""
     bindir = tmp_path / 'bin'
     bindir.mkdir()
     (tmp_path / 'grubenv').write_text(grubenv)
+    units = ''.join('  "is-enabled --quiet %s") exit 0 ;;\n' % unit for unit in enabled)
     stubs = {
-        'systemctl': '#!/bin/sh\n[ "$*" = "is-enabled --quiet greenboot-grub2-set-counter.service" ] && exit %d\nexit 0\n'
-                     % (0 if enabled else 1),
+        'systemctl': '#!/bin/sh\ncase "$*" in\n%s  "is-enabled "*) exit 1 ;;\nesac\nexit 0\n' % units,
         'grub2-editenv': '#!/bin/sh\n[ "$*" = "- list" ] && cat %s\n' % (tmp_path / 'grubenv'),
         'ostree': '#!/bin/sh\nexit 0\n',
     }
@@ -379,13 +383,18 @@ def _read_capabilities(tmp_path, enabled, grubenv):
     return _guard.parse_read(done.stdout).capabilities
 
 
+GREENBOOT_UNITS = ('greenboot-grub2-set-counter.service', 'greenboot-rpm-ostree-grub2-check-fallback.service')
+
+
 @pytest.mark.parametrize('enabled, grubenv, expected', [
-    (True, '# GRUB Environment Block\nboot_success=0\nboot_counter=3\n', True),
+    (GREENBOOT_UNITS, '# GRUB Environment Block\nboot_success=0\nboot_counter=3\n', True),
     # Not armed for the next boot: none staged, or the last boot was a success.
-    (True, '# GRUB Environment Block\nboot_success=1\n', False),
-    (True, '# GRUB Environment Block\nboot_success=0\nboot_counter=-1\n', False),
+    (GREENBOOT_UNITS, '# GRUB Environment Block\nboot_success=1\n', False),
+    (GREENBOOT_UNITS, '# GRUB Environment Block\nboot_success=0\nboot_counter=-1\n', False),
     # greenboot's units not enabled (or greenboot-rs, which counts only after a failed check in the new image).
-    (False, '# GRUB Environment Block\nboot_success=0\nboot_counter=3\n', False),
+    ((), '# GRUB Environment Block\nboot_success=0\nboot_counter=3\n', False),
+    # Without its check of a fallback boot nothing ends the count after GRUB fell back: every boot would fall back.
+    (GREENBOOT_UNITS[:1], '# GRUB Environment Block\nboot_success=0\nboot_counter=3\n', False),
 ])
 def test_greenboots_counter_is_read_as_armed_only_when_it_is(tmp_path, enabled, grubenv, expected):
     assert ('greenboot-counter' in _read_capabilities(tmp_path, enabled, grubenv)) is expected
