@@ -241,10 +241,12 @@ if ostree admin set-default --help >/dev/null 2>&1; then echo set-default; fi
 # greenboot's GRUB counter, armed for the next boot (greenboot-grub2-set-counter when an image was staged), and
 # greenboot's check of a fallback boot, which ends the count after GRUB fell back (else GRUB keeps falling back).
 if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled --quiet greenboot-grub2-set-counter.service 2>/dev/null \
-    && systemctl is-enabled --quiet greenboot-rpm-ostree-grub2-check-fallback.service 2>/dev/null \
-    && grub2-editenv - list 2>/dev/null | grep -q '^boot_counter=[1-9][0-9]*$' \
-    && grub2-editenv - list 2>/dev/null | grep -q '^boot_success=0$'; then
-  echo greenboot-counter
+    && systemctl is-enabled --quiet greenboot-rpm-ostree-grub2-check-fallback.service 2>/dev/null; then
+  grubenv=$(grub2-editenv - list 2>/dev/null)
+  if printf '%s\n' "$grubenv" | grep -q '^boot_counter=[1-9][0-9]*$' \
+      && printf '%s\n' "$grubenv" | grep -q '^boot_success=0$'; then
+    echo greenboot-counter
+  fi
 fi
 if command -v systemctl >/dev/null 2>&1; then echo systemd; fi
 echo "== end"
