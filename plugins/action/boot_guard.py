@@ -103,7 +103,8 @@ class ActionModule(OsImageActionBase):
         if guard.fired is not None:
             raise OsImageError('the boot guard for %s fired before the confirmation: the host returns to %s by '
                                'itself' % (guard.fired['checksum'], guard.fired['previous']), host_state=state)
-        armed = guard.armed
+        # A confirmation whose removal of the guard was cut short (the connection dropped) is finished.
+        armed = guard.armed or guard.confirmed
         if armed is None:
             return False, None
         if args.get('checksum') and armed['checksum'] != args['checksum']:
@@ -116,7 +117,8 @@ class ActionModule(OsImageActionBase):
         if not self.check_mode:
             # The confirmation, the removal and the read after them in one round trip; the removal runs only once the
             # rename has won.
-            result = runner.run_script(_guard.CONFIRM_SCRIPT + _guard.DISARM_SCRIPT + _guard.FORGET_FALLBACK_SCRIPT
+            confirm = _guard.CONFIRM_SCRIPT if guard.armed is not None else ''
+            result = runner.run_script(confirm + _guard.DISARM_SCRIPT + _guard.FORGET_FALLBACK_SCRIPT
                                        + _guard.READ_SCRIPT)
             if result.rc == 3:
                 raise OsImageError('the boot guard for %s fired while it was being confirmed: the host returns to '

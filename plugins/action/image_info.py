@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _greenboot
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._action_base import (
     BACKEND_ARGUMENT_SPEC,
     OsImageActionBase,
@@ -20,8 +21,9 @@ class ActionModule(OsImageActionBase):
         state = backend.status()
         result = state.as_dict()
         result['changed'] = False
-        # Read with the deployments when the backend is found (backend=auto); the guard lives on a booted host.
-        result['fell_back'] = backend.fell_back
+        # Read with the deployments when the backend is found (backend=auto): the guard's record, greenboot's return in
+        # this boot; both live on a booted host.
+        result['fell_back'] = _greenboot.fell_back(backend.fell_back, backend.greenboot_fallback, state)
         if args['check_update']:
             # Not 'update', which Jinja resolves to the dict method (result.update.available fails).
             result['update_check'] = backend.check_update(state)

@@ -64,7 +64,8 @@ _value:
       description:
         - C(hosts), C(errors) (hosts that could not be read), C(reboot_required) (a reboot boots another
           deployment), C(staged_locked) (a staged deployment no reboot applies yet), C(update_available),
-          C(update_check_errors) and C(fell_back) (hosts whose boot guard returned them to a previous image).
+          C(update_check_errors) and C(fell_back) (hosts whose boot guard, or greenboot, returned them to a previous
+          image).
       type: dict
       sample: {hosts: 3, errors: 1, reboot_required: 1, staged_locked: 1, update_available: 0, update_check_errors: 0,
                fell_back: 0}
@@ -72,7 +73,7 @@ _value:
       description:
         - One row per host, sorted by host, with C(host), C(backend), C(booted), C(next_boot), C(staged),
           C(staged_locked), C(rollback), C(reboot_required), C(update_available), C(update_error), C(error) and
-          C(fell_back) (C(told -> booted (how, at)) of the last return by the boot guard, or none).
+          C(fell_back) (C(told -> booted (how, at)) of the last return by the boot guard or by greenboot, or none).
         - Deployments are versions, else the first 12 characters of the checksum; none where there is none or the
           host could not be read.
       type: list
@@ -91,7 +92,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.osimage.lifecycle.plugins.filter.fleet_summary import deployment_label, text_or_none
 
 COLUMNS = ('host', 'backend', 'booted', 'next boot', 'staged', 'rollback', 'reboot required', 'update available')
-# Shown when some host returned to a previous image by its boot guard (image_info's fell_back).
+# Shown when some host returned to a previous image by its boot guard or greenboot (image_info's fell_back).
 FELL_BACK_COLUMN = 'fell back'
 # How long an error may be in the list under the table; a longer one keeps its start and its last line.
 ERROR_WIDTH = 500

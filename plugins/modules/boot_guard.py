@@ -121,7 +121,9 @@ guard:
   type: dict
   contains:
     state:
-      description: V(armed), V(fired) (the host is returning to its previous image) or V(absent).
+      description: V(armed), V(fired) (the host is returning to its previous image), V(confirmed) (confirmed, and
+        the removal that follows was cut short; the guard finishes it at the next boot or when its window ends, and
+        O(state=confirmed) or O(state=absent) finish it now) or V(absent).
       type: str
     checksum:
       description: The commit the guard protects.

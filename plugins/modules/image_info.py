@@ -174,12 +174,18 @@ rollback:
   sample: {index: 1, stateroot: fedora-coreos, checksum: 4d0d..., version: 31.20200505.3.0, booted: true}
 fell_back:
   description:
-    - The last return of the host to a previous image by its boot guard (M(osimage.lifecycle.boot_guard)), read with
-      the deployments when O(backend=auto); null when there was none (or with another O(backend), or a O(sysroot)).
+    - The last return of the host to a previous image by its boot guard (M(osimage.lifecycle.boot_guard)), or by
+      greenboot in this boot, read with the deployments when O(backend=auto); null when there was none (or with
+      another O(backend), or a O(sysroot)).
     - C(told) is the commit the host was told to boot, C(booted) the one it booted instead, C(how) V(guard) (not
-      confirmed in time), V(rebooted) (rebooted before the confirmation) or V(boot-loader) (GRUB booted the new image
-      once, and it never reached userspace), C(at) when (UTC), C(boot_id) the boot it happened in.
-    - The record stays until an upgrade is confirmed. A record that cannot be read is shown as C(error).
+      confirmed in time), V(rebooted) (rebooted before the confirmation), V(boot-loader) (GRUB booted the new image
+      once, or greenboot's count of its boots ran out, and it never reached userspace) or V(greenboot) (greenboot's
+      count ran out and the guard did not record it), C(at) when (UTC), C(boot_id) the boot it happened in.
+    - The guard's record stays until an upgrade is confirmed. greenboot (its shell implementation) keeps no record, so
+      its return is read from GRUB's C(boot_counter=-1), then from the err entries that its check of a fallback boot
+      (C(greenboot-rpm-ostree-grub2-check-fallback.service)) logs in that boot only, so it is shown for that boot
+      (C(at) null while only GRUB's environment says so; C(told) null when the image is no longer deployed).
+    - A record that cannot be read is shown as C(error).
   returned: always
   type: dict
   sample: {"told": "51d4311f398c91e24e47f9e6451750cd6db9c37964f4b45a19e2bee660cb459e",

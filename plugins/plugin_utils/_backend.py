@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _guard
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils import _greenboot, _guard
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import NotImageBasedError, OsImageError
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import iso_utc
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandResult, new_marker
@@ -25,8 +25,8 @@ BACKEND_CHOICES = ('auto', 'rpm-ostree', 'bootc', 'ostree')
 # $2 the sysroot ("" for none), $3 and $4 the number of words of bootc's and of rpm-ostree's status
 # read, then the argv of the status read of bootc ($3 words, none with a sysroot), of rpm-ostree ($4
 # words) and of ostree (the rest), each as that backend's ``status_argv()`` gives it. It prints
-# "tool=NAME" for each tool installed, "ostree-booted=yes" and the boot guard's record of a return to a
-# previous image ("fell-back.KEY=VALUE"), then runs the reads in the order of
+# "tool=NAME" for each tool installed, "ostree-booted=yes", the boot guard's record of a return to a
+# previous image ("fell-back.KEY=VALUE") and greenboot's return in this boot ("greenboot.KEY=VALUE"), then runs the reads in the order of
 # ``detect``: bootc's, and stops there when its JSON names a "bootcHost" (only a hint: ``detect``
 # decides from the parsed JSON); else rpm-ostree's when it is installed, else ostree's on a booted
 # OSTree system or a sysroot. Each read prints "<marker> read NAME", its output, then on a line of
@@ -74,7 +74,7 @@ fi
 if [ -z "$sysroot" ] && [ -f /var/lib/osimage-lifecycle/fell-back ]; then
     sed 's/^/fell-back./' /var/lib/osimage-lifecycle/fell-back
 fi
-case $tools in
+''' + _greenboot.PROBE_SNIPPET + r'''case $tools in
     *' bootc '*)
         if [ "$bootc_words" -gt 0 ]; then
             output=$(run_words 1 "$bootc_words" "$@")
@@ -119,6 +119,8 @@ class Backend:
         # The boot guard's record of a return to a previous image, read during detection (None: none, or
         # not read, as with a backend named explicitly).
         self.fell_back = None
+        # greenboot's return to the previous image in this boot, read during detection (``_greenboot.parse_probe``).
+        self.greenboot_fallback = None
 
     def status(self):
         """Read the host's deployments: a ``HostState``."""
@@ -380,10 +382,12 @@ class DeployOptions:
 
 
 def parse_probe(stdout):
-    """``(tools, ostree_booted, fell_back)``: fell_back is the boot guard's record (``_guard.parse_fell_back``)."""
+    """``(tools, ostree_booted, fell_back, greenboot)``: fell_back is the boot guard's record
+    (``_guard.parse_fell_back``), greenboot its return in this boot (``_greenboot.parse_probe``)."""
     tools = set()
     ostree_booted = False
     fell_back = []
+    greenboot = {}
     for line in stdout.splitlines():
         key, _sep, value = line.strip().partition('=')
         if key == 'tool':
@@ -392,7 +396,9 @@ def parse_probe(stdout):
             ostree_booted = True
         elif key.startswith('fell-back.'):
             fell_back.append('%s=%s' % (key[len('fell-back.'):], value))
-    return tools, ostree_booted, _guard.parse_fell_back(fell_back)
+        elif key.startswith('greenboot.'):
+            greenboot[key[len('greenboot.'):]] = value
+    return tools, ostree_booted, _guard.parse_fell_back(fell_back), _greenboot.parse_probe(greenboot)
 
 
 def parse_detection(stdout, marker):
@@ -464,12 +470,13 @@ def detect(runner, backend='auto', sysroot=None, stateroot=None):
                          str(len(argvs['rpm-ostree']))] + argvs['bootc'] + argvs['rpm-ostree'] + argvs['ostree'],
                         ok_rcs=None)
     probe_output, reads = parse_detection(result.stdout, marker)
-    tools, ostree_booted, fell_back = parse_probe(probe_output)
+    tools, ostree_booted, fell_back, greenboot = parse_probe(probe_output)
     probed = ['installed tools: %s' % (', '.join(sorted(tools)) or 'none of bootc, rpm-ostree, ostree')]
 
     def found(name):
         chosen = candidates[name]
         chosen.fell_back = fell_back
+        chosen.greenboot_fallback = greenboot
         rc, output = reads.get(name, (None, None))
         if rc == 0:
             chosen.preloaded_status = CommandResult(argvs[name], rc, output, '')

@@ -69,7 +69,7 @@ booted() { ostree admin status | sed -n 's/^\* [^ ]* \([0-9a-f]\{64\}\)\.[0-9][0
 index_of() { deployments | grep -n -x -e "$1" | head -n 1 | sed 's/:.*//' | { read -r n && echo $((n - 1)); }; }
 disarm() {
   if [ "$loader" = grub-once ]; then grub-editenv "$root/boot/grub/grubenv" unset saved_entry next_entry; fi
-  rm -f "$dir/armed" "$dir/fired" "$dir/booted-new"
+  rm -f "$dir/armed" "$dir/fired" "$dir/booted-new" "$dir/confirmed"
   # Stopped before its unit goes: a timer whose unit vanishes fails, and the system counts as degraded.
   systemctl --no-block stop osimage-lifecycle-guard-expire.timer
   rm -f $units/multi-user.target.wants/osimage-lifecycle-guard.service \
@@ -106,7 +106,14 @@ record="$dir/armed"
 [ -f "$record" ] || record="$dir/fired"
 loader=none
 if [ ! -f "$record" ]; then
-  say "no guard is armed: removing the units"
+  if [ -f "$dir/confirmed" ]; then
+    # The controller confirmed, and its removal of the guard was cut short (a dropped connection): GRUB's saved entry
+    # would boot the previous image from now on. The removal is finished here.
+    loader=$(value boot_loader "$dir/confirmed")
+    say "confirmed: removing the guard"
+  else
+    say "no guard is armed: removing the units"
+  fi
   disarm
   exit 0
 fi
@@ -225,7 +232,7 @@ WantedBy=timers.target
 # What the host can do, and the guard's files, in one read (sections, each ends with its marker).
 READ_SCRIPT = r'''
 dir=/var/lib/osimage-lifecycle
-for f in armed fired fell-back; do
+for f in armed confirmed fired fell-back; do
   echo "== $f"
   if [ -f "$dir/$f" ]; then cat -- "$dir/$f"; fi
 done
@@ -252,7 +259,7 @@ if command -v systemctl >/dev/null 2>&1; then echo systemd; fi
 echo "== end"
 '''
 
-_SECTION_RE = re.compile(r'^== (armed|fired|fell-back|boot_id|capabilities|end)$')
+_SECTION_RE = re.compile(r'^== (armed|confirmed|fired|fell-back|boot_id|capabilities|end)$')
 _KEY_RE = re.compile(r'^([a-z_]+)=(.*)$')
 _HEX64 = re.compile(r'[0-9a-f]{64}')
 RECORD_KEYS = {
@@ -267,21 +274,24 @@ BOOT_LOADERS = ('grub-once', 'greenboot', 'none')
 class GuardState:
     """The guard as read from the host: its record (armed or fired), the last fallback, what the host can do."""
 
-    def __init__(self, armed, fired, fell_back, boot_id, capabilities):
+    def __init__(self, armed, fired, fell_back, boot_id, capabilities, confirmed=None):
         self.armed = armed
         self.fired = fired
+        # Confirmed, and its removal cut short (the connection dropped): what is left is removed as a guard is.
+        self.confirmed = confirmed
         self.fell_back = fell_back
         self.boot_id = boot_id
         self.capabilities = capabilities
 
     @property
     def record(self):
-        return self.armed or self.fired
+        return self.armed or self.fired or self.confirmed
 
     def as_dict(self):
         record = self.record
         return {
-            'state': 'armed' if self.armed else 'fired' if self.fired else 'absent',
+            'state': ('armed' if self.armed else 'fired' if self.fired else 'confirmed' if self.confirmed
+                      else 'absent'),
             'checksum': record['checksum'] if record else None,
             'previous': record['previous'] if record else None,
             'timeout': int(record['timeout']) if record else None,
@@ -363,7 +373,8 @@ def parse_read(stdout):
         raise ValueError('boot id %r' % boot_id)
     fell_back = _fell_back(_record('fell-back', sections.get('fell-back')))
     return GuardState(_record('armed', sections.get('armed')), _record('fired', sections.get('fired')),
-                      fell_back, boot_id[0], tuple(sections.get('capabilities', ())))
+                      fell_back, boot_id[0], tuple(sections.get('capabilities', ())),
+                      _record('confirmed', sections.get('confirmed')))
 
 
 def read_next(runner):

@@ -43,7 +43,7 @@ def status_output():
 
 
 def guard_read(record='', fell_back='', capabilities=('set-default', 'systemd'), boot_id=THIS_BOOT, name='armed'):
-    sections = {'armed': '', 'fired': '', 'fell-back': fell_back}
+    sections = {'armed': '', 'confirmed': '', 'fired': '', 'fell-back': fell_back}
     sections[name] = record
     return ''.join('== %s\n%s' % item for item in sections.items()) + '== boot_id\n%s\n== capabilities\n%s== end\n' % (
         boot_id, ''.join(c + '\n' for c in capabilities))
@@ -117,6 +117,19 @@ def test_a_confirmation_the_guard_beat_removes_nothing_and_says_so():
     result = run_action('boot_guard', target, state='confirmed', checksum=BOOTED)
     assert result['failed'] is True
     assert 'fired while it was being confirmed' in result['msg'], result['msg']
+    assert len(target.command_lines) == 2
+
+
+@pytest.mark.parametrize('state', ['confirmed', 'absent'])
+def test_a_confirmation_whose_removal_was_cut_short_is_finished(state):
+    # The connection dropped after the rename and before the removal: the units, and on GRUB hosts the saved entry of
+    # the previous image, would stay. The read shows it, and either state finishes the removal, without confirming.
+    leftover = guard_read(armed(checksum=BOOTED).replace('boot_loader=none', 'boot_loader=grub-once'), name='confirmed')
+    script = _guard.DISARM_SCRIPT + (_guard.FORGET_FALLBACK_SCRIPT if state == 'confirmed' else '') + _guard.READ_SCRIPT
+    target = debian_host([leftover], {('/bin/sh', '-c', script): (0, guard_read())})
+    result = run_action('boot_guard', target, diff=True, state=state, checksum=BOOTED)
+    assert result['changed'] is True and result['guard']['state'] == 'absent', result
+    assert result['diff']['before'].startswith('guard: confirmed\nchecksum: %s\n' % BOOTED)
     assert len(target.command_lines) == 2
 
 

@@ -260,3 +260,18 @@ def test_a_sysroot_has_no_boot_guard(monkeypatch):
     target = ostree_host(SYSROOT)
     target.fell_back = FELL_BACK
     assert run_task(target, sysroot=SYSROOT)['fell_back'] is None
+
+
+def test_a_return_by_greenboot_in_this_boot_is_read_with_the_deployments(monkeypatch):
+    from ansible_collections.osimage.lifecycle.tests.unit.plugins.action import test_boot_guard as booted_host
+    monkeypatch.setattr(_ostree, 'new_marker', lambda: booted_host.MARKER)
+    # The Debian e2e guest, booted, with an image staged (greenboot itself was never on it).
+    target = FakeTarget({booted_host.STATUS: (0, booted_host.status_output())}, tools=('ostree',), ostree_booted=True)
+    here = os.path.join(os.path.dirname(__file__), '..', 'plugin_utils', 'greenboot_cases')
+    with open(os.path.join(here, 'probe-check-fallback-logged-systemd252.txt')) as f:
+        target.greenboot = f.read().replace('greenboot.', '')
+    result = run_task(target)
+    check_contract(result, check_update=False)
+    assert result['fell_back']['how'] == 'greenboot' and result['fell_back']['at'] == '2026-12-07T16:17:15Z'
+    assert result['fell_back']['booted'] == result['booted']['checksum']
+    assert len(target.command_lines) == 1

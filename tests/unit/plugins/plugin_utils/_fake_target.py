@@ -16,13 +16,15 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import LOCALE_PREFIX, PREPENDED_SCRIPT, TargetRunner
 
 
-def probe_output(tools=(), ostree_booted=False, fell_back='', sysroot=''):
-    """What ``DETECT_SCRIPT`` prints first on a host with these tools (and this boot guard record)."""
+def probe_output(tools=(), ostree_booted=False, fell_back='', sysroot='', greenboot=''):
+    """What ``DETECT_SCRIPT`` prints first on a host with these tools (and this boot guard record, and these lines of
+    greenboot's part of the probe, without their prefix)."""
     lines = ['tool=%s' % tool for tool in ('bootc', 'rpm-ostree', 'ostree') if tool in tools]
     if ostree_booted:
         lines.append('ostree-booted=yes')
     if not sysroot:
         lines += ['fell-back.' + line for line in fell_back.splitlines()]
+        lines += ['greenboot.' + line for line in greenboot.splitlines()]
     return ''.join(line + '\n' for line in lines)
 
 
@@ -93,7 +95,8 @@ class FakeTarget:
         rest = params[4:]
         reads = {'bootc': rest[:bootc_words], 'rpm-ostree': rest[bootc_words:bootc_words + rpm_ostree_words],
                  'ostree': rest[bootc_words + rpm_ostree_words:]}
-        out = [probe_output(self.tools, self.ostree_booted, getattr(self, 'fell_back', ''), sysroot)]
+        out = [probe_output(self.tools, self.ostree_booted, getattr(self, 'fell_back', ''), sysroot,
+                            getattr(self, 'greenboot', ''))]
 
         def read(name):
             self.sent.append(reads[name])

@@ -138,7 +138,7 @@ def test_parse_detection_keeps_each_output_exactly():
               '\n@@m read bootc\n{"a": 1}\n@@m rc 0\n'
               '\n@@m read ostree\nline 1\n\n@@m-other x\nno newline at the end\n@@m rc 3\n')
     probe, reads = parse_detection(stdout, '@@m')
-    assert parse_probe(probe) == ({'bootc', 'ostree'}, False, None)
+    assert parse_probe(probe) == ({'bootc', 'ostree'}, False, None, None)
     assert reads == {'bootc': (0, '{"a": 1}'), 'ostree': (3, 'line 1\n\n@@m-other x\nno newline at the end')}
 
 

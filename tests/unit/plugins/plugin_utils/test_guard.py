@@ -190,6 +190,25 @@ def test_a_confirmation_that_came_first_wins(host):
     assert 'systemctl reboot' not in host.calls
 
 
+@pytest.mark.parametrize('mode', ['boot', 'expire'])
+def test_a_confirmation_whose_removal_was_cut_short_is_finished_by_the_guard(host, mode):
+    # The controller renamed "armed" and its connection dropped before the removal: GRUB's saved entry (the previous
+    # image) would boot from then on. The guard finishes the removal at the next boot or when its window ends.
+    host.arm('grub-once', name='confirmed')
+    proc = host.run(mode, STATUS_NEW_BOOTED)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert 'confirmed: removing the guard' in proc.stdout
+    assert host.calls[0].endswith('grubenv unset saved_entry next_entry') and 'systemctl reboot' not in host.calls
+    assert host.armed_units() == [] and not os.listdir(host.dir)
+
+
+def test_a_confirmation_cut_short_is_read_as_such(host):
+    host.arm('grub-once', name='confirmed')
+    guard = _guard.parse_read('== armed\n== confirmed\n%s== fired\n== fell-back\n== boot_id\n%s\n== end\n' % (
+        (host.dir / 'confirmed').read_text(), THIS_BOOT))
+    assert guard.as_dict()['state'] == 'confirmed' and guard.record['checksum'] == NEW
+
+
 @pytest.mark.parametrize('status, undeploy', [(STATUS_OLD_BOOTED, 0), (STATUS_OLD_FIRST, 1)])
 def test_back_on_the_previous_image_it_records_removes_the_new_one_and_itself(host, status, undeploy):
     host.arm('grub-once', name='fired')
