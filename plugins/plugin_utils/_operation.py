@@ -74,7 +74,14 @@ def run_operation(operation, lock_timeout, check_mode):
     except OsImageError as err:
         err.host_state = state_after_failure(backend, before)
         raise
-    after = backend.status()
+    try:
+        # A backend may run its change in the round trip of this read (one fewer), and raise the change's failure here
+        # with the state it read after it.
+        after = backend.status()
+    except OsImageError as err:
+        if err.host_state is None:
+            err.host_state = state_after_failure(backend, before)
+        raise
     return Outcome(before, plan, after, applied, operation.verify(before, plan, after))
 
 

@@ -71,6 +71,8 @@ class OstreeBackend(Backend):
         self.preloaded_tool_version = None
         # The last read of the boot loader entries: ``(state, read)``.
         self._boot_read = None
+        # A change handed to the next status read (``run_along_next``) and what it was for: ``(Prepended, what)``.
+        self._change_along = None
 
     @property
     def root(self):
@@ -112,9 +114,39 @@ class OstreeBackend(Backend):
         """One round trip: ``STATUS_SCRIPT`` (the version, the status and what it lacks), or detection's read of it."""
         # Detection's read is used once only, so that a later read (after an operation) asks the host again.
         result, self.preloaded_status = self.preloaded_status, None
-        if result is None:
-            result = self.runner.run(self.status_argv(), what='reading the deployments (ostree --version, then ostree admin '
-                                     'status%s)' % ''.join(' ' + option for option in self.sysroot_options()))
+        change, self._change_along = self._change_along, None
+        if result is None or change is not None:
+            try:
+                result = self.runner.run(self.status_argv(), what='reading the deployments (ostree --version, then '
+                                         'ostree admin status%s)' % ''.join(' ' + option for option in self.sysroot_options()))
+            except OsImageError:
+                if change is not None:
+                    self._check_change(change, None)
+                raise
+        try:
+            state = self._state_from(result)
+        except OsImageError:
+            if change is not None:
+                self._check_change(change, None)
+            raise
+        if change is not None:
+            self._check_change(change, state)
+        return state
+
+    @staticmethod
+    def _check_change(change, state):
+        """Raise what a change run along a status read (``write_deployment``) failed with; ``state`` read after it."""
+        prepended, what = change
+        done = prepended.result
+        if done is None:
+            raise OsImageError('%s: the round trip ended before it reported (whether it ran is not known)' % what,
+                               host_state=state)
+        if done.rc != 0:
+            raise CommandFailed('%s failed (rc=%s): %s' % (what, done.rc, tool_message(done)), command=done,
+                                host_state=state)
+
+    def _state_from(self, result):
+        """The ``HostState`` of a ``STATUS_SCRIPT`` result."""
         status_text, sections = split_status_output(result.stdout, result.argv[STATUS_MARKER_INDEX])
         version_text = next((text for words, text in sections if words == ['version']), None)
         if version_text is not None:
@@ -296,7 +328,10 @@ class OstreeBackend(Backend):
             # The staged deployment is the target and only its lock differs.
             _ostree_common.set_finalization_locked(self.runner, state, options.download_only)
             return
-        kargs = self.deployment_kernel_arguments(state, base) if base is not None else None
+        # Without kernel argument options "ostree admin deploy" keeps those of its merge deployment, which is the booted
+        # one when the host boots this stateroot (ostree_sysroot_get_merge_deployment): reading them would cost a round
+        # trip for the same list. Another base (an update is pending, or a sysroot) has them read and passed.
+        kargs = self.deployment_kernel_arguments(state, base) if base is not None and not base.booted else None
         remote = REFSPEC_RE.match(refspec).group('remote')
         if remote:
             # All the content first: a network failure or a signature the remote does not accept
@@ -308,14 +343,15 @@ class OstreeBackend(Backend):
                     raise CommandFailed('%s failed (rc=%s): %s' % (what, result.rc, fetch_message(result, remote)),
                                         command=result)
         self.write_deployment(state, resolved.checksum, origin, self.stateroot_for(state), kargs,
-                              locked=options.download_only)
+                              locked=options.download_only, along_next_read=True)
 
-    def write_deployment(self, state, checksum, origin, stateroot, kargs, locked=False):
+    def write_deployment(self, state, checksum, origin, stateroot, kargs, locked=False, along_next_read=False):
         """``ostree admin deploy`` of ``checksum`` through ``DEPLOY_SCRIPT`` (``origin``: its mode and source).
 
         Staged on a booted host, at once on a sysroot. ``kargs`` (without ostree's own) replace the
         kernel arguments ostree would take from the merge deployment (the booted one, which is not
-        the next boot while an update is pending); None keeps ostree's default.
+        the next boot while an update is pending); None keeps ostree's default. ``along_next_read``: the deployment
+        runs in the round trip of the next ``status()`` (the read after the change), which raises its failure.
         """
         stage = self.stages(state)
         staged = state.staged if stage else None
@@ -333,6 +369,9 @@ class OstreeBackend(Backend):
         argv = _ostree_scripts.deploy_argv(origin, undeploy, options, checksum)
         what = 'deploying commit %s (%sostree admin deploy %s)' % (
             checksum, 'ostree admin undeploy %s, then ' % undeploy if undeploy else '', ' '.join(options))
+        if along_next_read:
+            self._change_along = (self.runner.run_along_next(argv), what)
+            return
         with failure_context(host_state=state):
             self.runner.run(argv, what=what)
 

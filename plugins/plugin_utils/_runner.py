@@ -100,8 +100,19 @@ class TargetRunner:
         """Run the fixed shell snippet ``snippet`` (part of this collection) in the round trip of the next
         command, before it: its ``CommandResult`` is the returned ``Prepended``'s ``result`` once that
         command ran (None until then, or when the output lacked the snippet's end)."""
+        if self._prepended is not None:
+            # Never silently replaced: a change handed to the next command would then not run.
+            raise RuntimeError('a snippet is already waiting for the next command')
         self._prepended = Prepended(snippet)
         return self._prepended
+
+    def run_along_next(self, argv):
+        """Run ``argv`` in the round trip of the next command, before it (a change, then the read after it): the
+        returned ``Prepended``'s ``result`` is its ``CommandResult`` (with ``argv``) once that command ran."""
+        prepended = self.prepend_to_next(' '.join(shlex.quote(to_text(arg, errors='surrogate_or_strict'))
+                                                  for arg in argv))
+        prepended.argv = list(argv)
+        return prepended
 
     def withdraw(self, prepended):
         """Take ``prepended`` back before a command carries it: the caller runs it on its own."""
@@ -142,6 +153,8 @@ class TargetRunner:
         )
         if prepended is not None:
             prepended.result, result.stdout = split_prepended(result.stdout, marker, prepended.snippet)
+            if prepended.result is not None and prepended.argv is not None:
+                prepended.result.argv = list(prepended.argv)
         self.history.append(result)
         return result
 
@@ -152,6 +165,8 @@ class Prepended:
     def __init__(self, snippet):
         self.snippet = snippet
         self.result = None
+        # The argv the snippet runs (``TargetRunner.run_along_next``), for messages; None for a fixed snippet.
+        self.argv = None
 
 
 def split_prepended(stdout, marker, snippet):

@@ -17,6 +17,8 @@ The integration targets (tests/integration/targets/image, kargs, ...) run the sa
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 from ansible.errors import AnsibleActionFail
 
@@ -82,6 +84,12 @@ def backend_on(answers, version=OLD, sysroot=SYSROOT, stateroot=None):
     backend = OstreeBackend(runner, sysroot=sysroot, stateroot=stateroot)
     backend.preloaded_tool_version = version
     return backend, runner
+
+
+def sent_and_waiting(backend, runner):
+    """The commands sent, then the deployment waiting for the next status read, which carries it (one round trip)."""
+    waiting = backend._change_along  # pylint: disable=protected-access
+    return argvs(runner) + ([waiting[0].argv] if waiting else [])
 
 
 def repo_of(sysroot):
@@ -351,7 +359,7 @@ def test_deploy_latest_on_a_sysroot():
     resolved = _backend.Resolved(checksum=C7, version='7.2', origin='otheros/local')
     backend.deploy(state, Target('latest'), resolved, DeployOptions())
     # A local ref: nothing to pull. The kernel arguments of otheros's next boot, ostree= left to ostree.
-    assert argvs(runner) == [boot_argv(), deploy]
+    assert sent_and_waiting(backend, runner) == [boot_argv(), deploy]
 
 
 def test_deploy_checksum_keeps_the_origin_and_pulls_first():
@@ -363,7 +371,7 @@ def test_deploy_checksum_keeps_the_origin_and_pulls_first():
     backend, runner = backend_on({tuple(boot): (0, text), tuple(pull_argv(V1)): (0, ''), tuple(deploy): (0, '')})
     resolved = _backend.Resolved(checksum=V1, version='1.0', origin=REFSPEC)
     backend.deploy(state, Target('checksum', V1), resolved, DeployOptions(allow_downgrade=True))
-    assert argvs(runner) == [boot, pull_argv(V1), deploy]
+    assert sent_and_waiting(backend, runner) == [boot, pull_argv(V1), deploy]
 
 
 def test_deploy_ref_sets_the_origin_to_the_refspec():
@@ -373,7 +381,35 @@ def test_deploy_ref_sets_the_origin_to_the_refspec():
     backend, runner = backend_on(recorded_sysroot_answers(pull_argv(C7), deploy))
     resolved = _backend.Resolved(checksum=C7, origin='origin:other/branch')
     backend.deploy(state, Target('ref', 'other/branch', ref='other/branch'), resolved, DeployOptions())
-    assert argvs(runner) == [boot_argv(), pull_argv(C7), deploy]
+    assert sent_and_waiting(backend, runner) == [boot_argv(), pull_argv(C7), deploy]
+
+
+@pytest.mark.parametrize('rc', [0, 1])
+def test_the_deployment_runs_in_the_round_trip_of_the_read_after_it(rc):
+    # The read after the change carries it (PREPENDED_SCRIPT): a failure is raised with the state read after it.
+    state = build_state(parse_status_text(read_case('status-two-deployments.txt')))
+    deploy = deploy_argv('refspec', 'origin:other/branch', '--sysroot=' + SYSROOT, '--os=exampleos', '--karg-none',
+                         '--karg-append=root=/dev/null', C7)
+    status = ['/bin/sh', '-c', STATUS_SCRIPT, 'osimage-lifecycle', SYSROOT, RECORDED_MARKER, '--sysroot=' + SYSROOT]
+    answers = recorded_sysroot_answers(pull_argv(C7))
+    answers[('/bin/sh', '-c', ' '.join(shlex.quote(arg) for arg in deploy))] = (
+        rc, '', 'error: Writing deployment: No space left on device\n' if rc else '')
+    answers[tuple(status)] = (0, read_case('status-two-deployments.txt'))
+    backend, runner = backend_on(answers)
+    resolved = _backend.Resolved(checksum=C7, origin='origin:other/branch')
+    backend.deploy(state, Target('ref', 'other/branch', ref='other/branch'), resolved, DeployOptions())
+    if rc:
+        with pytest.raises(CommandFailed) as caught:
+            backend.status()
+        assert caught.value.msg.startswith('deploying commit %s (ostree admin deploy --sysroot=%s' % (C7, SYSROOT))
+        assert caught.value.msg.endswith('failed (rc=1): error: Writing deployment: No space left on device')
+        assert caught.value.command.argv == deploy
+        assert [d.checksum for d in caught.value.host_state.deployments] == [d.checksum for d in state.deployments]
+    else:
+        assert [d.checksum for d in backend.status().deployments] == [d.checksum for d in state.deployments]
+    # The boot entries, the pull, then the deployment with the read after it: three round trips (the read on its own
+    # made four).
+    assert len(runner.history) == 3 and argvs(runner)[-1] == status
 
 
 def test_deploy_stops_when_the_pull_fails():
@@ -389,7 +425,7 @@ def test_deploy_stops_when_the_pull_fails():
     assert 'downloading commit %s from remote origin' % V3 in caught.value.msg
     assert caught.value.host_state is state
     # Nothing was deployed.
-    assert argvs(runner) == [boot_argv(), pull_argv(V3)]
+    assert sent_and_waiting(backend, runner) == [boot_argv(), pull_argv(V3)]
 
 
 # A booted host: 2.0 booted, 1.0 its rollback; its boot entries as ostree names them.
@@ -402,7 +438,6 @@ BOOTED_BOOT = '\n'.join([
     '../../../deploy/exampleos/deploy/%s.0' % V2,
     '', '%s bootlink' % RECORDED_MARKER, '/ostree/boot.1/exampleos/%s/1' % ('b' * 64),
     '../../../deploy/exampleos/deploy/%s.0' % V1, ''])
-BOOTED_KARGS = ['--karg-none', '--karg-append=root=UUID=1234', '--karg-append=rw', '--karg-append=quiet']
 
 
 def booted_host(*before):
@@ -422,10 +457,12 @@ def booted_answers(*commands, staged=None):
 
 
 def test_deploy_on_a_booted_host_stages():
-    deploy = deploy_argv('copy', origin_path(V2, sysroot=None), '--stage', '--os=exampleos', *BOOTED_KARGS + [V3])
+    # The booted deployment is the base: ostree keeps its kernel arguments (its merge deployment's) without being told,
+    # so they are not read (a round trip fewer).
+    deploy = deploy_argv('copy', origin_path(V2, sysroot=None), '--stage', '--os=exampleos', V3)
     backend, runner = backend_on(booted_answers(pull_argv(V3, sysroot=None), deploy), sysroot=None)
     backend.deploy(booted_host(), Target('latest'), latest_resolved(), DeployOptions())
-    assert argvs(runner) == [boot_argv(None), pull_argv(V3, sysroot=None), deploy]
+    assert sent_and_waiting(backend, runner) == [pull_argv(V3, sysroot=None), deploy]
 
 
 @pytest.mark.parametrize('version, undeploy', [((2022, 2), '0'), (OLD, '0'), ((2023, 7), '0'), ((2023, 8), ''), (NEW, '')])
@@ -441,7 +478,7 @@ def test_download_only_over_a_staged_deployment(version, undeploy):
     backend, runner = backend_on(booted_answers(pull_argv(new, sysroot=None), deploy, staged='kargs'),
                                  version=version, sysroot=None)
     backend.deploy(state, Target('latest'), resolved, DeployOptions(download_only=True))
-    assert argvs(runner) == [boot_argv(None), pull_argv(new, sysroot=None), deploy]
+    assert sent_and_waiting(backend, runner) == [boot_argv(None), pull_argv(new, sysroot=None), deploy]
 
 
 @pytest.mark.parametrize('locked, command', [(False, ['ostree', 'admin', 'lock-finalization']),
@@ -450,7 +487,7 @@ def test_only_the_lock_differs_from_2023_8(locked, command):
     state = booted_host(staged_v3(locked=locked))
     backend, runner = backend_on({tuple(command): (0, '')}, version=NEW, sysroot=None)
     backend.deploy(state, Target('latest'), latest_resolved(), DeployOptions(download_only=not locked))
-    assert argvs(runner) == [command]
+    assert sent_and_waiting(backend, runner) == [command]
 
 
 def test_unlock_before_2023_8_deploys_again_without_the_lock_file():
@@ -460,7 +497,7 @@ def test_unlock_before_2023_8_deploys_again_without_the_lock_file():
     backend, runner = backend_on(booted_answers(pull_argv(V3, sysroot=None), deploy, staged='no-kargs'), sysroot=None)
     backend.deploy(state, Target('latest'), latest_resolved(), DeployOptions())
     # Without kargs in its state the staged deployment gets the merge deployment's (2.0's) arguments.
-    assert argvs(runner) == [boot_argv(None), pull_argv(V3, sysroot=None), deploy]
+    assert sent_and_waiting(backend, runner) == [boot_argv(None), pull_argv(V3, sysroot=None), deploy]
 
 
 @pytest.mark.parametrize('sysroot, version, message', [
