@@ -32,7 +32,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree_parse im
 )
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree_scripts import STATUS_MARKER_INDEX, format_options
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._parse import failure_context, split_kernel_command_line
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed, tool_message
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed, CommandResult, tool_message
 
 # Shared with bootc, whose status does not tell whether the sysroot is locked (kept here for callers).
 lock_is_held = _ostree_common.lock_is_held
@@ -136,11 +136,16 @@ class OstreeBackend(Backend):
     @staticmethod
     def _check_change(change, state):
         """Raise what a change run along a status read (``write_deployment``) failed with; ``state`` read after it."""
-        prepended, what = change
+        prepended, what, pull = change
         done = prepended.result
         if done is None:
             raise OsImageError('%s: the round trip ended before it reported (whether it ran is not known)' % what,
                                host_state=state)
+        pull_err = _ostree_scripts.split_pull_failure(done, pull[1]) if pull is not None and done.rc != 0 else None
+        if pull_err is not None:
+            pulled = CommandResult(pull[0], done.rc, done.stdout, pull_err)
+            raise CommandFailed('%s failed (rc=%s): %s' % (pull[2], done.rc, fetch_message(pulled, pull[0][3])),
+                                command=pulled, host_state=state)
         if done.rc != 0:
             raise CommandFailed('%s failed (rc=%s): %s' % (what, done.rc, tool_message(done)), command=done,
                                 host_state=state)
@@ -333,25 +338,21 @@ class OstreeBackend(Backend):
         # trip for the same list. Another base (an update is pending, or a sysroot) has them read and passed.
         kargs = self.deployment_kernel_arguments(state, base) if base is not None and not base.booted else None
         remote = REFSPEC_RE.match(refspec).group('remote')
-        if remote:
-            # All the content first: a network failure or a signature the remote does not accept
-            # stops here, before any deployment changes.
-            what = 'downloading commit %s from remote %s (ostree pull)' % (resolved.checksum, remote)
-            with failure_context(host_state=state):
-                result = self.runner.run(['ostree', '--repo=%s' % self.repo, 'pull', remote, resolved.checksum], ok_rcs=None)
-                if result.rc != 0:
-                    raise CommandFailed('%s failed (rc=%s): %s' % (what, result.rc, fetch_message(result, remote)),
-                                        command=result)
+        # All the content first, in the same round trip: a network failure or a signature the remote does not accept
+        # stops there, before any deployment changes.
+        pull = ['ostree', '--repo=%s' % self.repo, 'pull', remote, resolved.checksum] if remote else None
         self.write_deployment(state, resolved.checksum, origin, self.stateroot_for(state), kargs,
-                              locked=options.download_only, along_next_read=True)
+                              locked=options.download_only, along_next_read=True, pull_first=pull)
 
-    def write_deployment(self, state, checksum, origin, stateroot, kargs, locked=False, along_next_read=False):
+    def write_deployment(self, state, checksum, origin, stateroot, kargs, locked=False, along_next_read=False,
+                         pull_first=None):
         """``ostree admin deploy`` of ``checksum`` through ``DEPLOY_SCRIPT`` (``origin``: its mode and source).
 
         Staged on a booted host, at once on a sysroot. ``kargs`` (without ostree's own) replace the
         kernel arguments ostree would take from the merge deployment (the booted one, which is not
         the next boot while an update is pending); None keeps ostree's default. ``along_next_read``: the deployment
-        runs in the round trip of the next ``status()`` (the read after the change), which raises its failure.
+        runs in the round trip of the next ``status()`` (the read after the change), which raises its failure, after
+        ``pull_first`` (the argv of an ``ostree pull`` of the commit) where given.
         """
         stage = self.stages(state)
         staged = state.staged if stage else None
@@ -370,7 +371,12 @@ class OstreeBackend(Backend):
         what = 'deploying commit %s (%sostree admin deploy %s)' % (
             checksum, 'ostree admin undeploy %s, then ' % undeploy if undeploy else '', ' '.join(options))
         if along_next_read:
-            self._change_along = (self.runner.run_along_next(argv), what)
+            pull = None
+            if pull_first is not None:
+                marker = new_marker()
+                pull = (pull_first, marker, 'downloading commit %s from remote %s (ostree pull)' % (checksum, pull_first[3]))
+                argv = _ostree_scripts.pull_then_argv(marker, pull_first, argv)
+            self._change_along = (self.runner.run_along_next(argv), what, pull)
             return
         with failure_context(host_state=state):
             self.runner.run(argv, what=what)

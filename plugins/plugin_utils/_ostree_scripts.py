@@ -206,6 +206,37 @@ exit "$status"
 '''
 
 
+# Downloads a commit, and only then runs the command after it ("$@"; the deployment), in one round trip: a failed
+# download stops before any deployment changes, and says so after its own stderr on a line of its own, the marker $1
+# (unique to the call) and "pull-failed". $2 the repository, $3 the remote, $4 the commit.
+PULL_THEN_SCRIPT = r'''
+marker=$1
+repo=$2
+remote=$3
+checksum=$4
+shift 4
+ostree "--repo=$repo" pull "$remote" "$checksum" || { rc=$?; printf '\n%s pull-failed\n' "$marker" >&2; exit "$rc"; }
+exec "$@"
+'''
+
+
+def pull_then_argv(marker, pull, argv):
+    """The argv of ``PULL_THEN_SCRIPT``: ``pull`` (``ostree --repo=R pull REMOTE COMMIT``) then ``argv``."""
+    repo, remote, checksum = pull[1][len('--repo='):], pull[3], pull[4]
+    return ['/bin/sh', '-c', PULL_THEN_SCRIPT, 'osimage-lifecycle', marker, repo, remote, checksum] + list(argv)
+
+
+def split_pull_failure(result, marker):
+    """The stderr of the download when ``PULL_THEN_SCRIPT`` stopped at it, else None."""
+    lines = (result.stderr or '').splitlines(True)
+    ends = [i for i, line in enumerate(lines) if line.rstrip('\r\n') == marker + ' pull-failed']
+    if not ends:
+        return None
+    err = ''.join(lines[:ends[0]])
+    # printf put a line ending before the marker line.
+    return err[:-2] if err.endswith('\r\n') else err[:-1] if err.endswith('\n') else err
+
+
 def deploy_argv(origin, undeploy, options, checksum):
     """The argv of ``DEPLOY_SCRIPT``: ``origin`` its mode and source, ``undeploy`` the index to remove
     first ("" for none), the ``options`` of ``ostree admin deploy`` and the commit."""

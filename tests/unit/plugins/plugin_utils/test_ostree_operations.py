@@ -17,7 +17,9 @@ The integration targets (tests/integration/targets/image, kargs, ...) run the sa
 
 from __future__ import annotations
 
+import os
 import shlex
+import subprocess
 
 import pytest
 from ansible.errors import AnsibleActionFail
@@ -40,8 +42,10 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree_scripts 
     COMMIT_SCRIPT,
     DEPLOY_SCRIPT,
     STATUS_SCRIPT,
+    pull_then_argv,
+    split_pull_failure,
 )
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed, CommandResult
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._action_task import run_action
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake_target import FakeTarget, argvs
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._common_script_answers import MARKER, cache_argv, checked, cleaned
@@ -371,7 +375,7 @@ def test_deploy_checksum_keeps_the_origin_and_pulls_first():
     backend, runner = backend_on({tuple(boot): (0, text), tuple(pull_argv(V1)): (0, ''), tuple(deploy): (0, '')})
     resolved = _backend.Resolved(checksum=V1, version='1.0', origin=REFSPEC)
     backend.deploy(state, Target('checksum', V1), resolved, DeployOptions(allow_downgrade=True))
-    assert sent_and_waiting(backend, runner) == [boot, pull_argv(V1), deploy]
+    assert sent_and_waiting(backend, runner) == [boot, pull_then_argv(RECORDED_MARKER, pull_argv(V1), deploy)]
 
 
 def test_deploy_ref_sets_the_origin_to_the_refspec():
@@ -381,7 +385,7 @@ def test_deploy_ref_sets_the_origin_to_the_refspec():
     backend, runner = backend_on(recorded_sysroot_answers(pull_argv(C7), deploy))
     resolved = _backend.Resolved(checksum=C7, origin='origin:other/branch')
     backend.deploy(state, Target('ref', 'other/branch', ref='other/branch'), resolved, DeployOptions())
-    assert sent_and_waiting(backend, runner) == [boot_argv(), pull_argv(C7), deploy]
+    assert sent_and_waiting(backend, runner) == [boot_argv(), pull_then_argv(RECORDED_MARKER, pull_argv(C7), deploy)]
 
 
 @pytest.mark.parametrize('rc', [0, 1])
@@ -391,8 +395,9 @@ def test_the_deployment_runs_in_the_round_trip_of_the_read_after_it(rc):
     deploy = deploy_argv('refspec', 'origin:other/branch', '--sysroot=' + SYSROOT, '--os=exampleos', '--karg-none',
                          '--karg-append=root=/dev/null', C7)
     status = ['/bin/sh', '-c', STATUS_SCRIPT, 'osimage-lifecycle', SYSROOT, RECORDED_MARKER, '--sysroot=' + SYSROOT]
-    answers = recorded_sysroot_answers(pull_argv(C7))
-    answers[('/bin/sh', '-c', ' '.join(shlex.quote(arg) for arg in deploy))] = (
+    answers = recorded_sysroot_answers()
+    change = pull_then_argv(RECORDED_MARKER, pull_argv(C7), deploy)
+    answers[('/bin/sh', '-c', ' '.join(shlex.quote(arg) for arg in change))] = (
         rc, '', 'error: Writing deployment: No space left on device\n' if rc else '')
     answers[tuple(status)] = (0, read_case('status-two-deployments.txt'))
     backend, runner = backend_on(answers)
@@ -403,29 +408,57 @@ def test_the_deployment_runs_in_the_round_trip_of_the_read_after_it(rc):
             backend.status()
         assert caught.value.msg.startswith('deploying commit %s (ostree admin deploy --sysroot=%s' % (C7, SYSROOT))
         assert caught.value.msg.endswith('failed (rc=1): error: Writing deployment: No space left on device')
-        assert caught.value.command.argv == deploy
+        assert caught.value.command.argv == change
         assert [d.checksum for d in caught.value.host_state.deployments] == [d.checksum for d in state.deployments]
     else:
         assert [d.checksum for d in backend.status().deployments] == [d.checksum for d in state.deployments]
-    # The boot entries, the pull, then the deployment with the read after it: three round trips (the read on its own
-    # made four).
-    assert len(runner.history) == 3 and argvs(runner)[-1] == status
+    # The boot entries, then the download, the deployment and the read after them: two round trips (the download and
+    # the read on their own made four).
+    assert len(runner.history) == 2 and argvs(runner)[-1] == status
+
+
+def pulled_then(argv, rc, stdout='', stderr=''):
+    """The answer to the download and the deployment run along the read after them, as ``PULL_THEN_SCRIPT`` prints
+    it when the download fails (``rc``), on the table of a ``FakeTarget``."""
+    key = ('/bin/sh', '-c', ' '.join(shlex.quote(arg) for arg in argv))
+    return {key: (rc, stdout, stderr + '\n%s pull-failed\n' % RECORDED_MARKER)}
 
 
 def test_deploy_stops_when_the_pull_fails():
     state = build_state(parse_status_text(read_case('status-two-deployments.txt')))
     answers = recorded_sysroot_answers()
-    answers[tuple(pull_argv(V3))] = (1, 'partial output\n', 'error: While fetching http://example.invalid: Timeout\n')
+    status = ['/bin/sh', '-c', STATUS_SCRIPT, 'osimage-lifecycle', SYSROOT, RECORDED_MARKER, '--sysroot=' + SYSROOT]
+    answers[tuple(status)] = (0, read_case('status-two-deployments.txt'))
+    deploy = deploy_argv('copy', origin_path(V2), '--sysroot=' + SYSROOT, '--os=exampleos', '--karg-none',
+                         '--karg-append=root=/dev/null', V3)
+    answers.update(pulled_then(pull_then_argv(RECORDED_MARKER, pull_argv(V3), deploy), 1, 'partial output\n',
+                               'error: While fetching http://example.invalid: Timeout\n'))
     backend, runner = backend_on(answers)
+    backend.deploy(state, Target('latest'), latest_resolved(), DeployOptions())
     with pytest.raises(CommandFailed) as caught:
-        backend.deploy(state, Target('latest'), latest_resolved(), DeployOptions())
+        backend.status()
     assert caught.value.command.as_dict() == {
         'cmd': 'ostree --repo=%s pull origin %s' % (REPO, V3), 'rc': 1, 'stdout': 'partial output\n',
         'stderr': 'error: While fetching http://example.invalid: Timeout\n'}
     assert 'downloading commit %s from remote origin' % V3 in caught.value.msg
-    assert caught.value.host_state is state
-    # Nothing was deployed.
-    assert sent_and_waiting(backend, runner) == [boot_argv(), pull_argv(V3)]
+    assert [d.checksum for d in caught.value.host_state.deployments] == [d.checksum for d in state.deployments]
+
+
+def test_the_download_stops_the_script_before_the_deployment(tmp_path):
+    # PULL_THEN_SCRIPT run by a real /bin/sh, with a stand-in for ostree that fails the download as a real one does.
+    bindir = tmp_path / 'bin'
+    bindir.mkdir()
+    (bindir / 'ostree').write_text('#!/bin/sh\necho "error: While fetching http://example.invalid: Timeout" >&2\nexit 1\n')
+    (bindir / 'ostree').chmod(0o755)
+    argv = pull_then_argv('@@m', pull_argv(V3), ['touch', str(tmp_path / 'deployed')])
+    proc = subprocess.run(argv, env=dict(os.environ, PATH='%s:%s' % (bindir, os.environ['PATH'])), capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 1 and not (tmp_path / 'deployed').exists()
+    done = CommandResult(argv, proc.returncode, proc.stdout, proc.stderr)
+    assert split_pull_failure(done, '@@m') == 'error: While fetching http://example.invalid: Timeout\n'
+    (bindir / 'ostree').write_text('#!/bin/sh\nexit 0\n')
+    assert subprocess.run(argv, env=dict(os.environ, PATH='%s:%s' % (bindir, os.environ['PATH'])), check=False).returncode == 0
+    assert (tmp_path / 'deployed').exists()
 
 
 # A booted host: 2.0 booted, 1.0 its rollback; its boot entries as ostree names them.
@@ -462,7 +495,7 @@ def test_deploy_on_a_booted_host_stages():
     deploy = deploy_argv('copy', origin_path(V2, sysroot=None), '--stage', '--os=exampleos', V3)
     backend, runner = backend_on(booted_answers(pull_argv(V3, sysroot=None), deploy), sysroot=None)
     backend.deploy(booted_host(), Target('latest'), latest_resolved(), DeployOptions())
-    assert sent_and_waiting(backend, runner) == [pull_argv(V3, sysroot=None), deploy]
+    assert sent_and_waiting(backend, runner) == [pull_then_argv(RECORDED_MARKER, pull_argv(V3, sysroot=None), deploy)]
 
 
 @pytest.mark.parametrize('version, undeploy', [((2022, 2), '0'), (OLD, '0'), ((2023, 7), '0'), ((2023, 8), ''), (NEW, '')])
@@ -478,7 +511,7 @@ def test_download_only_over_a_staged_deployment(version, undeploy):
     backend, runner = backend_on(booted_answers(pull_argv(new, sysroot=None), deploy, staged='kargs'),
                                  version=version, sysroot=None)
     backend.deploy(state, Target('latest'), resolved, DeployOptions(download_only=True))
-    assert sent_and_waiting(backend, runner) == [boot_argv(None), pull_argv(new, sysroot=None), deploy]
+    assert sent_and_waiting(backend, runner) == [boot_argv(None), pull_then_argv(RECORDED_MARKER, pull_argv(new, sysroot=None), deploy)]
 
 
 @pytest.mark.parametrize('locked, command', [(False, ['ostree', 'admin', 'lock-finalization']),
@@ -497,7 +530,8 @@ def test_unlock_before_2023_8_deploys_again_without_the_lock_file():
     backend, runner = backend_on(booted_answers(pull_argv(V3, sysroot=None), deploy, staged='no-kargs'), sysroot=None)
     backend.deploy(state, Target('latest'), latest_resolved(), DeployOptions())
     # Without kargs in its state the staged deployment gets the merge deployment's (2.0's) arguments.
-    assert sent_and_waiting(backend, runner) == [boot_argv(None), pull_argv(V3, sysroot=None), deploy]
+    assert sent_and_waiting(backend, runner) == [boot_argv(None),
+                                                 pull_then_argv(RECORDED_MARKER, pull_argv(V3, sysroot=None), deploy)]
 
 
 @pytest.mark.parametrize('sysroot, version, message', [

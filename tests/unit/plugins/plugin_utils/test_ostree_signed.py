@@ -32,9 +32,11 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree_scripts 
     BOOT_SCRIPT,
     COMMIT_SCRIPT,
     DEPLOY_SCRIPT,
+    PULL_THEN_SCRIPT,
     STATUS_SCRIPT,
+    split_pull_failure,
 )
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed, CommandResult, tool_message
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandResult, tool_message
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake_target import FakeTarget, argvs
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fixtures import expected_deployment
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils import test_ostree
@@ -274,21 +276,23 @@ def boot_answer():
 
 def test_download_of_an_unsigned_commit_deploys_nothing():
     # A commit already in the repository is not read from the remote, but `ostree pull` checks it
-    # before anything is deployed.
+    # before anything is deployed: PULL_THEN_SCRIPT stops there, and the read after it runs on its own.
     state = two_deployments()
     boot = ['/bin/sh', '-c', BOOT_SCRIPT, 'osimage-lifecycle', SYSROOT, RECORDED_MARKER]
     pull = ['ostree', '--repo=' + REPO, 'pull', REMOTE, V4]
-    backend, runner = backend_on({tuple(boot): (0, boot_answer()),
-                                  tuple(pull): (int(signed_case('pull-unsigned.rc')), '', signed_case('pull-unsigned.stderr'))})
+    backend, runner = backend_on({tuple(boot): (0, boot_answer())})
     resolved = _backend.Resolved(checksum=V4, version='4.0', origin=REFSPEC)
-    with pytest.raises(CommandFailed) as caught:
-        backend.deploy(state, Target('checksum', V4), resolved, DeployOptions())
-    assert caught.value.msg == 'downloading commit %s from remote %s (ostree pull) failed (rc=1): %s' % (V4, REMOTE, UNSIGNED)
-    assert caught.value.command.argv == pull
-    assert caught.value.host_state is state
-    # Nothing was deployed: DEPLOY_SCRIPT never ran.
-    assert argvs(runner) == [boot, pull]
-    assert all(DEPLOY_SCRIPT not in argv for argv in argvs(runner))
+    backend.deploy(state, Target('checksum', V4), resolved, DeployOptions())
+    change = runner._prepended.argv  # pylint: disable=protected-access
+    assert change[:3] == ['/bin/sh', '-c', PULL_THEN_SCRIPT] and change[4:8] == [RECORDED_MARKER, REPO, REMOTE, V4]
+    assert change[8:11] == ['/bin/sh', '-c', DEPLOY_SCRIPT]
+    # What the script prints when the download fails: ostree's own stderr (recorded), then its marker line.
+    runner._prepended = None  # pylint: disable=protected-access
+    done = CommandResult(change, int(signed_case('pull-unsigned.rc')), '',
+                         signed_case('pull-unsigned.stderr') + '\n%s pull-failed\n' % RECORDED_MARKER)
+    assert fetch_message(CommandResult(pull, 1, '', split_pull_failure(done, RECORDED_MARKER)), REMOTE) == UNSIGNED
+    # Nothing else ran: the deployment waits behind the download in the script.
+    assert argvs(runner) == [boot]
 
 
 # --- the words only: what is and what is not a signature failure ----------------------------------
