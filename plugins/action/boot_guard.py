@@ -103,10 +103,16 @@ class ActionModule(OsImageActionBase):
         if guard.fired is not None:
             raise OsImageError('the boot guard for %s fired before the confirmation: the host returns to %s by '
                                'itself' % (guard.fired['checksum'], guard.fired['previous']), host_state=state)
-        # A confirmation whose removal of the guard was cut short (the connection dropped) is finished.
-        armed = guard.armed or guard.confirmed
-        if armed is None:
+        armed = guard.armed
+        if armed is None and guard.confirmed is None:
             return False, None
+        if armed is None:
+            # A confirmation whose removal of the guard was cut short (the connection dropped): the removal is finished,
+            # whatever it confirmed (a stale one only keeps GRUB's saved entry on an older image).
+            if not self.check_mode:
+                return True, self._run(runner, _guard.DISARM_SCRIPT + _guard.FORGET_FALLBACK_SCRIPT,
+                                       'finishing the removal of the confirmed boot guard', state)
+            return True, None
         if args.get('checksum') and armed['checksum'] != args['checksum']:
             raise OsImageError('the boot guard protects %s, not %s (checksum): not confirmed' % (
                 armed['checksum'], args['checksum']), host_state=state)
@@ -117,8 +123,7 @@ class ActionModule(OsImageActionBase):
         if not self.check_mode:
             # The confirmation, the removal and the read after them in one round trip; the removal runs only once the
             # rename has won.
-            confirm = _guard.CONFIRM_SCRIPT if guard.armed is not None else ''
-            result = runner.run_script(confirm + _guard.DISARM_SCRIPT + _guard.FORGET_FALLBACK_SCRIPT
+            result = runner.run_script(_guard.CONFIRM_SCRIPT + _guard.DISARM_SCRIPT + _guard.FORGET_FALLBACK_SCRIPT
                                        + _guard.READ_SCRIPT)
             if result.rc == 3:
                 raise OsImageError('the boot guard for %s fired while it was being confirmed: the host returns to '

@@ -23,12 +23,13 @@ CHECK_UNIT = 'greenboot-rpm-ostree-grub2-check-fallback.service'
 
 # Part of detection's probe (one round trip): only where greenboot's check of a fallback boot is installed, so that
 # other hosts pay one file test. Prints "greenboot.KEY=VALUE" lines; the journal entry is journalctl's JSON (one
-# object per line, its documented export format), the first err entry of the check in this boot.
+# object per line, its documented export format), the first err entry that the check itself logged in this boot
+# (_SYSTEMD_UNIT: "-u" would also match systemd's own messages about the unit, such as its failure to start).
 PROBE_SNIPPET = r'''
 if [ -z "$sysroot" ] && [ -f /usr/libexec/greenboot/greenboot-rpm-ostree-grub2-check-fallback ]; then
     echo "greenboot.boot_id=$(cat /proc/sys/kernel/random/boot_id)"
     if grub2-editenv - list 2>/dev/null | grep -q '^boot_counter=-1$'; then echo "greenboot.counter=-1"; fi
-    journalctl -q -b 0 -u greenboot-rpm-ostree-grub2-check-fallback.service -p err -o json 2>/dev/null \
+    journalctl -q -b 0 _SYSTEMD_UNIT=greenboot-rpm-ostree-grub2-check-fallback.service -p err -o json 2>/dev/null \
         | head -n 1 | sed 's/^/greenboot.journal=/'
 fi
 '''
@@ -38,8 +39,9 @@ _JOURNAL_BOOT_ID = re.compile(r'[0-9a-f]{32}')
 
 def parse_probe(values):
     """What the probe printed (``{KEY: VALUE}`` without the ``greenboot.`` prefix): ``None`` when greenboot did not
-    return the host in this boot, else ``{'boot_id', 'at'}`` (``at`` None when only GRUB's environment says so), or
-    ``{'error'}`` when the output is not what the probe prints."""
+    return the host in this boot, else ``{'boot_id', 'at', 'checked'}`` (``checked``: greenboot's check logged it,
+    after its rollback; ``at`` None when only GRUB's environment says so), or ``{'error'}`` when the output is not
+    what the probe prints."""
     if not values:
         return None
     boot_id = values.get('boot_id', '')
@@ -49,7 +51,7 @@ def parse_probe(values):
     if unknown or values.get('counter', '-1') != '-1':
         return {'error': 'greenboot: unexpected %s' % ', '.join(unknown or ['counter=%r' % values['counter']])}
     if 'journal' not in values:
-        return {'boot_id': boot_id, 'at': None} if 'counter' in values else None
+        return {'boot_id': boot_id, 'at': None, 'checked': False} if 'counter' in values else None
     try:
         entry = json.loads(values['journal'])
     except ValueError as err:
@@ -60,21 +62,24 @@ def parse_probe(values):
     if not isinstance(entry_boot, str) or not _JOURNAL_BOOT_ID.fullmatch(entry_boot) \
             or entry_boot != boot_id.replace('-', ''):
         return {'error': 'greenboot: the journal entry is of boot %r, not this boot %s' % (entry_boot, boot_id)}
+    if entry.get('_SYSTEMD_UNIT') != CHECK_UNIT or entry.get('_PID') == '1':
+        return {'error': 'greenboot: the journal entry is not one that %s logged itself' % CHECK_UNIT}
     priority = entry.get('PRIORITY')
     if priority not in ('0', '1', '2', '3'):
         return {'error': 'greenboot: the journal entry has priority %r, not err or above' % (priority,)}
     stamp = entry.get('__REALTIME_TIMESTAMP')
     if not isinstance(stamp, str) or not stamp.isdigit():
         return {'error': 'greenboot: the journal entry has time %r' % (stamp,)}
-    return {'boot_id': boot_id, 'at': iso_utc(int(stamp) // 1000000)}
+    return {'boot_id': boot_id, 'at': iso_utc(int(stamp) // 1000000), 'checked': True}
 
 
 def fell_back(guard_record, greenboot, state):
     """image_info's ``fell_back``: the boot guard's record when it is of the boot greenboot's return happened in (it
     knows what the host was told to boot), else greenboot's return in this boot, else the guard's record.
 
-    What greenboot turned away from is the next boot while GRUB's fallback boot has not been rolled back yet, and the
-    deployment a rollback would boot after it was (``rpm-ostree rollback`` swapped the two).
+    What greenboot turned away from is the next boot while GRUB's fallback boot has not been rolled back yet, and once
+    greenboot's check rolled it back (``rpm-ostree rollback`` swapped the two) the first deployment after the booted
+    one, which something staged in this boot since (before the booted one) does not move.
     """
     if greenboot is None:
         return guard_record
@@ -85,9 +90,9 @@ def fell_back(guard_record, greenboot, state):
     booted = state.booted
     if booted is None:
         return guard_record
-    target = state.next_boot
+    target = None if greenboot['checked'] else state.next_boot
     if target is None or target.booted:
-        target = state.rollback
+        target = state.previous(booted)
     told = target.checksum if target is not None and not target.booted else None
     return {'told': told, 'booted': booted.checksum, 'how': 'greenboot', 'at': greenboot['at'],
             'boot_id': greenboot['boot_id']}

@@ -502,14 +502,18 @@ loader=none
 for f in "$dir/confirmed" "$dir/armed" "$dir/fired"; do
   if [ -f "$f" ]; then loader=$(sed -n 's/^boot_loader=//p' "$f" | head -n 1); fi
 done
+# In this order, so that a removal cut short anywhere (a dropped connection) leaves what finishes it: GRUB's entries
+# first (else the next boot is the previous image, before anything could finish the removal), the record last (the
+# guard, at the next boot or when its window ends, finishes the removal of a "confirmed" one).
+if [ "$loader" = grub-once ]; then grub-editenv /boot/grub/grubenv unset saved_entry next_entry; fi
 systemctl stop osimage-lifecycle-guard-expire.timer >/dev/null 2>&1 || true
-rm -f -- "$dir/armed" "$dir/fired" "$dir/confirmed" "$dir/booted-new" "$dir/guard.sh" \
+rm -f -- "$dir/booted-new" "$dir/guard.sh" \
   /etc/systemd/system/multi-user.target.wants/osimage-lifecycle-guard.service \
   /etc/systemd/system/timers.target.wants/osimage-lifecycle-guard-expire.timer \
   /etc/systemd/system/osimage-lifecycle-guard.service \
   /etc/systemd/system/osimage-lifecycle-guard-expire.timer \
   /etc/systemd/system/osimage-lifecycle-guard-expire.service
-if [ "$loader" = grub-once ]; then grub-editenv /boot/grub/grubenv unset saved_entry next_entry; fi
+rm -f -- "$dir/armed" "$dir/fired" "$dir/confirmed"
 # systemd forgets the removed units at its next reload. The reload runs every generator again (2.5 s on an idle TCG
 # guest, where handing it to systemd-run takes 0.25 s): it is not waited for; nothing of the guard is left to act.
 forget='systemctl daemon-reload; systemctl reset-failed osimage-lifecycle-guard-expire.timer'

@@ -21,6 +21,7 @@ CASES = os.path.join(os.path.dirname(__file__), 'greenboot_cases')
 RECORDED_BOOT = '61ffcae3-06c7-4cc8-b94c-b6df3a8b0e5a'
 NEW = 'a' * 64
 OLD = 'b' * 64
+OTHER = 'c' * 64
 CHECK = '/usr/libexec/greenboot/greenboot-rpm-ostree-grub2-check-fallback'
 
 
@@ -35,7 +36,7 @@ def probe_values(text):
 
 def test_the_recorded_journal_entry_of_greenboots_check_is_a_return_in_that_boot():
     # 1796660235116895 us after the epoch, journald's __REALTIME_TIMESTAMP.
-    assert probe_values(recorded()) == {'boot_id': RECORDED_BOOT, 'at': '2026-12-07T16:17:15Z'}
+    assert probe_values(recorded()) == {'boot_id': RECORDED_BOOT, 'at': '2026-12-07T16:17:15Z', 'checked': True}
 
 
 def test_the_snippet_is_part_of_detections_probe_before_any_status_read():
@@ -47,7 +48,7 @@ def test_the_snippet_is_part_of_detections_probe_before_any_status_read():
     # greenboot installed, nothing happened in this boot.
     (['boot_id=' + RECORDED_BOOT], None),
     # GRUB fell back, greenboot's check has not run yet (or failed): no time.
-    (['boot_id=' + RECORDED_BOOT, 'counter=-1'], {'boot_id': RECORDED_BOOT, 'at': None}),
+    (['boot_id=' + RECORDED_BOOT, 'counter=-1'], {'boot_id': RECORDED_BOOT, 'at': None, 'checked': False}),
     ([], None),
 ])
 def test_what_the_probe_says_without_a_journal_entry(lines, expected):
@@ -58,6 +59,11 @@ def test_what_the_probe_says_without_a_journal_entry(lines, expected):
     (lambda t: t.replace('"_BOOT_ID":"61ffcae306c74cc8b94cb6df3a8b0e5a"', '"_BOOT_ID":"0123456789abcdef0123456789abcdef"'),
      'not this boot'),
     (lambda t: t.replace('"PRIORITY":"3"', '"PRIORITY":"6"'), 'priority'),
+    # systemd's own message about the unit (its failure to start, at err), which "journalctl -u" would match too.
+    (lambda t: t.replace('"_SYSTEMD_UNIT":"greenboot-rpm-ostree-grub2-check-fallback.service"',
+                         '"_SYSTEMD_UNIT":"init.scope","UNIT":"greenboot-rpm-ostree-grub2-check-fallback.service"'),
+     'logged itself'),
+    (lambda t: t.replace('"_PID":"321"', '"_PID":"1"'), 'logged itself'),
     (lambda t: t.replace('"__REALTIME_TIMESTAMP":"1796660235116895"', '"__REALTIME_TIMESTAMP":"soon"'), 'time'),
     (lambda t: t.replace('greenboot.journal={', 'greenboot.journal=['), 'not JSON'),
     (lambda t: t.replace('greenboot.boot_id=61ffcae3', 'greenboot.boot_id=nope'), 'boot id'),
@@ -102,7 +108,7 @@ def test_the_snippet_reads_grubs_counter_and_the_checks_first_err_entry(stand_in
     assert lines[0].startswith('greenboot.boot_id=') and lines[1:] == ['greenboot.counter=-1', 'greenboot.journal=' + journal[0]]
     assert (stand_ins / 'calls').read_text().splitlines() == [
         'grub2-editenv - list',
-        'journalctl -q -b 0 -u greenboot-rpm-ostree-grub2-check-fallback.service -p err -o json']
+        'journalctl -q -b 0 _SYSTEMD_UNIT=greenboot-rpm-ostree-grub2-check-fallback.service -p err -o json']
 
 
 @pytest.mark.parametrize('installed, sysroot', [(False, ''), (True, '/mnt/sysroot')])
@@ -119,23 +125,25 @@ def _state(*specs):
 GUARD_RECORD = {'told': NEW, 'booted': OLD, 'how': 'boot-loader', 'at': '2026-12-07T16:18:00Z', 'boot_id': RECORDED_BOOT}
 
 
-@pytest.mark.parametrize('state, told', [
+@pytest.mark.parametrize('checked, state, told', [
     # GRUB booted its fallback entry; greenboot's check has not rolled ostree's order back yet.
-    (_state((NEW, {}), (OLD, {'booted': True})), NEW),
+    (False, _state((NEW, {}), (OLD, {'booted': True})), NEW),
     # After its rollback (rpm-ostree rollback swapped them).
-    (_state((OLD, {'booted': True}), (NEW, {})), NEW),
+    (True, _state((OLD, {'booted': True}), (NEW, {})), NEW),
+    # After its rollback, and something staged since in this boot.
+    (True, _state((OTHER, {'staged': True}), (OLD, {'booted': True}), (NEW, {})), NEW),
     # The image that failed is gone already.
-    (_state((OLD, {'booted': True}),), None),
+    (True, _state((OLD, {'booted': True}),), None),
 ])
-def test_greenboots_return_names_what_the_host_was_told_to_boot(state, told):
-    greenboot = {'boot_id': RECORDED_BOOT, 'at': '2026-12-07T16:17:15Z'}
+def test_greenboots_return_names_what_the_host_was_told_to_boot(checked, state, told):
+    greenboot = {'boot_id': RECORDED_BOOT, 'at': '2026-12-07T16:17:15Z' if checked else None, 'checked': checked}
     assert _greenboot.fell_back(None, greenboot, state) == {
-        'told': told, 'booted': OLD, 'how': 'greenboot', 'at': '2026-12-07T16:17:15Z', 'boot_id': RECORDED_BOOT}
+        'told': told, 'booted': OLD, 'how': 'greenboot', 'at': greenboot['at'], 'boot_id': RECORDED_BOOT}
 
 
 def test_the_guards_record_of_the_same_boot_wins_and_an_older_one_gives_way():
     state = _state((OLD, {'booted': True}), (NEW, {}))
-    greenboot = {'boot_id': RECORDED_BOOT, 'at': None}
+    greenboot = {'boot_id': RECORDED_BOOT, 'at': None, 'checked': False}
     assert _greenboot.fell_back(GUARD_RECORD, greenboot, state) is GUARD_RECORD
     older = dict(GUARD_RECORD, boot_id='0f4ad2c1-7e7b-4d1e-9d3c-2b1f3d5e6a7b')
     assert _greenboot.fell_back(older, greenboot, state)['how'] == 'greenboot'

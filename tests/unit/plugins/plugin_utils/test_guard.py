@@ -417,3 +417,20 @@ GREENBOOT_UNITS = ('greenboot-grub2-set-counter.service', 'greenboot-rpm-ostree-
 ])
 def test_greenboots_counter_is_read_as_armed_only_when_it_is(tmp_path, enabled, grubenv, expected):
     assert ('greenboot-counter' in _read_capabilities(tmp_path, enabled, grubenv)) is expected
+
+
+def test_the_controllers_removal_leaves_what_finishes_it_wherever_it_is_cut_short(host):
+    # GRUB's entries first (else the next boot is the previous image), the record last (the guard finishes the removal
+    # of a "confirmed" one at the next boot or when its window ends).
+    script = _guard.DISARM_SCRIPT
+    assert script.index('unset saved_entry next_entry') < script.index('systemctl stop') < script.index(
+        'osimage-lifecycle-guard-expire.service\n') < script.index('"$dir/confirmed"\n')
+    host.arm('grub-once', name='confirmed')
+    root = str(host.root)
+    for prefix in ('/var/lib/', '/etc/systemd/', '/boot/grub/'):
+        script = script.replace(prefix, root + prefix)
+    env = dict(os.environ, FAKE=str(host.fake), PATH='%s:%s' % (host.fake / 'bin', os.environ['PATH']))
+    subprocess.run(['/bin/sh', '-c', script], env=env, check=True)
+    assert host.calls[:2] == ['grub-editenv %s/boot/grub/grubenv unset saved_entry next_entry' % root,
+                              'systemctl stop osimage-lifecycle-guard-expire.timer']
+    assert host.armed_units() == [] and not os.listdir(host.dir)
