@@ -272,6 +272,6 @@ def test_a_return_by_greenboot_in_this_boot_is_read_with_the_deployments(monkeyp
         target.greenboot = f.read().replace('greenboot.', '')
     result = run_task(target)
     check_contract(result, check_update=False)
-    assert result['fell_back']['how'] == 'greenboot' and result['fell_back']['at'] == '2026-12-07T16:17:15Z'
+    assert result['fell_back']['how'] == 'greenboot' and result['fell_back']['at'] == '2026-12-07T16:49:30Z'
     assert result['fell_back']['booted'] == result['booted']['checksum']
     assert len(target.command_lines) == 1

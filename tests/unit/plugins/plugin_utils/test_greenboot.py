@@ -18,16 +18,20 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._backend import 
 from ansible_collections.osimage.lifecycle.plugins.plugin_utils._model import Deployment, HostState
 
 CASES = os.path.join(os.path.dirname(__file__), 'greenboot_cases')
-RECORDED_BOOT = '61ffcae3-06c7-4cc8-b94c-b6df3a8b0e5a'
+RECORDED_BOOT = '2e371645-05a6-46c8-b308-7b91ac5be4eb'
 NEW = 'a' * 64
 OLD = 'b' * 64
 OTHER = 'c' * 64
 CHECK = '/usr/libexec/greenboot/greenboot-rpm-ostree-grub2-check-fallback'
 
 
-def recorded():
-    with open(os.path.join(CASES, 'probe-check-fallback-logged-systemd252.txt')) as f:
+def case(name):
+    with open(os.path.join(CASES, name)) as f:
         return f.read()
+
+
+def recorded():
+    return case('probe-check-fallback-logged-systemd252.txt')
 
 
 def probe_values(text):
@@ -35,8 +39,8 @@ def probe_values(text):
 
 
 def test_the_recorded_journal_entry_of_greenboots_check_is_a_return_in_that_boot():
-    # 1796660235116895 us after the epoch, journald's __REALTIME_TIMESTAMP.
-    assert probe_values(recorded()) == {'boot_id': RECORDED_BOOT, 'at': '2026-12-07T16:17:15Z', 'checked': True}
+    # 1796662170263812 us after the epoch, journald's __REALTIME_TIMESTAMP.
+    assert probe_values(recorded()) == {'boot_id': RECORDED_BOOT, 'at': '2026-12-07T16:49:30Z', 'checked': True}
 
 
 def test_the_snippet_is_part_of_detections_probe_before_any_status_read():
@@ -56,17 +60,16 @@ def test_what_the_probe_says_without_a_journal_entry(lines, expected):
 
 
 @pytest.mark.parametrize('change, error', [
-    (lambda t: t.replace('"_BOOT_ID":"61ffcae306c74cc8b94cb6df3a8b0e5a"', '"_BOOT_ID":"0123456789abcdef0123456789abcdef"'),
+    (lambda t: t.replace('"_BOOT_ID":"2e37164505a646c8b3087b91ac5be4eb"', '"_BOOT_ID":"0123456789abcdef0123456789abcdef"'),
      'not this boot'),
     (lambda t: t.replace('"PRIORITY":"3"', '"PRIORITY":"6"'), 'priority'),
-    # systemd's own message about the unit (its failure to start, at err), which "journalctl -u" would match too.
-    (lambda t: t.replace('"_SYSTEMD_UNIT":"greenboot-rpm-ostree-grub2-check-fallback.service"',
-                         '"_SYSTEMD_UNIT":"init.scope","UNIT":"greenboot-rpm-ostree-grub2-check-fallback.service"'),
+    # systemd's own message about the unit (its failure to start, at err, recorded), which "journalctl -u" matches too.
+    (lambda t: t.split('greenboot.journal=')[0] + 'greenboot.journal=' + case('journal-systemd-failed-to-start-systemd252.json'),
      'logged itself'),
-    (lambda t: t.replace('"_PID":"321"', '"_PID":"1"'), 'logged itself'),
-    (lambda t: t.replace('"__REALTIME_TIMESTAMP":"1796660235116895"', '"__REALTIME_TIMESTAMP":"soon"'), 'time'),
+    (lambda t: t.replace('"_PID":"309"', '"_PID":"1"'), 'logged itself'),
+    (lambda t: t.replace('"__REALTIME_TIMESTAMP":"1796662170263812"', '"__REALTIME_TIMESTAMP":"soon"'), 'time'),
     (lambda t: t.replace('greenboot.journal={', 'greenboot.journal=['), 'not JSON'),
-    (lambda t: t.replace('greenboot.boot_id=61ffcae3', 'greenboot.boot_id=nope'), 'boot id'),
+    (lambda t: t.replace('greenboot.boot_id=2e371645', 'greenboot.boot_id=nope'), 'boot id'),
     (lambda t: t + 'greenboot.counter=3\n', 'counter'),
     (lambda t: t + 'greenboot.surprise=1\n', 'surprise'),
 ])
