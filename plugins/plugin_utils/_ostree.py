@@ -115,17 +115,13 @@ class OstreeBackend(Backend):
         # Detection's read is used once only, so that a later read (after an operation) asks the host again.
         result, self.preloaded_status = self.preloaded_status, None
         change, self._change_along = self._change_along, None
-        if result is None or change is not None:
-            try:
+        try:
+            if result is None or change is not None:
                 result = self.runner.run(self.status_argv(), what='reading the deployments (ostree --version, then '
                                          'ostree admin status%s)' % ''.join(' ' + option for option in self.sysroot_options()))
-            except OsImageError:
-                if change is not None:
-                    self._check_change(change, None)
-                raise
-        try:
             state = self._state_from(result)
         except OsImageError:
+            # The change's own failure first: the read may have failed only because of it.
             if change is not None:
                 self._check_change(change, None)
             raise

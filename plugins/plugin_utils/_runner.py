@@ -23,11 +23,16 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._errors import O
 LOCALE_PREFIX = 'LC_ALL=C LANG=C'
 
 
-def quote_argv(argv):
-    """Return the shell command line that runs ``argv`` exactly, under the fixed locale."""
+def join_argv(argv):
+    """Return the shell command line that runs ``argv`` exactly."""
     if not argv:
         raise ValueError('empty command')
-    return LOCALE_PREFIX + ' ' + ' '.join(shlex.quote(to_text(arg, errors='surrogate_or_strict')) for arg in argv)
+    return ' '.join(shlex.quote(to_text(arg, errors='surrogate_or_strict')) for arg in argv)
+
+
+def quote_argv(argv):
+    """Return the shell command line that runs ``argv`` exactly, under the fixed locale."""
+    return LOCALE_PREFIX + ' ' + join_argv(argv)
 
 
 # Runs a fixed snippet of the collection ($2), then the command in "$@", in one round trip: the snippet's
@@ -109,8 +114,7 @@ class TargetRunner:
     def run_along_next(self, argv):
         """Run ``argv`` in the round trip of the next command, before it (a change, then the read after it): the
         returned ``Prepended``'s ``result`` is its ``CommandResult`` (with ``argv``) once that command ran."""
-        prepended = self.prepend_to_next(' '.join(shlex.quote(to_text(arg, errors='surrogate_or_strict'))
-                                                  for arg in argv))
+        prepended = self.prepend_to_next(join_argv(argv))
         prepended.argv = list(argv)
         return prepended
 

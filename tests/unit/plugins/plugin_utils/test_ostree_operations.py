@@ -18,7 +18,6 @@ The integration targets (tests/integration/targets/image, kargs, ...) run the sa
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 
 import pytest
@@ -45,7 +44,7 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree_scripts 
     pull_then_argv,
     split_pull_failure,
 )
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed, CommandResult
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed, CommandResult, join_argv
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._action_task import run_action
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake_target import FakeTarget, argvs
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._common_script_answers import MARKER, cache_argv, checked, cleaned
@@ -397,7 +396,7 @@ def test_the_deployment_runs_in_the_round_trip_of_the_read_after_it(rc):
     status = ['/bin/sh', '-c', STATUS_SCRIPT, 'osimage-lifecycle', SYSROOT, RECORDED_MARKER, '--sysroot=' + SYSROOT]
     answers = recorded_sysroot_answers()
     change = pull_then_argv(RECORDED_MARKER, pull_argv(C7), deploy)
-    answers[('/bin/sh', '-c', ' '.join(shlex.quote(arg) for arg in change))] = (
+    answers[('/bin/sh', '-c', join_argv(change))] = (
         rc, '', 'error: Writing deployment: No space left on device\n' if rc else '')
     answers[tuple(status)] = (0, read_case('status-two-deployments.txt'))
     backend, runner = backend_on(answers)
@@ -420,7 +419,7 @@ def test_the_deployment_runs_in_the_round_trip_of_the_read_after_it(rc):
 def pulled_then(argv, rc, stdout='', stderr=''):
     """The answer to the download and the deployment run along the read after them, as ``PULL_THEN_SCRIPT`` prints
     it when the download fails (``rc``), on the table of a ``FakeTarget``."""
-    key = ('/bin/sh', '-c', ' '.join(shlex.quote(arg) for arg in argv))
+    key = ('/bin/sh', '-c', join_argv(argv))
     return {key: (rc, stdout, stderr + '\n%s pull-failed\n' % RECORDED_MARKER)}
 
 

@@ -32,11 +32,10 @@ from ansible_collections.osimage.lifecycle.plugins.plugin_utils._ostree_scripts 
     BOOT_SCRIPT,
     COMMIT_SCRIPT,
     DEPLOY_SCRIPT,
-    PULL_THEN_SCRIPT,
     STATUS_SCRIPT,
-    split_pull_failure,
+    pull_then_argv,
 )
-from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandResult, tool_message
+from ansible_collections.osimage.lifecycle.plugins.plugin_utils._runner import CommandFailed, CommandResult, join_argv, tool_message
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fake_target import FakeTarget, argvs
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils._fixtures import expected_deployment
 from ansible_collections.osimage.lifecycle.tests.unit.plugins.plugin_utils import test_ostree
@@ -276,23 +275,27 @@ def boot_answer():
 
 def test_download_of_an_unsigned_commit_deploys_nothing():
     # A commit already in the repository is not read from the remote, but `ostree pull` checks it
-    # before anything is deployed: PULL_THEN_SCRIPT stops there, and the read after it runs on its own.
+    # before anything is deployed: PULL_THEN_SCRIPT stops there (it exits before the deployment: a real /bin/sh runs
+    # it in test_ostree_operations), and the read after it reports the failure.
     state = two_deployments()
     boot = ['/bin/sh', '-c', BOOT_SCRIPT, 'osimage-lifecycle', SYSROOT, RECORDED_MARKER]
     pull = ['ostree', '--repo=' + REPO, 'pull', REMOTE, V4]
-    backend, runner = backend_on({tuple(boot): (0, boot_answer())})
+    deploy = ['/bin/sh', '-c', DEPLOY_SCRIPT, 'osimage-lifecycle', 'copy', SYSROOT + '/ostree/deploy/exampleos/deploy/%s.0.origin' % V2,
+              '', '--sysroot=' + SYSROOT, '--os=exampleos', '--karg-none', '--karg-append=root=/dev/null', V4]
+    change = pull_then_argv(RECORDED_MARKER, pull, deploy)
+    # What the script prints when the download fails: ostree's own stderr (recorded), then its marker line.
+    failed = (int(signed_case('pull-unsigned.rc')), '', signed_case('pull-unsigned.stderr') + '\n%s pull-failed\n' % RECORDED_MARKER)
+    backend, runner = backend_on({tuple(boot): (0, boot_answer()), ('/bin/sh', '-c', join_argv(change)): failed,
+                                  tuple(status_argv()): (0, signed_case('script-two-deployments.txt'))})
     resolved = _backend.Resolved(checksum=V4, version='4.0', origin=REFSPEC)
     backend.deploy(state, Target('checksum', V4), resolved, DeployOptions())
-    change = runner._prepended.argv  # pylint: disable=protected-access
-    assert change[:3] == ['/bin/sh', '-c', PULL_THEN_SCRIPT] and change[4:8] == [RECORDED_MARKER, REPO, REMOTE, V4]
-    assert change[8:11] == ['/bin/sh', '-c', DEPLOY_SCRIPT]
-    # What the script prints when the download fails: ostree's own stderr (recorded), then its marker line.
-    runner._prepended = None  # pylint: disable=protected-access
-    done = CommandResult(change, int(signed_case('pull-unsigned.rc')), '',
-                         signed_case('pull-unsigned.stderr') + '\n%s pull-failed\n' % RECORDED_MARKER)
-    assert fetch_message(CommandResult(pull, 1, '', split_pull_failure(done, RECORDED_MARKER)), REMOTE) == UNSIGNED
-    # Nothing else ran: the deployment waits behind the download in the script.
-    assert argvs(runner) == [boot]
+    with pytest.raises(CommandFailed) as caught:
+        backend.status()
+    assert caught.value.msg == 'downloading commit %s from remote %s (ostree pull) failed (rc=1): %s' % (V4, REMOTE, UNSIGNED)
+    assert caught.value.command.argv == pull
+    assert [d.checksum for d in caught.value.host_state.deployments] == [d.checksum for d in state.deployments]
+    # The boot entries, then the download with the deployment behind it and the read after them.
+    assert argvs(runner) == [boot, status_argv()]
 
 
 # --- the words only: what is and what is not a signature failure ----------------------------------
