@@ -392,18 +392,20 @@ class OstreeBackend(Backend):
         as rpm-ostree's ``finalize-deployment`` does on those releases (a second deploy took 17 s on a TCG guest);
         the lock stages the same commit again, with the staged deployment's origin and kernel arguments
         (``write_deployment`` removes the old one first). The commit is in the repository already: nothing is
-        downloaded."""
+        downloaded.
+
+        The change runs in the round trip of the next ``status()`` (the read after it), which raises its failure.
+        """
         self.check_set_finalization_locked(state, staged, locked)
         if self.tool_version >= LOCK_FINALIZATION_SINCE:
-            _ostree_common.set_finalization_locked(self.runner, state, locked)
+            argv, what = _ostree_common.finalization_lock_command(locked)
+        elif not locked:
+            argv, what = ['rm', '-f', '--', STAGED_LOCK_FILE], 'unlocking the staged deployment (removing %s)' % STAGED_LOCK_FILE
+        else:
+            self.write_deployment(state, staged.checksum, ('copy', self.origin_file(staged)), staged.stateroot,
+                                  self.deployment_kernel_arguments(state, staged), locked=locked, along_next_read=True)
             return
-        if not locked:
-            with failure_context(host_state=state):
-                self.runner.run(['rm', '-f', '--', STAGED_LOCK_FILE],
-                                what='unlocking the staged deployment (removing %s)' % STAGED_LOCK_FILE)
-            return
-        self.write_deployment(state, staged.checksum, ('copy', self.origin_file(staged)), staged.stateroot,
-                              self.deployment_kernel_arguments(state, staged), locked=locked)
+        self._change_along = (self.runner.run_along_next(argv), what, None)
 
     def soft_reboot_refusal(self, state, target):
         return _ostree_common.soft_reboot_refusal(state, target, self.tool_version)

@@ -69,14 +69,21 @@ def undeploy(runner, state, ostree_indexes, sysroot=None):
                        what='removing deployment %d (ostree admin undeploy)' % index)
 
 
+def finalization_lock_command(locked):
+    """``(argv, what)`` that locks or unlocks the staged deployment: ``ostree admin lock-finalization [--unlock]``
+    (ostree 2023.8+), and what it is for, in words for an error message."""
+    return (admin_argv('lock-finalization') + ([] if locked else ['--unlock']),
+            '%s the staged deployment (ostree admin lock-finalization)' % ('locking' if locked else 'unlocking'))
+
+
 def set_finalization_locked(runner, state, locked):
     """Lock or unlock the staged deployment: ``ostree admin lock-finalization [--unlock]`` (ostree 2023.8+).
 
     A locked staged deployment is not applied at the next shutdown (``ostree_sysroot_change_finalization``).
     """
-    argv = admin_argv('lock-finalization') + ([] if locked else ['--unlock'])
+    argv, what = finalization_lock_command(locked)
     with failure_context(host_state=state):
-        runner.run(argv, what='%s the staged deployment (ostree admin lock-finalization)' % ('locking' if locked else 'unlocking'))
+        runner.run(argv, what=what)
 
 
 def _linux_dev_numbers(dev):

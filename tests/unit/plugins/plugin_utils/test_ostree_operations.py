@@ -853,10 +853,12 @@ def test_the_finalization_lock_file_locks_the_staged_deployment():
 @pytest.mark.parametrize('locked, command', [(True, ['ostree', 'admin', 'lock-finalization']),
                                              (False, ['ostree', 'admin', 'lock-finalization', '--unlock'])])
 def test_finalization_lock_from_2023_8_is_one_command(locked, command):
+    # Run in the round trip of the read after it.
     state = booted_host(staged_v3(locked=not locked))
     backend, runner = backend_on({tuple(command): (0, '')}, version=NEW, sysroot=None)
     backend.set_finalization_locked(state, state.staged, locked)
-    assert argvs(runner) == [command]
+    assert argvs(runner) == []
+    assert sent_and_waiting(backend, runner) == [command]
 
 
 @pytest.mark.parametrize('version', [(2022, 2), OLD, (2023, 7)])
@@ -867,7 +869,43 @@ def test_unlock_before_2023_8_removes_the_lock_file(version):
     command = ['rm', '-f', '--', '/run/ostree/staged-deployment-locked']
     backend, runner = backend_on({tuple(command): (0, '')}, version=version, sysroot=None)
     backend.set_finalization_locked(state, state.staged, False)
-    assert argvs(runner) == [command]
+    assert sent_and_waiting(backend, runner) == [command]
+
+
+def unlock_answers(rc, stderr=''):
+    """The read before, the unlock, then the read after it (the unlocked staged deployment of the recorded
+    staged upgrade), as the booted bookworm guest's ostree 2022.7 answers them."""
+    status = ['/bin/sh', '-c', STATUS_SCRIPT, 'osimage-lifecycle', '', RECORDED_MARKER]
+    text = read_case('vm-script-staged-upgrade.txt')
+    return {tuple(status): [(0, text + '\n%s staged-locked\n' % RECORDED_MARKER), (0, text)],
+            ('/bin/sh', '-c', join_argv(['rm', '-f', '--', '/run/ostree/staged-deployment-locked'])): (rc, '', stderr)}
+
+
+def test_the_unlock_and_the_read_after_it_are_one_round_trip():
+    target = FakeTarget(unlock_answers(0))
+    backend = OstreeBackend(target.runner())
+    backend.preloaded_tool_version = OLD
+    before = backend.status()
+    assert before.staged.finalization_locked is True
+    backend.set_finalization_locked(before, before.staged, False)
+    after = backend.status()
+    assert after.staged.checksum == before.staged.checksum and after.staged.finalization_locked is False
+    assert len(target.command_lines) == 2
+
+
+def test_a_failed_unlock_is_raised_by_the_read_after_it_with_the_state_it_read():
+    target = FakeTarget(unlock_answers(1, 'rm: cannot remove: Read-only file system\n'))
+    backend = OstreeBackend(target.runner())
+    backend.preloaded_tool_version = OLD
+    before = backend.status()
+    backend.set_finalization_locked(before, before.staged, False)
+    with pytest.raises(CommandFailed) as caught:
+        backend.status()
+    assert 'unlocking the staged deployment (removing /run/ostree/staged-deployment-locked) failed (rc=1)' in caught.value.msg
+    assert 'Read-only file system' in caught.value.msg
+    assert caught.value.command.as_dict()['cmd'] == 'rm -f -- /run/ostree/staged-deployment-locked'
+    assert caught.value.host_state.staged.checksum == before.staged.checksum
+    assert len(target.command_lines) == 2
 
 
 @pytest.mark.parametrize('locked', [True])
@@ -880,7 +918,7 @@ def test_finalization_lock_before_2023_8_stages_the_same_commit_again_without_do
                          '--karg-append=dyndbg="file foo.c +p"', '--karg-append=console=ttyS0,115200', V3, undeploy='0')
     backend, runner = backend_on(booted_answers(deploy, staged='kargs'), version=OLD, sysroot=None)
     backend.set_finalization_locked(state, state.staged, locked)
-    assert argvs(runner) == [boot_argv(None), deploy]
+    assert sent_and_waiting(backend, runner) == [boot_argv(None), deploy]
     assert not any(argv[:2] == ['ostree', '--repo=/ostree/repo'] for argv in argvs(runner))
 
 
