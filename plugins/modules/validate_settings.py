@@ -81,6 +81,13 @@ settings:
   returned: success
   type: dict
   sample: {"upgrade_serial": [1, "10%", "100%"], "upgrade_health_http": [{"url": "http://localhost/", "status": 200}]}
+checked_at:
+  description:
+    - When the variables were checked, in seconds since the epoch (the controller's clock). The roles time their run
+      from it.
+  returned: success
+  type: float
+  sample: 1796665783.123
 variable:
   description: The variable that failed the check.
   returned: failure
