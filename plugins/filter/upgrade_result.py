@@ -23,8 +23,8 @@ options:
         C(before) (the host read before anything changed), C(target) (what was staged), C(back), C(failed_phase),
         C(failure), C(guarded), C(unguarded), C(rebooted), C(reboot) (the reboot module's result), C(agents_stopped),
         C(stage_only), C(times) and C(started) (a POSIX time stamp).
-      - A current host has only C(host), C(current), C(first_read), C(started) and C(stage_only): the role keeps no
-        other record of a run that had nothing to do (and an earlier run's facts are not this run's).
+      - For a current host only C(host), C(current), C(first_read), C(started) and C(stage_only) are given. The role
+        keeps no other record of a run that had nothing to do, and an earlier run's facts are not this run's.
       - Flags and numbers may be text, as ansible-core before 2.19 renders facts.
     type: dict
     required: true
