@@ -10,7 +10,8 @@ phases (which would hide the role's overhead): every guest stages at once over p
 (`ostree admin status`). Limit = max(bare stage) + the sum over hosts of (bare reboot + bare read): what batches of
 one cannot go below. Each run boots the guests from fresh overlays of the v1 disk, once for the bare sequence and
 once for the role; three runs (P3_RUNS), the median reported with the spread. After the last run a second,
-no-op run of upgrade.yml must fetch no content object.
+no-op run of upgrade.yml must fetch no content object, and P4 on the guests: more no-op runs of upgrade.yml against
+the image_info play over the same guests (NOOP_REPEAT each, alternating; goal: the ratio of the medians <= 2.0).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 import threading
 import time
 
-from _common import RESULTS_DIR, ROOT, save
+from _common import RESULTS_DIR, ROOT, median, save
 from _vm import (UPGRADE_VARS, all_upgrade_results, boot_fresh, booted_commit, build_image, fleet_inventory,
                  object_requests, playbook, stop, vm)
 
@@ -28,6 +29,16 @@ RUNS = int(os.environ.get('P3_RUNS', '3'))
 NAMES = ['bench-p3-%d' % number for number in range(1, COUNT + 1)]
 UPGRADE = os.path.join(ROOT, 'playbooks', 'upgrade.yml')
 GOAL = 1.10
+NOOP_REPEAT = int(os.environ.get('P3_NOOP_REPEAT', '3'))
+NOOP_GOAL = 2.0
+IMAGE_INFO_PLAY = '''---
+- name: image_info
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Read the deployments
+      osimage.lifecycle.image_info:
+'''
 
 
 def v2_commit():
@@ -85,6 +96,23 @@ def role_fleet(inventory):
     return wall_s, {name: (results[name][0], results[name][-1]) for name in NAMES}
 
 
+def noop_against_image_info(inventory):
+    """P4 on the guests: no-op runs of upgrade.yml and runs of the image_info play over the same (current) guests,
+    alternating; their medians and ratio."""
+    info_play = os.path.join(RESULTS_DIR, 'p3-image-info.yml')
+    with open(info_play, 'w') as handle:
+        handle.write(IMAGE_INFO_PLAY)
+    runs = {'upgrade': [], 'image_info': []}
+    for _number in range(NOOP_REPEAT):
+        runs['upgrade'].append(playbook(inventory, UPGRADE, dict(UPGRADE_VARS, upgrade_serial=[1]))[0])
+        runs['image_info'].append(playbook(inventory, info_play, {})[0])
+    upgrade_s, info_s = median(runs['upgrade']), median(runs['image_info'])
+    print('P4 on %d guests: no-op upgrade.yml %.1f s, image_info %.1f s, ratio %.3f' % (
+        COUNT, upgrade_s, info_s, upgrade_s / info_s), flush=True)
+    return {'upgrade_s': upgrade_s, 'image_info_s': info_s, 'ratio': upgrade_s / info_s, 'goal_ratio': NOOP_GOAL,
+            'runs': runs}
+
+
 def main():
     if RUNS < 1 or RUNS % 2 == 0:
         raise SystemExit('P3_RUNS must be an odd number of runs (the median is one run), got %d' % RUNS)
@@ -93,7 +121,7 @@ def main():
     vm(NAMES[0], 'stop-repo', check=False)
     vm(NAMES[0], 'serve-repo', '--reset', '--version', '2')
     runs = []
-    noop_s, fetched, noop = None, None, []
+    noop_s, fetched, noop, noop_vs_info = None, None, [], None
     try:
         for number in range(1, RUNS + 1):
             boot_fresh(NAMES)
@@ -113,6 +141,7 @@ def main():
                 noop_s, noop_output = playbook(inventory, UPGRADE, dict(UPGRADE_VARS, upgrade_serial=[1]))
                 fetched = object_requests() - objects
                 noop = sorted({runs_of[-1]['status'] for runs_of in all_upgrade_results(noop_output).values()})
+                noop_vs_info = noop_against_image_info(inventory)
             stop(NAMES)
     finally:
         stop(NAMES)
@@ -139,6 +168,7 @@ def main():
         'goal_ratio': GOAL,
         'noop_wall_s': noop_s,
         'noop_objects_fetched': fetched,
+        'noop_vs_image_info': noop_vs_info,
         'phases': middle['phases'],
         'notes': ['No-op run (after the last run): every host reported %s.' % ', '.join(noop)],
     }

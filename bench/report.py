@@ -212,6 +212,18 @@ def p3_section(p3):
         '| second, no-op run: objects fetched | %d |' % p3['noop_objects_fetched'],
         '',
     ]
+    versus = p3.get('noop_vs_image_info')
+    if versus:
+        lines += ['P4 on these guests, after the last run (every guest current): the no-op `upgrade.yml` against the '
+                  '`image_info` play of P1 (backend auto) over the same guests, %d runs each, alternating; medians.' % (
+                      len(versus['runs']['upgrade'])), '',
+                  '| playbook | median (s) | runs (s) |', '|---|---|---|',
+                  '| `upgrade.yml`, no-op | %.1f | %s |' % (
+                      versus['upgrade_s'], ', '.join('%.1f' % run for run in versus['runs']['upgrade'])),
+                  '| `image_info` play | %.1f | %s |' % (
+                      versus['image_info_s'], ', '.join('%.1f' % run for run in versus['runs']['image_info'])),
+                  '| **ratio** | **%.3f** | goal <= %.1f: %s |' % (
+                      versus['ratio'], versus['goal_ratio'], verdict(versus['ratio'], versus['goal_ratio'])), '']
     if p3.get('runs'):
         lines += ['Every run (the table above is the median one; ratios from %.3f to %.3f):' % tuple(p3['ratio_spread']),
                   '', '| run | bare (s) | limit (s) | upgrade.yml (s) | ratio | load average after the run |',
