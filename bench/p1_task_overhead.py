@@ -22,14 +22,16 @@ SIZES = [int(n) for n in os.environ.get('P1_SIZES', '10 50 100').split()]
 REPEAT = int(os.environ.get('P1_REPEAT', '3'))
 FORKS = 10
 
-IMAGE_INFO_PLAY = '''
+# The play without options (backend auto, the host itself) is P4's on the guests of P3.
+IMAGE_INFO_HEAD = '''
 - name: image_info
   hosts: all
   gather_facts: false
   tasks:
     - name: Read the deployments
       osimage.lifecycle.image_info:
-        backend: ostree
+'''
+IMAGE_INFO_PLAY = IMAGE_INFO_HEAD + '''        backend: ostree
         sysroot: "{{ bench_sysroot }}"
 '''
 

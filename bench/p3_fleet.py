@@ -23,6 +23,7 @@ import time
 from _common import RESULTS_DIR, ROOT, median, save
 from _vm import (UPGRADE_VARS, all_upgrade_results, boot_fresh, booted_commit, build_image, fleet_inventory,
                  object_requests, playbook, stop, vm)
+from p1_task_overhead import IMAGE_INFO_HEAD
 
 COUNT = int(os.environ.get('P3_HOSTS', '3'))
 RUNS = int(os.environ.get('P3_RUNS', '3'))
@@ -31,14 +32,6 @@ UPGRADE = os.path.join(ROOT, 'playbooks', 'upgrade.yml')
 GOAL = 1.10
 NOOP_REPEAT = int(os.environ.get('P3_NOOP_REPEAT', '3'))
 NOOP_GOAL = 2.0
-IMAGE_INFO_PLAY = '''---
-- name: image_info
-  hosts: all
-  gather_facts: false
-  tasks:
-    - name: Read the deployments
-      osimage.lifecycle.image_info:
-'''
 
 
 def v2_commit():
@@ -101,7 +94,7 @@ def noop_against_image_info(inventory):
     alternating; their medians and ratio."""
     info_play = os.path.join(RESULTS_DIR, 'p3-image-info.yml')
     with open(info_play, 'w') as handle:
-        handle.write(IMAGE_INFO_PLAY)
+        handle.write('---' + IMAGE_INFO_HEAD)
     runs = {'upgrade': [], 'image_info': []}
     for _number in range(NOOP_REPEAT):
         runs['upgrade'].append(playbook(inventory, UPGRADE, dict(UPGRADE_VARS, upgrade_serial=[1]))[0])

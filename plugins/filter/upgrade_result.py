@@ -43,16 +43,17 @@ _value:
 '''
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.osimage.lifecycle.plugins.filter.seconds_since import seconds_since
+from ansible_collections.osimage.lifecycle.plugins.filter.status_report import _flag as flag_or_none
 
 # Statuses after which the update agents the run stopped stay stopped (they would install the image again).
 KEEP_AGENTS_STOPPED = ('rolled_back', 'reverted')
 
 
 def _flag(value):
-    return boolean(value, strict=False) if value is not None else False
+    """A flag of the role's record (text on ansible-core before 2.19); unset is false."""
+    return bool(flag_or_none(value))
 
 
 def _mapping(value):
