@@ -13,6 +13,7 @@
 #   make docs-commands             the README's first commands (make try, Install) run as written, in a fresh HOME
 #   make demo                      the whole lifecycle on a real python-free OSTree VM (tests/e2e/demo.sh; root)
 #   make e2e                       end-to-end tests (tests/e2e/run.sh)
+#   make e2e-image                 only the images e2e boots (make test builds them beside its last gates)
 #   make bench                     benchmarks (bench/), written to docs/benchmarks.md and docs/benchmarks.png
 #   make bench-noop, bench-scale   a no-op upgrade against a status read (P4); status and upgrade over 1000 hosts (P5)
 #   make bench-p2-unguarded, bench-p2-soft   P2 without the boot guard; P2 with a soft reboot on the sid guest
@@ -35,7 +36,7 @@ UNITS_ARGS ?=
 INTEGRATION_ARGS ?=
 export JOBS
 
-.PHONY: help test gates sanity units integration lint importer try docs-commands demo e2e bench bench-p1 bench-p2 bench-p2-unguarded bench-p2-soft bench-p3 bench-noop bench-scale deps clean clean-venvs
+.PHONY: help test gates sanity units integration lint importer try docs-commands demo e2e e2e-image bench bench-p1 bench-p2 bench-p2-unguarded bench-p2-soft bench-p3 bench-noop bench-scale deps clean clean-venvs
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -82,6 +83,9 @@ demo:
 # Hook for the end-to-end tests (qemu VM harness in tests/e2e); `make test` runs it when tests/e2e/run.sh exists.
 e2e:
 	@if [[ -f tests/e2e/run.sh ]]; then bash tests/e2e/run.sh; else echo "e2e: tests/e2e/run.sh does not exist yet: nothing to run"; fi
+# The images e2e boots, built (or found in the cache) ahead of it: make test runs this beside its last gates.
+e2e-image:
+	@if [[ -f tests/e2e/run.sh ]]; then bash tests/e2e/run.sh --images; else echo "e2e-image: no tests/e2e/run.sh: nothing to build"; fi
 
 # Benchmarks: ratios against the plain commands, measured in one run (docs/benchmarks.md).
 # They use the ansible-core 2.19 venv of the gates; matplotlib draws the plot.

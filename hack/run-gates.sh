@@ -7,7 +7,8 @@
 #   Run each GATE (a make target such as sanity-2.19 or lint), JOBS (default 2) at a time, and keep
 #   going when one fails. Each gate's output goes to build/logs/GATE.log and is printed as one block
 #   when the gate ends. Then the end-to-end tests run alone (they need the whole machine) when
-#   tests/e2e/run.sh exists. Ends with a summary; exits 1 when any gate failed.
+#   tests/e2e/run.sh exists; their images are built before, as the last gate of the pool (e2e-image).
+#   Ends with a summary; exits 1 when any gate failed.
 #
 #   Gates of one ansible-core line never run at once: they share its mirror and ansible-test's venvs.
 
@@ -94,19 +95,23 @@ main() {
     local total_started=${SECONDS}
     mkdir -p "${LOG_DIR}" "${RESULT_DIR}"
     local gate
-    for gate in "$@" e2e; do
+    for gate in "$@" e2e-image e2e; do
         rm -f "${RESULT_DIR}/${gate}.status" "${LOG_DIR}/${gate}.log"
     done
+    local -a gates=("$@")
+    local e2e=''
+    # The e2e images are built beside the last gates, in the pool's first free slot after them: the gates
+    # leave a core idle while their last one runs, and e2e then finds the images in the cache.
+    [[ -f "${REPO_ROOT}/tests/e2e/run.sh" ]] && e2e=yes && gates+=(e2e-image)
 
     # Debian packages first, once, so parallel gates do not queue on the dpkg lock. A failure here is
     # left to the gates that need the packages to report (they try again).
     "${REPO_ROOT}/hack/ensure-apt-packages.sh" ostree gnupg shellcheck || log "could not install ostree, gnupg and shellcheck"
 
     declare -gA running_pid=() running_group=()
-    run_pool "$@"
+    run_pool "${gates[@]}"
 
-    local -a gates=("$@")
-    if [[ -f "${REPO_ROOT}/tests/e2e/run.sh" ]]; then
+    if [[ -n "${e2e}" ]]; then
         gates+=(e2e)
         run_pool e2e
     else
