@@ -241,7 +241,7 @@ if [ "$BOOT_MENU" = grub-bls ]; then
 serial --unit=0 --speed=115200
 terminal_input serial console
 terminal_output serial console
-set timeout=1
+set timeout=0
 insmod part_msdos
 insmod ext2
 insmod gzio

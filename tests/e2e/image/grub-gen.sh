@@ -14,7 +14,7 @@ entries=$(dirname "$out")/entries
   echo "serial --unit=0 --speed=115200"
   echo "terminal_input serial console"
   echo "terminal_output serial console"
-  echo "set timeout=1"
+  echo "set timeout=0"
   # What grub-mkconfig's 00_header writes for GRUB_DEFAULT=saved: a next_entry is booted once.
   # shellcheck disable=SC2016
   printf '%s\n' 'if [ -s $prefix/grubenv ]; then load_env; fi' \

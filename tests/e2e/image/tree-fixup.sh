@@ -75,7 +75,8 @@ install -m 0644 "$PUBKEY" "$E/ssh/authorized_keys/root"
 mkdir -p "$E/default"
 cat > "$E/default/grub" <<'EOF'
 GRUB_DEFAULT=saved
-GRUB_TIMEOUT=1
+# No one picks an entry by hand: the default (or the guard's next_entry) boots at once, a second sooner
+GRUB_TIMEOUT=0
 GRUB_TIMEOUT_STYLE=menu
 GRUB_DISTRIBUTOR=Debian-e2e
 GRUB_CMDLINE_LINUX_DEFAULT=""
