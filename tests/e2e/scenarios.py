@@ -558,17 +558,13 @@ class Suite:
                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                           stdin=subprocess.DEVNULL)
 
-    def second_guest_booted(self):
-        if self.booting_b is None:
-            self.start_second_guest()
-        started = time.monotonic()
+    def unreachable_after_reboot(self):
+        # started in the background by main() after the setup
+        waited = time.monotonic()
         output = self.booting_b.communicate(timeout=1200)[0]
         rc, self.booting_b = self.booting_b.returncode, None
         expect(rc == 0, '%s did not boot (rc %s):\n%s' % (VM_B, rc, output[-4000:]))
-        log('  %s booted (waited %.0f s for it here)' % (VM_B, time.monotonic() - started))
-
-    def unreachable_after_reboot(self):
-        self.second_guest_booted()
+        log('  %s booted (waited %.0f s for it here)' % (VM_B, time.monotonic() - waited))
         vm(VM_A, 'publish', '4')
         inventory_b = vm(VM_B, 'inventory').stdout.strip().splitlines()[-1]
         self.inventory_b = inventory_b

@@ -73,13 +73,13 @@ ssh_opts() {
 vm_ssh() { local t=$1; shift
   # shellcheck disable=SC2046
   timeout --kill-after=5 "$t" ssh $(ssh_opts) root@127.0.0.1 "$@"; }
-boot_id() { vm_ssh 20 cat /proc/sys/kernel/random/boot_id 2>/dev/null </dev/null; }
-# poll_boot_id CONNECT_TIMEOUT: the boot id, with ssh's ConnectTimeout (the first -o given wins) set to
-# CONNECT_TIMEOUT: while the guest boots, slirp accepts the connection and ssh waits for a banner that
-# does not come until that timeout, and ssh is up unseen meanwhile.
-poll_boot_id() {
+# boot_id [CONNECT_TIMEOUT]: the boot id, with ssh's ConnectTimeout (the first -o given wins) set to
+# CONNECT_TIMEOUT (default 20): while the guest boots, slirp accepts the connection and ssh waits for a
+# banner that does not come until that timeout, and ssh is up unseen meanwhile.
+boot_id() {
+  local ct=${1:-20}
   # shellcheck disable=SC2046
-  timeout --kill-after=5 "$(( $1 + 15 ))" ssh -o ConnectTimeout="$1" $(ssh_opts) root@127.0.0.1 \
+  timeout --kill-after=5 "$(( ct + 15 ))" ssh -o ConnectTimeout="$ct" $(ssh_opts) root@127.0.0.1 \
     cat /proc/sys/kernel/random/boot_id 2>/dev/null </dev/null; }
 
 wait_ssh() {  # wait_ssh TIMEOUT [NOT_BOOT_ID]
@@ -92,7 +92,7 @@ wait_ssh() {  # wait_ssh TIMEOUT [NOT_BOOT_ID]
     if ! is_running; then log "VM is not running"; serial_tail 40 >&2; return 1; fi
     # 6 s for a banner while booting; after half the time, 20 s, for a guest too loaded to answer in 6
     if [ "$(( ($(date +%s) - start) * 2 ))" -lt "$t" ]; then ct=6; else ct=20; fi
-    id=$(poll_boot_id "$ct" || true)
+    id=$(boot_id "$ct" || true)
     if [ -n "$id" ] && [ "$id" != "$not" ]; then
       log "ssh up after $(( $(date +%s) - start ))s (boot $(cat "$ST/boots" 2>/dev/null), boot_id $id)"
       return 0
